@@ -1,0 +1,137 @@
+"""Providers: an API endpoint with its credentials. Secrets never show unless revealed."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    FieldSerializationInfo,
+    SecretStr,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+
+from ._base import ConfigModel, invalid
+
+#: Pass as ``context`` to ``model_dump``/``model_dump_json`` to write secrets in clear text:
+#: ``config.model_dump_json(context=REVEAL_SECRETS)``. Without it they dump as ``**********``.
+REVEAL_SECRETS: dict[str, bool] = {"reveal_secrets": True}
+
+_MASK = "**********"
+
+
+def _dump_secret(value: SecretStr | None, info: FieldSerializationInfo) -> Any:
+    if value is None:
+        return None
+    context = info.context
+    if isinstance(context, dict) and context.get("reveal_secrets"):
+        return value.get_secret_value()
+    if info.mode_is_json():
+        return _MASK if value.get_secret_value() else ""
+    return value
+
+
+class OAuthDetail(ConfigModel):
+    """OAuth credentials of a provider whose ``auth_type`` is ``"oauth"``.
+
+    ``expires_at`` is an RFC 3339 timestamp (timezone-aware; a naive one is read as UTC).
+    """
+
+    access_token: SecretStr = SecretStr("")
+    provider_type: str = ""
+    user_id: str = ""
+    refresh_token: SecretStr = SecretStr("")
+    expires_at: datetime | None = None
+    extra_fields: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+    @field_validator("extra_fields", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+    @field_serializer("access_token", "refresh_token")
+    def _secret(self, value: SecretStr, info: FieldSerializationInfo) -> Any:
+        return _dump_secret(value, info)
+
+    def is_expired(self, now: float | None = None, *, leeway: float = 0.0) -> bool:
+        """True when ``expires_at`` is at or before ``now + leeway`` (epoch seconds).
+
+        ``now`` defaults to the wall clock. A token without ``expires_at`` never expires.
+        """
+        if self.expires_at is None:
+            return False
+        current = time.time() if now is None else now
+        return self.expires_at.timestamp() <= current + leeway
+
+
+class Provider(ConfigModel):
+    """An API endpoint and its credentials.
+
+    ``uuid`` or ``name`` is what a :class:`Service` names as its ``provider``. ``timeout`` is
+    in seconds. ``token`` (and the OAuth tokens) are secrets: they never appear in ``repr``,
+    ``str`` or a dump unless the dump is given ``context=REVEAL_SECRETS``; read the one to
+    send with :meth:`access_token`.
+    """
+
+    uuid: str = ""
+    name: str = Field(min_length=1)
+    api_base: str = ""
+    api_style: Literal["openai", "anthropic"] = "openai"
+    token: SecretStr = SecretStr("")
+    no_key_required: bool = False
+    enabled: bool = True
+    proxy_url: str = ""
+    timeout: int = Field(default=1800, gt=0)
+    tags: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    last_updated: str = ""
+    auth_type: Literal["api_key", "oauth"] = "api_key"
+    oauth_detail: OAuthDetail | None = None
+
+    @field_validator("tags", "models", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return () if value is None else value
+
+    @field_validator("name", "uuid")
+    @classmethod
+    def _no_colon(cls, value: str) -> str:
+        if ":" in value:
+            raise ValueError("must not contain ':' (it separates provider and model in ids)")
+        return value
+
+    @model_validator(mode="after")
+    def _oauth_needs_detail(self) -> Provider:
+        if self.auth_type == "oauth" and self.oauth_detail is None:
+            raise invalid(
+                type(self).__name__, [(("oauth_detail",), "required when auth_type is 'oauth'")]
+            )
+        return self
+
+    @field_serializer("token")
+    def _secret(self, value: SecretStr, info: FieldSerializationInfo) -> Any:
+        return _dump_secret(value, info)
+
+    def access_token(self) -> str:
+        """The credential to send, in clear text: the OAuth access token for ``"oauth"``
+        providers, the API key (``token``) otherwise. Calling this is revealing it."""
+        if self.auth_type == "oauth" and self.oauth_detail is not None:
+            return self.oauth_detail.access_token.get_secret_value()
+        return self.token.get_secret_value()
+
+    def is_expired(self, now: float | None = None, *, leeway: float = 0.0) -> bool:
+        """True when this is an OAuth provider whose access token has expired."""
+        if self.auth_type != "oauth" or self.oauth_detail is None:
+            return False
+        return self.oauth_detail.is_expired(now, leeway=leeway)

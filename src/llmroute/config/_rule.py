@@ -1,0 +1,135 @@
+"""Rules: a named route with its services, tactic, smart-routing blocks and affinity."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from ._base import ConfigModel
+from ._service import Service
+from ._tactic import Tactic
+
+
+def _null_is_empty(value: Any) -> Any:
+    return () if value is None else value
+
+
+class SmartOpMeta(ConfigModel):
+    """Free-form metadata of a smart-routing op (a description and the value's type name)."""
+
+    description: str = ""
+    type: str = ""
+
+
+class SmartOp(ConfigModel):
+    """One condition of a smart-routing block: ``position`` ``operation`` ``value``.
+
+    ``value`` is text in the document; numbers and booleans are accepted and kept as text.
+    """
+
+    uuid: str = ""
+    position: str
+    operation: str
+    value: str = ""
+    meta: SmartOpMeta = Field(default_factory=SmartOpMeta)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _scalar_as_text(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return str(value)
+        return "" if value is None else value
+
+    @field_validator("meta", mode="before")
+    @classmethod
+    def _null_meta(cls, value: Any) -> Any:
+        return {} if value is None else value
+
+
+class SmartRouting(ConfigModel):
+    """A smart-routing block: when all ``ops`` match a request, ``services`` serve it."""
+
+    description: str = ""
+    ops: tuple[SmartOp, ...] = ()
+    services: tuple[Service, ...] = ()
+
+    @field_validator("ops", "services", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        return _null_is_empty(value)
+
+
+class Rule(ConfigModel):
+    """A route: the services that may serve requests for it and how to choose among them.
+
+    ``session_affinity`` is the lock time in seconds (0 = off) that keeps a session on the
+    service it landed on; ``affinity_scope`` says whether that lock is per rule (``global``)
+    or per rule and matched smart-routing block (``smart_rule``). ``flags`` keeps the other
+    per-rule flags of a tingly-box document (routing does not read them); a
+    ``flags.session_affinity`` there is read as ``session_affinity``.
+    """
+
+    uuid: str = Field(min_length=1)
+    scenario: str = Field(default="openai", min_length=1)
+    request_model: str = ""
+    response_model: str = ""
+    description: str = ""
+    services: tuple[Service, ...] = ()
+    lb_tactic: Tactic = Field(default_factory=Tactic)
+    active: bool = True
+    smart_enabled: bool = False
+    smart_routing: tuple[SmartRouting, ...] = ()
+    session_affinity: int = Field(default=0, ge=0)
+    affinity_scope: Literal["global", "smart_rule"] = "global"
+    flags: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lift_flags(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        flags = data.get("flags")
+        if isinstance(flags, dict) and "session_affinity" in flags:
+            data = dict(data)
+            rest = dict(flags)
+            lifted = rest.pop("session_affinity")
+            if "session_affinity" not in data:
+                data["session_affinity"] = lifted
+            elif data["session_affinity"] != lifted:
+                raise ValueError(
+                    "session_affinity and flags.session_affinity disagree "
+                    f"({data['session_affinity']!r} vs {lifted!r}); keep one"
+                )
+            data["flags"] = rest
+        for key in ("services", "smart_routing"):
+            if key in data and data[key] is None:
+                data = {**data, key: ()}
+        if data.get("lb_tactic") is None and "lb_tactic" in data:
+            data = {**data, "lb_tactic": {}}
+        if data.get("flags", {}) is None:
+            data = {**data, "flags": {}}
+        return data
+
+    @field_validator("scenario")
+    @classmethod
+    def _scenario_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be blank")
+        return value
+
+    @cached_property
+    def _active(self) -> tuple[Service, ...]:
+        return tuple(s for s in self.services if s.active)
+
+    def active_services(self) -> tuple[Service, ...]:
+        """The services with ``active`` set, in config order."""
+        return self._active
+
+    @property
+    def affinity_enabled(self) -> bool:
+        """True when the rule keeps sessions on the service they landed on."""
+        return self.session_affinity > 0

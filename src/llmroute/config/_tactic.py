@@ -1,0 +1,184 @@
+"""Load-balancing tactic configuration: ``{"type": NAME, "params": {...}}``.
+
+``params`` is typed per tactic: each tactic name maps to one params model with defaults, so
+missing params take their defaults and unknown or mistyped ones fail at load.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
+
+from ._base import ConfigModel
+
+
+class _Params(ConfigModel):
+    """Base of the per-tactic params models."""
+
+
+class _LegacyParams(_Params):
+    """Params that may carry tingly-box's legacy ``sample_window_size`` (and ``percentile``).
+
+    They are kept so such configs load and dump back unchanged; routing does not read them
+    (the sample count is the stats store's ``max_samples``; the figure is ``comparison_mode``).
+    They are left out of dumps while unset.
+    """
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_legacy(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict):
+            for key in ("sample_window_size", "percentile"):
+                if data.get(key, 0) is None:
+                    del data[key]
+        return data
+
+
+class RoundRobinParams(_Params):
+    """``round_robin``: ``request_threshold`` consecutive requests to each service in turn."""
+
+    request_threshold: int = Field(default=10, ge=1)
+
+
+class TokenBasedParams(_Params):
+    """``token_based``: stay on a service until its window tokens reach ``token_threshold``."""
+
+    token_threshold: int = Field(default=10000, ge=1)
+
+
+class HybridParams(_Params):
+    """``hybrid``: stay while window requests and window tokens are both under threshold."""
+
+    request_threshold: int = Field(default=10, ge=1)
+    token_threshold: int = Field(default=10000, ge=1)
+
+
+class RandomParams(_Params):
+    """``random``: weighted random choice; no params."""
+
+
+class LatencyBasedParams(_LegacyParams):
+    """``latency_based``: stay while the chosen latency figure is under the threshold."""
+
+    latency_threshold_ms: int = Field(default=2000, gt=0)
+    comparison_mode: Literal["avg", "p50", "p95", "p99"] = "avg"
+    sample_window_size: int | None = Field(default=None, gt=0)
+    percentile: float | None = Field(default=None, gt=0, lt=1)
+
+
+class SpeedBasedParams(_LegacyParams):
+    """``speed_based``: prefer the fastest service in tokens/s once it has enough samples."""
+
+    min_samples_required: int = Field(default=5, ge=1)
+    speed_threshold_tps: float = Field(default=50.0, gt=0)
+    sample_window_size: int | None = Field(default=None, gt=0)
+
+
+class AdaptiveParams(_Params):
+    """``adaptive``: weighted score of latency, token usage, speed and health; highest wins.
+
+    A weight of 0 switches that dimension off.
+    """
+
+    latency_weight: float = Field(default=0.25, ge=0)
+    token_weight: float = Field(default=0.15, ge=0)
+    speed_weight: float = Field(default=0.15, ge=0)
+    health_weight: float = Field(default=0.10, ge=0)
+    max_latency_ms: float = Field(default=2000, gt=0)
+    max_token_usage: int = Field(default=10000, gt=0)
+    min_speed_tps: float = Field(default=50.0, gt=0)
+
+
+class CapacityBasedParams(_Params):
+    """``capacity_based``: capacity-aware choice from ``model_capacity`` and live sessions."""
+
+
+TacticName = Literal[
+    "round_robin",
+    "token_based",
+    "hybrid",
+    "random",
+    "latency_based",
+    "speed_based",
+    "adaptive",
+    "capacity_based",
+]
+
+TacticParams = (
+    RoundRobinParams
+    | TokenBasedParams
+    | HybridParams
+    | RandomParams
+    | LatencyBasedParams
+    | SpeedBasedParams
+    | AdaptiveParams
+    | CapacityBasedParams
+)
+
+#: Each tactic name and the model its ``params`` validate against.
+TACTIC_PARAMS: dict[str, type[_Params]] = {
+    "round_robin": RoundRobinParams,
+    "token_based": TokenBasedParams,
+    "hybrid": HybridParams,
+    "random": RandomParams,
+    "latency_based": LatencyBasedParams,
+    "speed_based": SpeedBasedParams,
+    "adaptive": AdaptiveParams,
+    "capacity_based": CapacityBasedParams,
+}
+
+
+class Tactic(ConfigModel):
+    """A load-balancing tactic and its params: ``{"type": "random", "params": {}}``.
+
+    ``type`` is case-insensitive on input and lower case on output. ``params`` may be
+    omitted (or partial): missing values take the tactic's defaults.
+    """
+
+    type: TacticName = "random"
+    params: TacticParams = Field(default_factory=RandomParams)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _params_default_per_type(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("params") is None:
+            return {**data, "params": {}}
+        return data
+
+    @field_validator("type", mode="before")
+    @classmethod
+    def _known_type(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            raise ValueError(f"must be a tactic name (a string), got {value!r}")
+        name = value.strip().lower()
+        if name not in TACTIC_PARAMS:
+            valid = ", ".join(sorted(TACTIC_PARAMS))
+            raise ValueError(f"unknown tactic {value!r}; valid tactics: {valid}")
+        return name
+
+    @field_validator("params", mode="wrap")
+    @classmethod
+    def _params_for_type(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        name = info.data.get("type")
+        if name is None:  # the type itself failed; that error is reported already
+            return RandomParams()
+        model = TACTIC_PARAMS[name]
+        if isinstance(value, model):
+            return value
+        if isinstance(value, _Params):
+            raise ValueError(
+                f"{type(value).__name__} does not fit tactic {name!r}; expected {model.__name__}"
+            )
+        # Validate through the core validator so nested errors keep their paths.
+        return model.__pydantic_validator__.validate_python({} if value is None else value)
