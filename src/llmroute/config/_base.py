@@ -103,6 +103,8 @@ def _message(err: ErrorDetails) -> str:
         return "field required"
     if kind == "extra_forbidden":
         return "unknown field"
+    if kind == "string_too_short" and ctx.get("min_length") == 1:
+        return "cannot be empty"
     for bound, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if bound in ctx and kind.startswith(("greater", "less")):
             return f"must be {op} {ctx[bound]}"
