@@ -34,7 +34,6 @@ from .stats import InMemoryStatsStore, ServiceStats, StatsStore
 __version__ = "0.1.0.dev0"
 
 __all__ = [
-    "REVEAL_SECRETS",
     "AdaptiveParams",
     "CapacityBasedParams",
     "Clock",
@@ -47,6 +46,7 @@ __all__ = [
     "NoServiceAvailableError",
     "OAuthDetail",
     "Provider",
+    "REVEAL_SECRETS",
     "RandomParams",
     "RoundRobinParams",
     "RoutingConfig",

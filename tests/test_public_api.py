@@ -1,0 +1,48 @@
+"""The curated public API: a sorted ``__all__`` of importable, public names, nothing else."""
+
+import types
+
+import llmroute
+
+
+def test_all_is_sorted() -> None:
+    assert list(llmroute.__all__) == sorted(llmroute.__all__)
+
+
+def test_all_has_no_duplicates() -> None:
+    assert len(set(llmroute.__all__)) == len(llmroute.__all__)
+
+
+def test_every_name_in_all_is_importable() -> None:
+    for name in llmroute.__all__:
+        assert getattr(llmroute, name) is not None, name
+
+
+def test_no_private_name_is_exported() -> None:
+    assert [name for name in llmroute.__all__ if name.startswith("_")] == []
+
+
+def test_nothing_public_leaks_outside_all() -> None:
+    leaked = [
+        name
+        for name, value in vars(llmroute).items()
+        if not name.startswith("_")
+        and name not in llmroute.__all__
+        and not isinstance(value, types.ModuleType)
+    ]
+    assert leaked == []
+
+
+def test_star_import_gives_exactly_all() -> None:
+    namespace: dict[str, object] = {}
+    exec("from llmroute import *", namespace)
+    assert sorted(k for k in namespace if k != "__builtins__") == sorted(llmroute.__all__)
+
+
+def test_public_names_have_docstrings() -> None:
+    missing = [
+        name
+        for name in llmroute.__all__
+        if isinstance(getattr(llmroute, name), type) and not getattr(llmroute, name).__doc__
+    ]
+    assert missing == []
