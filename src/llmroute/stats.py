@@ -6,10 +6,15 @@ Runtime state, kept apart from configuration and keyed by :class:`ServiceID`. Wr
 passed since ``window_start`` the window reads zero, and the next write opens a new one. The
 lifetime ``request_count`` never resets. Latency, TTFT and speed keep the last
 ``max_samples`` samples; percentiles interpolate linearly between ranks.
+
+Two live figures sit beside the snapshot and never invalidate it: the number of requests in
+flight (``request_started`` / ``request_finished`` / ``in_flight``) and a peak-sensitive
+moving average of latency (``latency_ewma``), both cheap to read on every selection.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -79,6 +84,23 @@ class StatsStore(Protocol):
     def snapshot(self, service: Service) -> ServiceStats:
         """The service's current statistics; zeros for a service never recorded."""
 
+    def request_started(self, service: Service) -> None:
+        """Count one request to the service as in flight (pair it with ``request_finished``)."""
+
+    def request_finished(self, service: Service) -> None:
+        """Count one in-flight request to the service as done; the count never goes below 0."""
+
+    def in_flight(self, service: Service) -> int:
+        """How many requests to the service are in flight now (0 for a service never seen)."""
+
+    def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
+        """The peak-sensitive moving average of the service's latency (ms); None with no samples.
+
+        A sample above the current value replaces it at once; a lower one pulls it down with
+        weight ``1 - exp(-dt / decay_seconds)``, ``dt`` being the seconds since the previous
+        sample. The value only changes when a sample arrives, so reading it is cheap.
+        """
+
 
 def percentile(ordered: list[float], p: float) -> float:
     """The ``p`` quantile (0..1) of ascending ``ordered``, interpolating linearly between ranks."""
@@ -110,15 +132,38 @@ class _Samples:
             self.p99 = percentile(ordered, 0.99)
 
 
+def _ewma_step(value: float, sample: float, dt: float, decay_seconds: float) -> float:
+    """One peak-sensitive EWMA update: jump up to a higher ``sample``, decay towards a lower one.
+
+    ``dt`` is the seconds since the previous sample (negative reads as 0).
+    """
+    if sample >= value:
+        return sample
+    weight = math.exp(-max(dt, 0.0) / decay_seconds)
+    return value * weight + sample * (1.0 - weight)
+
+
+#: How many distinct ``decay_seconds`` values a record keeps a cached EWMA for.
+_MAX_EWMA_DECAYS = 16
+
+
 class _Record:
-    """Mutable per-service state behind one lock; ``snap`` caches the last snapshot."""
+    """Mutable per-service state behind one lock; ``snap`` caches the last snapshot.
+
+    ``ewma`` maps a decay to the current latency EWMA; it is replaced (never mutated) under
+    the lock so readers may look it up without one. ``latency_times`` holds the clock time of
+    each sample in ``latency``.
+    """
 
     __slots__ = (
         "cache_hits",
         "cache_misses",
+        "ewma",
+        "in_flight",
         "input_tokens",
         "last_used",
         "latency",
+        "latency_times",
         "lock",
         "output_tokens",
         "request_count",
@@ -147,6 +192,9 @@ class _Record:
         self.ttft = _Samples(max_samples)
         self.speed = _Samples(max_samples)
         self.snap: ServiceStats | None = None
+        self.latency_times: deque[float] = deque(maxlen=max_samples)
+        self.ewma: dict[float, float] = {}
+        self.in_flight = 0
 
     def roll(self, now: float) -> None:
         """Close the window if it has run out (lock held)."""
@@ -163,6 +211,35 @@ class _Record:
         if self.window_start is None:
             self.window_start = now
         self.snap = None
+
+    def add_latency(self, ms: float, now: float) -> None:
+        """Add a latency sample taken at ``now`` and move every cached EWMA (lock held)."""
+        times = self.latency_times
+        dt = now - times[-1] if times else 0.0
+        self.latency.add(ms, True)
+        times.append(now)
+        if self.ewma:
+            self.ewma = {
+                decay: _ewma_step(value, ms, dt, decay) for decay, value in self.ewma.items()
+            }
+        self.snap = None
+
+    def fold_ewma(self, decay_seconds: float) -> float | None:
+        """Compute and cache the EWMA for a new decay from the kept samples (lock held)."""
+        cached = self.ewma.get(decay_seconds)
+        if cached is not None:
+            return cached
+        values = self.latency.values
+        if not values:
+            return None
+        value = values[0]
+        previous = self.latency_times[0]
+        for sample, at in zip(values, self.latency_times, strict=True):
+            value = _ewma_step(value, sample, at - previous, decay_seconds)
+            previous = at
+        kept = self.ewma if len(self.ewma) < _MAX_EWMA_DECAYS else {}
+        self.ewma = {**kept, decay_seconds: value}
+        return value
 
     def build(self) -> ServiceStats:
         cache_events = self.cache_hits + self.cache_misses
@@ -202,6 +279,7 @@ class InMemoryStatsStore:
     ``clock`` is a zero-argument callable returning seconds (``time.time`` by default);
     ``max_samples`` bounds each service's latency, TTFT and speed windows. Snapshots are cached
     until the next write or until the window runs out, so reading is cheap on the hot path.
+    Latency samples are stamped with ``clock`` for :meth:`latency_ewma`.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_samples: int = 100) -> None:
@@ -210,6 +288,7 @@ class InMemoryStatsStore:
         self._clock = clock or system_clock
         self._max_samples = max_samples
         self._records: dict[ServiceID, _Record] = {}
+        self._empty: dict[ServiceID, ServiceStats] = {}
         self._lock = threading.Lock()
 
     def _record(self, service: Service) -> _Record:
@@ -239,7 +318,12 @@ class InMemoryStatsStore:
             record.last_used = now
 
     def record_latency(self, service: Service, ms: float) -> None:
-        self._add_sample(service, "latency", ms, True)
+        if not ms >= 0:  # also rejects NaN
+            raise ValueError(f"latency sample must be a number >= 0, got {ms!r}")
+        record = self._record(service)
+        now = self._clock()
+        with record.lock:
+            record.add_latency(ms, now)
 
     def record_ttft(self, service: Service, ms: float) -> None:
         self._add_sample(service, "ttft", ms, True)
@@ -269,7 +353,12 @@ class InMemoryStatsStore:
     def snapshot(self, service: Service) -> ServiceStats:
         record = self._records.get(service.service_id)
         if record is None:
-            return ServiceStats(service_id=service.service_id)
+            empty = self._empty.get(service.service_id)
+            if empty is None:
+                empty = self._empty.setdefault(
+                    service.service_id, ServiceStats(service_id=service.service_id)
+                )
+            return empty
         now = self._clock()
         snap = record.snap
         start = record.window_start
@@ -281,3 +370,32 @@ class InMemoryStatsStore:
             if record.snap is None:
                 record.snap = record.build()
             return record.snap
+
+    def request_started(self, service: Service) -> None:
+        record = self._record(service)
+        with record.lock:
+            record.in_flight += 1
+
+    def request_finished(self, service: Service) -> None:
+        record = self._records.get(service.service_id)
+        if record is None:
+            return
+        with record.lock:
+            if record.in_flight > 0:
+                record.in_flight -= 1
+
+    def in_flight(self, service: Service) -> int:
+        record = self._records.get(service.service_id)
+        return 0 if record is None else record.in_flight
+
+    def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
+        if not 0 < decay_seconds < math.inf:  # also rejects NaN
+            raise ValueError(f"decay_seconds must be a finite number > 0, got {decay_seconds!r}")
+        record = self._records.get(service.service_id)
+        if record is None:
+            return None
+        value = record.ewma.get(decay_seconds)
+        if value is not None:
+            return value
+        with record.lock:
+            return record.fold_ewma(decay_seconds)

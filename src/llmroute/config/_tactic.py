@@ -102,6 +102,27 @@ class CapacityBasedParams(_Params):
     """``capacity_based``: capacity-aware choice from ``model_capacity`` and live sessions."""
 
 
+class LeastLatencyParams(_Params):
+    """``least_latency``: power of two choices over a peak-sensitive latency EWMA.
+
+    ``decay_seconds`` is how fast lower latency samples pull the average down (a sample
+    ``dt`` seconds after the previous one weighs ``1 - exp(-dt / decay_seconds)``); higher
+    samples count at once.
+    """
+
+    decay_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+
+
+class LeastBusyParams(_Params):
+    """``least_busy``: fewest in-flight requests; ties go to the lower latency EWMA of two.
+
+    ``decay_seconds`` is the decay of the latency EWMA that breaks ties (as in
+    :class:`LeastLatencyParams`).
+    """
+
+    decay_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+
+
 TacticName = Literal[
     "round_robin",
     "token_based",
@@ -111,6 +132,8 @@ TacticName = Literal[
     "speed_based",
     "adaptive",
     "capacity_based",
+    "least_latency",
+    "least_busy",
 ]
 
 TacticParams = (
@@ -122,6 +145,8 @@ TacticParams = (
     | SpeedBasedParams
     | AdaptiveParams
     | CapacityBasedParams
+    | LeastLatencyParams
+    | LeastBusyParams
 )
 
 #: Each tactic name and the model its ``params`` validate against.
@@ -134,6 +159,8 @@ TACTIC_PARAMS: dict[str, type[_Params]] = {
     "speed_based": SpeedBasedParams,
     "adaptive": AdaptiveParams,
     "capacity_based": CapacityBasedParams,
+    "least_latency": LeastLatencyParams,
+    "least_busy": LeastBusyParams,
 }
 
 

@@ -1,0 +1,176 @@
+"""What every tactic is built on: the views it reads, its environment and its candidate set."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+from .._clock import Clock
+from ..config import Service, ServiceID, Tactic
+from ..stats import StatsStore
+from ._state import TacticState
+
+_P = TypeVar("_P")
+
+#: What :meth:`BalancingTactic.pick` returns: the chosen service, a ``str.format`` template
+#: saying why, and the template's arguments (formatted only when a decision is explained).
+Pick = tuple[Service, str, tuple[object, ...]]
+
+
+@runtime_checkable
+class HealthView(Protocol):
+    """Anything that says whether a service is healthy, such as the health monitor.
+
+    ``is_healthy`` takes a :class:`ServiceID` (a ``str``) and must be thread-safe. A view may
+    also offer ``any_unhealthy() -> bool``: when it returns False the load balancer skips the
+    per-service checks, which keeps selection O(1) in the common all-healthy case. It must
+    only return False when ``is_healthy`` would return True for every service.
+    """
+
+    def is_healthy(self, service_id: ServiceID, /) -> bool:
+        """True when the service may take requests."""
+
+
+@runtime_checkable
+class SessionCounts(Protocol):
+    """Anything that counts the live sessions locked to a service, such as an affinity store.
+
+    ``count_by_service`` must be cheap (O(1)) and thread-safe; ``capacity_based`` reads it for
+    every candidate on every selection.
+    """
+
+    def count_by_service(self, service_id: ServiceID, /) -> int:
+        """How many live (unexpired) sessions are locked to the service."""
+
+
+class TacticEnv:
+    """What a tactic may read while it decides: stats, health, sessions, state, rng and clock.
+
+    The load balancer builds one and passes it to every pick. ``health`` and ``sessions``
+    are None when not given. Tactics must not do I/O or read the wall clock themselves.
+    """
+
+    __slots__ = ("clock", "health", "rng", "sessions", "state", "stats")
+
+    def __init__(
+        self,
+        *,
+        stats: StatsStore,
+        state: TacticState,
+        rng: random.Random,
+        clock: Clock,
+        health: HealthView | None = None,
+        sessions: SessionCounts | None = None,
+    ) -> None:
+        self.stats = stats
+        self.state = state
+        self.rng = rng
+        self.clock = clock
+        self.health = health
+        self.sessions = sessions
+
+
+class CandidateSet:
+    """The services a tactic chooses among, with lookups precomputed once per set.
+
+    ``services`` are active and unique by service id, in the order given (config order);
+    ``ids`` are their service ids and ``index`` maps an id to its position. ``ranks`` maps
+    the service ids of the whole rule to their config position (round_robin uses it to go on
+    after a service that left the set). ``data`` holds what the tactic's
+    :meth:`BalancingTactic.prepare` computed for this set; a tactic may replace it with an
+    updated value (an atomic attribute swap), never mutate it in place.
+    """
+
+    __slots__ = ("data", "ids", "index", "ranks", "services")
+
+    def __init__(
+        self,
+        services: tuple[Service, ...],
+        ranks: dict[ServiceID, int] | None = None,
+    ) -> None:
+        if not services:
+            raise ValueError("a candidate set needs at least one service")
+        self.services = services
+        self.ids: tuple[ServiceID, ...] = tuple(s.service_id for s in services)
+        self.index: dict[ServiceID, int] = {sid: i for i, sid in enumerate(self.ids)}
+        self.ranks: dict[ServiceID, int] = ranks if ranks is not None else dict(self.index)
+        self.data: Any = None
+
+    def __len__(self) -> int:
+        return len(self.services)
+
+    def __repr__(self) -> str:
+        return f"CandidateSet({', '.join(self.ids)})"
+
+
+class BalancingTactic:
+    """A load-balancing tactic: given a candidate set and the environment, pick one service.
+
+    Built by :func:`create_tactic` from a :class:`Tactic` config; ``name`` is the tactic's
+    config name and ``config`` the config it came from. Instances are immutable and shared
+    across threads: per-rule state lives in :class:`TacticState`, per-candidate-set
+    precomputation in :attr:`CandidateSet.data` (from :meth:`prepare`).
+
+    :meth:`pick` is called with at least two candidates and must return one of them; it
+    reads stats, health, sessions, state, rng and clock only through the :class:`TacticEnv`.
+    Ties go to the first candidate unless the tactic says otherwise.
+    """
+
+    name: ClassVar[str] = ""
+    #: True when :meth:`pick` records its choice in the tactic state itself (atomically).
+    records_pick: ClassVar[bool] = False
+
+    def __init__(self, config: Tactic) -> None:
+        self.config = config
+
+    def prepare(self, candidates: CandidateSet) -> Any:
+        """Precompute what :meth:`pick` needs for this candidate set (stored as its ``data``)."""
+        return None
+
+    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
+        """Choose among ``candidates``; return ``(service, reason template, reason args)``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.config.params!r}>"
+
+
+def params_of(config: Tactic, kind: type[_P]) -> _P:
+    """``config.params`` checked to be a ``kind``; a ``TypeError`` naming both otherwise."""
+    params = config.params
+    if not isinstance(params, kind):
+        raise TypeError(
+            f"tactic {config.type!r} needs {kind.__name__} params, got {type(params).__name__}"
+        )
+    return params
+
+
+def first_min(values: Sequence[float]) -> int:
+    """The position of the smallest value; ties go to the first."""
+    return min(range(len(values)), key=values.__getitem__)
+
+
+def first_max(values: Sequence[float]) -> int:
+    """The position of the largest value; ties go to the first."""
+    return max(range(len(values)), key=values.__getitem__)
+
+
+def two_choices(
+    rng: random.Random, pool: Sequence[int], cost: Callable[[int], float]
+) -> tuple[int, int, float, float]:
+    """Power of two choices: draw two distinct positions from ``pool``, keep the cheaper.
+
+    Returns ``(winner, loser, winner's cost, loser's cost)``; on equal costs the first drawn
+    wins, so ties spread at random too. ``pool`` needs at least two entries.
+    """
+    n = len(pool)
+    i = int(rng.random() * n)
+    j = int(rng.random() * (n - 1))
+    if j >= i:
+        j += 1
+    a, b = pool[i], pool[j]
+    cost_a, cost_b = cost(a), cost(b)
+    if cost_b < cost_a:
+        return b, a, cost_b, cost_a
+    return a, b, cost_a, cost_b

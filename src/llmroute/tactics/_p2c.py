@@ -1,0 +1,103 @@
+"""Power-of-two-choices tactics: least_latency and least_busy.
+
+Both draw two distinct candidates at random and keep the better one, which spreads load like
+a global minimum would without herding every request onto the same service.
+"""
+
+from __future__ import annotations
+
+from ..config import LeastBusyParams, LeastLatencyParams, Tactic
+from ._base import BalancingTactic, CandidateSet, Pick, TacticEnv, params_of, two_choices
+
+
+class _Unsampled:
+    """The positions of a candidate set not yet seen with a latency sample.
+
+    Latency samples only accumulate, so once a service has one it leaves this list for good;
+    the list is replaced (never mutated), so concurrent picks may race harmlessly.
+    """
+
+    __slots__ = ("positions",)
+
+    def __init__(self, size: int) -> None:
+        self.positions: tuple[int, ...] = tuple(range(size))
+
+
+class LeastLatencyTactic(BalancingTactic):
+    """``least_latency``: power of two choices over a peak-sensitive latency EWMA.
+
+    While some candidates have no latency sample yet, one of them (at random) is tried
+    first. Otherwise two distinct candidates are drawn and the lower EWMA wins (equal: either,
+    at random). The EWMA comes from :meth:`StatsStore.latency_ewma` with the
+    tactic's ``decay_seconds``.
+    """
+
+    name = "least_latency"
+
+    def __init__(self, config: Tactic) -> None:
+        super().__init__(config)
+        self.decay = params_of(config, LeastLatencyParams).decay_seconds
+
+    def prepare(self, candidates: CandidateSet) -> _Unsampled:
+        return _Unsampled(len(candidates))
+
+    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
+        services = candidates.services
+        ewma = env.stats.latency_ewma
+        decay = self.decay
+        unsampled: _Unsampled = candidates.data
+        positions = unsampled.positions
+        while positions:
+            # Draw among the positions not known to be sampled; drop one found sampled and
+            # draw again, so the cost is O(1) per pick amortised over the set's lifetime.
+            k = int(env.rng.random() * len(positions))
+            i = positions[k]
+            if ewma(services[i], decay) is None:
+                return services[i], "no latency samples yet: tried first", ()
+            positions = positions[:k] + positions[k + 1 :]
+            unsampled.positions = positions
+
+        def cost(i: int) -> float:
+            return ewma(services[i], decay) or 0.0
+
+        won, lost, won_ms, lost_ms = two_choices(env.rng, range(len(services)), cost)
+        return (
+            services[won],
+            "two random choices: latency EWMA {:.1f} ms, {} had {:.1f} ms",
+            (won_ms, candidates.ids[lost], lost_ms),
+        )
+
+
+class LeastBusyTactic(BalancingTactic):
+    """``least_busy``: the candidate with the fewest in-flight requests.
+
+    In-flight counts come from :meth:`StatsStore.in_flight` (fed by ``request_started`` and
+    ``request_finished``). When several tie for the fewest, two of them are drawn at random
+    and the lower latency EWMA wins (no samples counts as 0; equal: either, at random).
+    """
+
+    name = "least_busy"
+
+    def __init__(self, config: Tactic) -> None:
+        super().__init__(config)
+        self.decay = params_of(config, LeastBusyParams).decay_seconds
+
+    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
+        services = candidates.services
+        busy = list(map(env.stats.in_flight, services))
+        fewest = min(busy)
+        tied = [i for i, n in enumerate(busy) if n == fewest]
+        if len(tied) == 1:
+            return services[tied[0]], "fewest in-flight requests ({})", (fewest,)
+        ewma = env.stats.latency_ewma
+        decay = self.decay
+
+        def cost(i: int) -> float:
+            return ewma(services[i], decay) or 0.0
+
+        won, _, won_ms, _ = two_choices(env.rng, tied, cost)
+        return (
+            services[won],
+            "fewest in-flight requests ({}), shared by {}: lower latency EWMA of two ({:.1f} ms)",
+            (fewest, len(tied), won_ms),
+        )
