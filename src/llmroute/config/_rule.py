@@ -2,18 +2,40 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
+from typing_extensions import Self
 
-from ._base import ConfigModel
+from ..errors import ConfigError
+from ._base import ConfigModel, invalid
 from ._service import Service
 from ._tactic import Tactic
+
+if TYPE_CHECKING:
+    from ..smart import RequestContext, SmartRouter
+
+_Matcher = Callable[["RequestContext"], bool]
 
 
 def _null_is_empty(value: Any) -> Any:
     return () if value is None else value
+
+
+class _Cached(ConfigModel):
+    """A model with cached properties derived from its fields (compiled ops, the router):
+    ``model_copy(update=...)`` drops them from the copy, to be derived again from its fields."""
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy, as pydantic's; values cached from the old fields are not carried over."""
+        copy = super().model_copy(update=update, deep=deep)
+        if update:
+            fields = type(self).model_fields
+            for key in [key for key in copy.__dict__ if key not in fields]:
+                del copy.__dict__[key]
+        return copy
 
 
 class SmartOpMeta(ConfigModel):
@@ -23,10 +45,13 @@ class SmartOpMeta(ConfigModel):
     type: str = ""
 
 
-class SmartOp(ConfigModel):
+class SmartOp(_Cached):
     """One condition of a smart-routing block: ``position`` ``operation`` ``value``.
 
     ``value`` is text in the document; numbers and booleans are accepted and kept as text.
+    Loading checks the op against :data:`llmroute.smart.OPERATIONS` (a valid position, an
+    operation valid for it, a value of its type) and compiles it, regexes and globs
+    included, so a bad op is a :class:`ConfigError` at load, never at request time.
     """
 
     uuid: str = ""
@@ -49,9 +74,32 @@ class SmartOp(ConfigModel):
     def _null_meta(cls, value: Any) -> Any:
         return {} if value is None else value
 
+    @model_validator(mode="after")
+    def _compile(self) -> SmartOp:
+        try:
+            self._matcher  # noqa: B018 - compiles the op now, at load
+        except ConfigError as exc:
+            raise invalid(type(self).__name__, [((p,), m) for p, m in exc.problems]) from None
+        return self
 
-class SmartRouting(ConfigModel):
-    """A smart-routing block: when all ``ops`` match a request, ``services`` serve it."""
+    @cached_property
+    def _matcher(self) -> _Matcher:
+        # A cached property, not a private attribute, so it stays out of == and dumps.
+        from ..smart._ops import compile_op  # here, not at the top: smart imports config
+
+        return compile_op(self.position, self.operation, self.value)
+
+    def matches(self, context: RequestContext) -> bool:
+        """Whether the request ``context`` satisfies this op."""
+        return self._matcher(context)
+
+
+class SmartRouting(_Cached):
+    """A smart-routing block: when all ``ops`` match a request, ``services`` serve it.
+
+    Loading requires a non-blank ``description``, at least one op and at least one
+    service, and checks every op (see :class:`SmartOp`).
+    """
 
     description: str = ""
     ops: tuple[SmartOp, ...] = ()
@@ -62,8 +110,43 @@ class SmartRouting(ConfigModel):
     def _null_is_empty(cls, value: Any) -> Any:
         return _null_is_empty(value)
 
+    @model_validator(mode="after")
+    def _check(self) -> SmartRouting:
+        problems: list[tuple[tuple[int | str, ...], str]] = []
+        if not self.description.strip():
+            problems.append(((), "description cannot be empty"))
+        if not self.ops:
+            problems.append(((), "ops cannot be empty"))
+        if not self.services:
+            problems.append(((), "services cannot be empty"))
+        for i, op in enumerate(self.ops):  # ops given as unvalidated instances compile here
+            try:
+                op._matcher  # noqa: B018
+            except ConfigError as exc:
+                problems.extend((("ops", i, p), m) for p, m in exc.problems)
+        if problems:
+            raise invalid(type(self).__name__, problems)
+        self._matchers  # noqa: B018 - orders the compiled ops now, at load
+        return self
 
-class Rule(ConfigModel):
+    @cached_property
+    def _matchers(self) -> tuple[_Matcher, ...]:
+        """The ops' compiled matchers, cheapest first: ops are pure, so the order only
+        changes how soon a block that does not match gives up."""
+        from ..smart._ops import OPERATIONS
+
+        ranked = sorted(
+            range(len(self.ops)),
+            key=lambda i: OPERATIONS[self.ops[i].position, self.ops[i].operation].cost,
+        )
+        return tuple(self.ops[i]._matcher for i in ranked)
+
+    def matches(self, context: RequestContext) -> bool:
+        """Whether every op of the block matches the request ``context`` (short-circuit)."""
+        return all(matcher(context) for matcher in self._matchers)
+
+
+class Rule(_Cached):
     """A route: the services that may serve requests for it and how to choose among them.
 
     ``session_affinity`` is the lock time in seconds (0 = off) that keeps a session on the
@@ -128,6 +211,17 @@ class Rule(ConfigModel):
     def active_services(self) -> tuple[Service, ...]:
         """The services with ``active`` set, in config order."""
         return self._active
+
+    @cached_property
+    def smart_router(self) -> SmartRouter:
+        """A :class:`llmroute.SmartRouter` over this rule's ``smart_routing`` blocks.
+
+        Built on first access and kept; it is there whether or not ``smart_enabled`` is set
+        (the selector reads that flag).
+        """
+        from ..smart import SmartRouter
+
+        return SmartRouter(self.smart_routing)
 
     @property
     def affinity_enabled(self) -> bool:

@@ -1,0 +1,327 @@
+"""The registry of smart-routing operations, and compiling one op into a matcher.
+
+This module depends only on :mod:`llmroute.errors` and the request context, so the
+configuration models can compile their ops at load without an import cycle.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from types import MappingProxyType
+from typing import Literal
+
+from ..errors import ConfigError
+from ._context import RequestContext
+from ._glob import compile_glob
+from ._prefilter import leading_literals, required_literals
+
+#: The type an op's value must have: checked and converted at config load.
+ValueType = Literal["string", "int", "bool", "float"]
+
+#: A compiled op: tells whether a request context satisfies it.
+Matcher = Callable[[RequestContext], bool]
+
+#: The values ``latest_user type`` accepts.
+CONTENT_TYPES = ("text", "image", "audio", "file", "document")
+
+
+@dataclass(frozen=True, slots=True)
+class SmartOpSpec:
+    """One (position, operation) pair of the registry: what it means and its value's type.
+
+    ``choices`` lists the accepted values when they are a closed set (else it is empty).
+    ``cost`` ranks how much reading a request for the op takes (0: a field; higher: text
+    to scan); the ops of a block are evaluated cheapest first, which, ops being pure,
+    changes only how soon a block that does not match is given up.
+    """
+
+    position: str
+    operation: str
+    value_type: ValueType
+    description: str
+    choices: tuple[str, ...] = ()
+    cost: int = 0
+
+
+_S = SmartOpSpec
+_TOOL_CONTAINS = "the latest message is a tool use whose name or arguments contain the value"
+_SPECS = (
+    _S("model", "contains", "string", "the request's model name contains the value"),
+    _S("model", "glob", "string", "the request's model name matches the glob"),
+    _S("model", "equals", "string", "the request's model name equals the value"),
+    _S("thinking", "enabled", "bool", "thinking is on (a value of false inverts the op)"),
+    _S("thinking", "disabled", "bool", "thinking is off (a value of false inverts the op)"),
+    _S("context_system", "contains", "string", "a system message contains the value", cost=4),
+    _S("context_system", "regex", "string", "a system message matches the regex", cost=5),
+    _S("context_user", "contains", "string", "a user message contains the value", cost=6),
+    _S("context_user", "regex", "string", "the combined user text matches the regex", cost=7),
+    _S("latest_user", "contains", "string", "the last user message contains the value", cost=2),
+    _S(
+        "latest_user",
+        "type",
+        "string",
+        "the last user message has this content type",
+        CONTENT_TYPES,
+    ),
+    _S("tool_use", "equals", "string", "the latest message is a use of the tool of this name"),
+    _S("tool_use", "contains", "string", _TOOL_CONTAINS, cost=1),
+    _S("token", "ge", "int", "estimated tokens >= the value", cost=3),
+    _S("token", "gt", "int", "estimated tokens > the value", cost=3),
+    _S("token", "le", "int", "estimated tokens <= the value", cost=3),
+    _S("token", "lt", "int", "estimated tokens < the value", cost=3),
+)
+del _S, _TOOL_CONTAINS
+
+#: Every valid ``(position, operation)`` pair and its :class:`SmartOpSpec`, in doc order.
+OPERATIONS: Mapping[tuple[str, str], SmartOpSpec] = MappingProxyType(
+    {(spec.position, spec.operation): spec for spec in _SPECS}
+)
+
+#: The valid positions, in doc order.
+POSITIONS: tuple[str, ...] = tuple(dict.fromkeys(spec.position for spec in _SPECS))
+
+_INT = re.compile(r"[+-]?[0-9]+")
+_BOOLS = {"": True, "true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def compile_op(position: str, operation: str, value: str) -> Matcher:
+    """Check an op against :data:`OPERATIONS` and compile it into a matcher.
+
+    Raises :class:`ConfigError` whose single problem's path is the field at fault
+    (``position``, ``operation`` or ``value``).
+    """
+    if position not in POSITIONS:
+        shown = position or "''"
+        raise _problem("position", f"invalid position: {shown} (one of {', '.join(POSITIONS)})")
+    spec = OPERATIONS.get((position, operation))
+    if spec is None:
+        valid = ", ".join(op for pos, op in OPERATIONS if pos == position)
+        raise _problem(
+            "operation",
+            f"operation {operation!r} is not valid for position {position!r} (one of {valid})",
+        )
+    parsed = _parse_value(spec, value)
+    if spec.value_type == "string":
+        if operation == "regex":
+            try:
+                pattern = re.compile(value)
+            except re.error as exc:
+                raise _problem("value", f"value {value!r} is not a valid regex: {exc}") from None
+            starts = leading_literals(pattern)
+            if starts:  # try only where a match can start
+                return partial(_ANCHORED[position], pattern, starts)
+            literals = required_literals(pattern)
+            if literals:  # search only texts that hold what every match holds
+                return partial(_PREFILTERED[position], pattern, literals)
+            parsed = pattern
+        elif operation == "glob":
+            try:
+                parsed = compile_glob(value)
+            except ValueError as exc:
+                raise _problem("value", f"value {value!r} is not a valid glob: {exc}") from None
+        elif operation == "contains" and "\n" in value and position in _EACH:
+            return partial(_EACH[position], value)
+    return partial(_MATCHERS[position, operation], parsed)
+
+
+def _problem(field: str, message: str) -> ConfigError:
+    return ConfigError(problems=[(field, message)])
+
+
+def _parse_value(spec: SmartOpSpec, value: str) -> object:
+    kind = spec.value_type
+    if kind == "string":
+        if not value:
+            raise _problem("value", "value cannot be empty")
+        if spec.choices and value not in spec.choices:
+            raise _problem("value", f"value {value!r} is not one of: {', '.join(spec.choices)}")
+        return value
+    text = value.strip()
+    if kind == "int":
+        if not _INT.fullmatch(text):
+            raise _problem("value", f"value {value!r} is not an int")
+        return int(text)
+    if kind == "bool":
+        flag = _BOOLS.get(text.lower())
+        if flag is None:
+            raise _problem("value", f"value {value!r} is not a bool (true or false)")
+        return flag
+    try:
+        number = float(text)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise _problem("value", f"value {value!r} is not a float")
+    return number
+
+
+# The matchers: module-level functions bound to their value with functools.partial, so a
+# compiled op is cheap to call and pickles with the configuration.
+
+
+def _model_contains(value: str, ctx: RequestContext) -> bool:
+    return value in ctx.model
+
+
+def _model_glob(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
+    return pattern.match(ctx.model) is not None
+
+
+def _model_equals(value: str, ctx: RequestContext) -> bool:
+    return ctx.model == value
+
+
+def _thinking_enabled(expected: bool, ctx: RequestContext) -> bool:
+    return bool(ctx.thinking_enabled) is expected
+
+
+def _thinking_disabled(expected: bool, ctx: RequestContext) -> bool:
+    return bool(ctx.thinking_enabled) is not expected
+
+
+def _system_contains(value: str, ctx: RequestContext) -> bool:
+    return value in ctx.system_text  # a value without "\n" cannot span two messages
+
+
+def _system_contains_each(value: str, ctx: RequestContext) -> bool:
+    return any(value in text for text in ctx.system_messages)
+
+
+def _system_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
+    search = pattern.search
+    return any(search(text) is not None for text in ctx.system_messages)
+
+
+def _system_regex_prefiltered(
+    pattern: re.Pattern[str], literals: tuple[str, ...], ctx: RequestContext
+) -> bool:
+    return any(
+        pattern.search(text) is not None
+        for text in ctx.system_messages
+        if any(literal in text for literal in literals)
+    )
+
+
+def _system_regex_anchored(
+    pattern: re.Pattern[str], starts: tuple[str, ...], ctx: RequestContext
+) -> bool:
+    return any(_search_at(pattern, starts, text) for text in ctx.system_messages)
+
+
+def _user_contains(value: str, ctx: RequestContext) -> bool:
+    return value in ctx.user_text
+
+
+def _user_contains_each(value: str, ctx: RequestContext) -> bool:
+    return any(value in text for text in ctx.user_messages)
+
+
+def _user_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
+    return pattern.search(ctx.user_text) is not None
+
+
+def _user_regex_prefiltered(
+    pattern: re.Pattern[str], literals: tuple[str, ...], ctx: RequestContext
+) -> bool:
+    text = ctx.user_text
+    for literal in literals:
+        if literal in text:
+            return pattern.search(text) is not None
+    return False  # every match holds one of the literals: none is there, no match
+
+
+def _user_regex_anchored(
+    pattern: re.Pattern[str], starts: tuple[str, ...], ctx: RequestContext
+) -> bool:
+    return _search_at(pattern, starts, ctx.user_text)
+
+
+def _search_at(pattern: re.Pattern[str], starts: tuple[str, ...], text: str) -> bool:
+    """Whether ``pattern`` (whose every match starts with one of ``starts``) matches in
+    ``text``: tries a match only where one of them occurs, at memory speed in between."""
+    match = pattern.match
+    find = text.find
+    for start in starts:
+        at = find(start)
+        for _ in range(_MAX_TRIES):
+            if at < 0:
+                break
+            if match(text, at) is not None:
+                return True
+            at = find(start, at + 1)
+        else:  # a start too common to try one by one: one plain search
+            return pattern.search(text) is not None
+    return False
+
+
+def _latest_user_contains(value: str, ctx: RequestContext) -> bool:
+    users = ctx.user_messages
+    return bool(users) and value in users[-1]
+
+
+def _latest_user_type(value: str, ctx: RequestContext) -> bool:
+    return ctx.latest_content_type == value
+
+
+def _tool_use_equals(value: str, ctx: RequestContext) -> bool:
+    return value in ctx.tool_uses
+
+
+def _tool_use_contains(value: str, ctx: RequestContext) -> bool:
+    return any(value in name for name in ctx.tool_uses) or any(
+        value in args for args in ctx.tool_arguments
+    )
+
+
+def _token_ge(limit: int, ctx: RequestContext) -> bool:
+    return ctx.estimated_tokens >= limit
+
+
+def _token_gt(limit: int, ctx: RequestContext) -> bool:
+    return ctx.estimated_tokens > limit
+
+
+def _token_le(limit: int, ctx: RequestContext) -> bool:
+    return ctx.estimated_tokens <= limit
+
+
+def _token_lt(limit: int, ctx: RequestContext) -> bool:
+    return ctx.estimated_tokens < limit
+
+
+_MATCHERS: dict[tuple[str, str], Callable[..., bool]] = {
+    ("model", "contains"): _model_contains,
+    ("model", "glob"): _model_glob,
+    ("model", "equals"): _model_equals,
+    ("thinking", "enabled"): _thinking_enabled,
+    ("thinking", "disabled"): _thinking_disabled,
+    ("context_system", "contains"): _system_contains,
+    ("context_system", "regex"): _system_regex,
+    ("context_user", "contains"): _user_contains,
+    ("context_user", "regex"): _user_regex,
+    ("latest_user", "contains"): _latest_user_contains,
+    ("latest_user", "type"): _latest_user_type,
+    ("tool_use", "equals"): _tool_use_equals,
+    ("tool_use", "contains"): _tool_use_contains,
+    ("token", "ge"): _token_ge,
+    ("token", "gt"): _token_gt,
+    ("token", "le"): _token_le,
+    ("token", "lt"): _token_lt,
+}
+_MAX_TRIES = 16
+_ANCHORED: dict[str, Callable[..., bool]] = {
+    "context_system": _system_regex_anchored,
+    "context_user": _user_regex_anchored,
+}
+_PREFILTERED: dict[str, Callable[..., bool]] = {
+    "context_system": _system_regex_prefiltered,
+    "context_user": _user_regex_prefiltered,
+}
+_EACH: dict[str, Callable[..., bool]] = {
+    "context_system": _system_contains_each,
+    "context_user": _user_contains_each,
+}
