@@ -7,13 +7,28 @@ also derives from it (a bad configuration is a ``ValueError``)::
     LLMRouteError
     +-- ConfigError (also ValueError)       configuration that does not validate
     +-- NoServiceAvailableError             a rule has no service left to choose
+    +-- NoProvidersError (also ValueError)  execute() was given no provider
+    +-- AllProvidersFailedError             no provider served the call (carries every attempt)
+    +-- StreamInterruptedError              a stream broke after its first chunk
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ConfigError", "LLMRouteError", "NoServiceAvailableError"]
+if TYPE_CHECKING:
+    from ._execute_types import Attempt, SkippedProvider
+    from .failures import Failure
+
+__all__ = [
+    "AllProvidersFailedError",
+    "ConfigError",
+    "LLMRouteError",
+    "NoProvidersError",
+    "NoServiceAvailableError",
+    "StreamInterruptedError",
+]
 
 
 class LLMRouteError(Exception):
@@ -61,3 +76,118 @@ class NoServiceAvailableError(LLMRouteError):
     def __init__(self, message: str, *, rule: str = "") -> None:
         self.rule = rule
         super().__init__(message)
+
+
+class NoProvidersError(LLMRouteError, ValueError):
+    """``execute()`` (or a stream form) was given an empty list of providers."""
+
+
+class AllProvidersFailedError(LLMRouteError):
+    """No provider served the call: each one tried failed, or was cooling down.
+
+    ``attempts`` holds every failed attempt in order (:class:`llmroute.Attempt`: provider name,
+    error, classified failure, latency); ``skipped`` every provider passed over because it was
+    cooling down (:class:`llmroute.SkippedProvider`); ``untried`` the providers never reached
+    because an error stopped the chain (a plain bad request is not sent elsewhere). The last
+    error is ``last_error`` and the ``__cause__``; both are None when every provider was
+    skipped. ``primary_only`` and ``round_robin`` raise it too, around their one attempt, so a
+    single ``except AllProvidersFailedError`` catches every way a call can fail.
+    """
+
+    def __init__(
+        self,
+        attempts: Sequence[Attempt] = (),
+        skipped: Sequence[SkippedProvider] = (),
+        untried: Sequence[str] = (),
+    ) -> None:
+        self.attempts: tuple[Attempt, ...] = tuple(attempts)
+        self.skipped: tuple[SkippedProvider, ...] = tuple(skipped)
+        self.untried: tuple[str, ...] = tuple(untried)
+        super().__init__(_all_failed_message(self.attempts, self.skipped, self.untried))
+        if self.attempts:
+            self.__cause__ = self.attempts[-1].error
+
+    @property
+    def last_error(self) -> BaseException | None:
+        """The error of the last attempt (None when no provider was tried)."""
+        return self.attempts[-1].error if self.attempts else None
+
+    @property
+    def last_failure(self) -> Failure | None:
+        """The classification of the last attempt's error (None when none was tried)."""
+        return self.attempts[-1].failure if self.attempts else None
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until a provider is expected back, or None when nothing says.
+
+        The shortest of the skipped providers' remaining cooldowns and the Retry-After hints
+        of the failures: what to put in a ``Retry-After`` header of your own.
+        """
+        hints = [skip.cooldown_remaining for skip in self.skipped]
+        hints += [a.failure.retry_after for a in self.attempts if a.failure.retry_after is not None]
+        return min(hints) if hints else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.attempts, self.skipped, self.untried))
+
+
+def _all_failed_message(
+    attempts: Sequence[Attempt], skipped: Sequence[SkippedProvider], untried: Sequence[str]
+) -> str:
+    cooling = ", ".join(f"{s.provider} ({s.cooldown_remaining:.1f}s left)" for s in skipped)
+    if not attempts:
+        if len(skipped) == 1:
+            only = skipped[0]
+            return f"provider {only.provider} is cooling down ({only.cooldown_remaining:.1f}s left)"
+        return f"all {len(skipped)} providers are cooling down: {cooling}"
+    failed = ", ".join(f"{a.provider} -> {_describe_failure(a.failure)}" for a in attempts)
+    if untried:
+        last = attempts[-1]
+        head = (
+            f"provider {last.provider} failed with {last.failure.kind.value}, which does not "
+            f"fall back to another provider (not tried: {', '.join(untried)})"
+        )
+    elif len(attempts) == 1 and not skipped:
+        return f"provider {attempts[0].provider} failed: {_describe_failure(attempts[0].failure)}"
+    elif skipped:
+        head = "no provider served the call"
+    else:
+        head = f"all {len(attempts)} providers failed"
+    message = f"{head}: {failed}"
+    return f"{message}; cooling down: {cooling}" if cooling else message
+
+
+def _describe_failure(failure: Failure) -> str:
+    """``kind (HTTP status, retry after Ns)``: a failure in a few words, without its message."""
+    details = []
+    if failure.status_code is not None:
+        details.append(f"HTTP {failure.status_code}")
+    if failure.retry_after is not None:
+        details.append(f"retry after {failure.retry_after:g}s")
+    kind = failure.kind.value
+    return f"{kind} ({', '.join(details)})" if details else kind
+
+
+class StreamInterruptedError(LLMRouteError):
+    """A stream failed after its first chunk, when its provider was already committed.
+
+    Chunks already handed to you cannot be taken back, so there is no fail-over: ``provider``
+    names the provider, ``chunks_delivered`` says how many chunks got through, ``failure`` is
+    the classified error and ``__cause__`` the error itself.
+    """
+
+    def __init__(
+        self, provider: str, chunks_delivered: int, failure: Failure | None = None
+    ) -> None:
+        self.provider = provider
+        self.chunks_delivered = chunks_delivered
+        self.failure = failure
+        reason = f": {_describe_failure(failure)}" if failure is not None else ""
+        plural = "" if chunks_delivered == 1 else "s"
+        super().__init__(
+            f"stream from provider {provider} broke after {chunks_delivered} chunk{plural}{reason}"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.provider, self.chunks_delivered, self.failure))

@@ -4,8 +4,10 @@ imports this module."""
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
 
-__all__ = ["FakeClock"]
+__all__ = ["FakeAPIError", "FakeClock", "ScriptedProvider"]
 
 
 class FakeClock:
@@ -39,3 +41,107 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock({self._now!r})"
+
+
+class FakeAPIError(Exception):
+    """An exception shaped like an SDK's HTTP status error, for scripting provider failures.
+
+    It carries what :func:`llmroute.classify_error` reads from a real ``openai`` /
+    ``anthropic`` error: ``status_code``, ``code``, a ``body`` and a ``response`` whose
+    ``headers`` hold ``retry-after`` when ``retry_after`` is given. So
+    ``FakeAPIError(429, retry_after=20)`` classifies as a rate limit with a 20 s hint, and
+    ``FakeAPIError(400, code="context_length_exceeded")`` as a context-length error.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.status_code = status_code
+        self.message = message or f"Error code: {status_code}"
+        self.code = code
+        self.body: dict[str, Any] = {"error": {"message": self.message, "code": code}}
+        all_headers = dict(headers or {})
+        if retry_after is not None:
+            all_headers["retry-after"] = f"{retry_after:g}"
+        self.response = _FakeResponse(status_code, all_headers)
+        super().__init__(self.message)
+
+
+class _FakeResponse:
+    def __init__(self, status_code: int, headers: dict[str, str]) -> None:
+        self.status_code = status_code
+        self.headers = headers
+
+
+class ScriptedProvider:
+    """A fake provider that answers from a script: fail N times, then succeed, and so on.
+
+    ``ScriptedProvider("a", FakeAPIError(503), "hello")`` has a ``name`` (so it can stand in
+    a provider list) and is called from your ``fn``: ``execute([a, b], lambda p: p(req))``.
+    Each call takes the next step: an exception (instance or class) is raised, anything else
+    returned; the last step repeats once the script runs out. ``calls`` counts the calls and
+    ``requests`` keeps their arguments. Thread-safe.
+
+    :meth:`acall` is the async form. :meth:`stream` / :meth:`astream` stream a step that is a
+    list of chunks, raising an exception found in the list when it is reached (before or
+    after the first chunk); a step that is an exception is raised by the call itself.
+    """
+
+    def __init__(self, name: str, *steps: object) -> None:
+        if not steps:
+            raise ValueError("a scripted provider needs at least one step")
+        self.name = name
+        self.calls = 0
+        self.requests: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+        self._steps = steps
+        self._lock = threading.Lock()
+
+    def _next(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> object:
+        with self._lock:
+            step = self._steps[min(self.calls, len(self._steps) - 1)]
+            self.calls += 1
+            self.requests.append((args, kwargs))
+        if isinstance(step, BaseException) or (
+            isinstance(step, type) and issubclass(step, BaseException)
+        ):
+            raise step
+        return step
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The next step: returned, or raised when it is an exception."""
+        return self._next(args, kwargs)
+
+    async def acall(self, *args: Any, **kwargs: Any) -> Any:
+        """:meth:`__call__` as a coroutine."""
+        return self._next(args, kwargs)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
+        """The next step as a stream of chunks (a step that is not a list is one chunk)."""
+        return _chunks(self._next(args, kwargs))
+
+    def astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        """:meth:`stream` as an async iterator."""
+        return _achunks(self._next(args, kwargs))
+
+    def __repr__(self) -> str:
+        return f"ScriptedProvider({self.name!r}, calls={self.calls})"
+
+
+def _chunks(step: object) -> Iterator[Any]:
+    for chunk in step if isinstance(step, (list, tuple)) else (step,):
+        if isinstance(chunk, BaseException) or (
+            isinstance(chunk, type) and issubclass(chunk, BaseException)
+        ):
+            raise chunk
+        yield chunk
+
+
+async def _achunks(step: object) -> AsyncIterator[Any]:
+    for chunk in _chunks(step):
+        yield chunk

@@ -1,0 +1,107 @@
+"""The log records of ``execute()``: one per failed attempt (INFO), per skip and per
+cancellation (DEBUG), with structured ``extra`` fields. They carry the failure's kind,
+status, code and type, never its message (which may quote the request) nor any secret."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from .errors import _describe_failure
+from .failures import Failure
+
+
+def log_failure(
+    logger: logging.Logger,
+    name: str,
+    error: BaseException,
+    failure: Failure,
+    latency: float,
+    action: str,
+    cooling: bool,
+    attempt: int,
+    fallback: bool,
+) -> None:
+    """A failed attempt; ``action`` is ``fallback``, ``stop`` (fallback_on said no) or
+    ``give_up`` (nothing left to try, or a strategy without fallback)."""
+    if action == "fallback":
+        then = "falling back"
+    elif action == "stop":
+        then = f"not falling back on {failure.kind.value}"
+    else:
+        then = "no provider left" if fallback else "no fallback"
+    logger.info(
+        "llmroute: provider %s failed: %s%s; %s",
+        name,
+        _describe_failure(failure),
+        ", now cooling down" if cooling else "",
+        then,
+        extra=_fields("attempt_failed", name, error, failure, latency, action, cooling)
+        | {"attempt": attempt},
+    )
+
+
+def log_interrupted(
+    logger: logging.Logger,
+    name: str,
+    error: BaseException,
+    failure: Failure,
+    latency: float,
+    chunks: int,
+    cooling: bool,
+) -> None:
+    """A committed stream that broke after ``chunks`` chunks."""
+    if logger.isEnabledFor(logging.INFO):
+        logger.info(
+            "llmroute: stream from provider %s broke after %d chunk(s): %s",
+            name,
+            chunks,
+            _describe_failure(failure),
+            extra=_fields("stream_interrupted", name, error, failure, latency, "raise", cooling)
+            | {"chunks_delivered": chunks},
+        )
+
+
+def log_skip(logger: logging.Logger, name: str, remaining: float) -> None:
+    """A provider passed over because it is cooling down."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "llmroute: provider %s skipped, cooling down for %.1fs",
+            name,
+            remaining,
+            extra={"event": "provider_skipped", "provider": name, "cooldown_remaining": remaining},
+        )
+
+
+def log_cancelled(logger: logging.Logger, name: str, error: BaseException) -> None:
+    """A call that was cancelled (nothing is recorded against the provider)."""
+    if logger.isEnabledFor(logging.DEBUG):
+        logger.debug(
+            "llmroute: call of provider %s cancelled (%s)",
+            name,
+            type(error).__name__,
+            extra={"event": "attempt_cancelled", "provider": name},
+        )
+
+
+def _fields(
+    event: str,
+    name: str,
+    error: BaseException,
+    failure: Failure,
+    latency: float,
+    action: str,
+    cooling: bool,
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "provider": name,
+        "failure_kind": failure.kind.value,
+        "status_code": failure.status_code,
+        "error_code": failure.code,
+        "error_type": type(error).__name__,
+        "retry_after": failure.retry_after,
+        "latency_seconds": latency,
+        "action": action,
+        "cooldown_started": cooling,
+    }

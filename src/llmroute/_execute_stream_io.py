@@ -1,0 +1,133 @@
+"""The I/O helpers of the stream drivers: opening a stream up to its first chunk, bounding
+that by a timeout in the same task, and closing streams quietly."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import math
+import sys
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, cast
+
+T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
+
+#: "No chunk": the stream ended before its first one.
+NOTHING: Any = object()
+
+
+async def open_stream(
+    fn: Callable[[P], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
+    provider: P,
+    opened: list[Any],
+) -> Any:
+    """Call ``fn``, start its stream and wait for the first chunk (``NOTHING`` if empty).
+
+    Appends the stream and its iterator to ``opened`` as soon as they exist, so whoever
+    interrupts this can close them.
+    """
+    made = fn(provider)
+    if hasattr(made, "__aiter__"):
+        source = made
+    elif inspect.isawaitable(made):
+        source = await made
+    else:
+        raise TypeError(
+            f"fn must return an async iterable or an awaitable of one, got {type(made).__name__}"
+        )
+    opened.append(source)
+    iterator = cast(AsyncIterable[T], source).__aiter__()
+    opened.append(iterator)
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return NOTHING
+
+
+def opened_pair(opened: list[Any]) -> tuple[Any, Any]:
+    """(iterator, source) from what :func:`open_stream` got to open; None for what it did not."""
+    return (opened[1] if len(opened) > 1 else None, opened[0] if opened else None)
+
+
+def check_timeout(seconds: float | None) -> float | None:
+    """``first_chunk_timeout`` validated: None, or finite seconds > 0 (``ValueError``)."""
+    if seconds is None:
+        return None
+    if (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, (int, float))
+        or not math.isfinite(seconds)
+        or seconds <= 0
+    ):
+        raise ValueError(f"first_chunk_timeout must be seconds > 0 or None, got {seconds!r}")
+    return float(seconds)
+
+
+if sys.version_info >= (3, 11):
+
+    async def within(coro: Coroutine[Any, Any, R], seconds: float) -> tuple[Any, bool]:
+        """Await ``coro`` for at most ``seconds``: (result, False), or (None, True) when the
+        time ran out (``coro`` was cancelled, in this same task)."""
+        scope = asyncio.timeout(seconds)
+        try:
+            async with scope:
+                return await coro, False
+        except TimeoutError:
+            if scope.expired():
+                return None, True
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def within(coro: Coroutine[Any, Any, R], seconds: float) -> tuple[Any, bool]:
+        """Await ``coro`` for at most ``seconds``: (result, False), or (None, True) when the
+        time ran out (``coro`` was cancelled, in this same task)."""
+        task = asyncio.current_task()
+        assert task is not None
+        fired: list[bool] = []
+
+        def expire() -> None:
+            fired.append(True)
+            task.cancel()
+
+        handle = asyncio.get_running_loop().call_later(seconds, expire)
+        try:
+            return await coro, False
+        except asyncio.CancelledError:
+            if fired:
+                return None, True
+            raise
+        finally:
+            handle.cancel()
+
+
+def close_stream(iterator: object, source: object, logger: logging.Logger) -> None:
+    """Close a stream's iterator, then its source when that is another object; errors are
+    logged at DEBUG and dropped (this runs on failure and clean-up paths)."""
+    for obj in (iterator,) if source is iterator else (iterator, source):
+        close = getattr(obj, "close", None) if obj is not None else None
+        if close is None:
+            continue
+        try:
+            close()
+        except Exception as exc:
+            logger.debug("llmroute: closing a stream raised %s", type(exc).__name__)
+
+
+async def aclose_stream(iterator: object, source: object, logger: logging.Logger) -> None:
+    """:func:`close_stream` for async streams: ``aclose()`` or ``close()``, awaited if need be."""
+    for obj in (iterator,) if source is iterator else (iterator, source):
+        if obj is None:
+            continue
+        close = getattr(obj, "aclose", None) or getattr(obj, "close", None)
+        if close is None:
+            continue
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            logger.debug("llmroute: closing a stream raised %s", type(exc).__name__)
