@@ -3,7 +3,17 @@
 The public API is what ``__all__`` lists; every other module-level name is private.
 """
 
+import logging as _logging
+
 from ._clock import Clock
+from ._selection import SelectionContext, SelectionResult, SelectionState
+from .affinity import (
+    AffinityEntry,
+    AffinityStore,
+    InMemoryAffinityStore,
+    SessionID,
+    resolve_session_id,
+)
 from .config import (
     REVEAL_SECRETS,
     AdaptiveParams,
@@ -62,6 +72,7 @@ from .health import (
     Probe,
     ServiceHealth,
 )
+from .selector import ServiceSelector
 from .smart import (
     RequestContext,
     SmartMatch,
@@ -71,6 +82,14 @@ from .smart import (
     register_extractor,
     validate_smart_op,
     validate_smart_routing,
+)
+from .stages import (
+    AffinityStage,
+    HealthStage,
+    LoadBalancerStage,
+    SelectionStage,
+    SmartRoutingStage,
+    default_stages,
 )
 from .stats import InMemoryStatsStore, ServiceStats, StatsStore
 from .tactics import (
@@ -86,11 +105,19 @@ from .tactics import (
     TacticState,
     create_tactic,
 )
+from .usage import Usage
+
+# A library never configures logging; without this, Python's last-resort handler would print
+# llmroute's warnings (services ejected, ...) to stderr in apps that set up no logging.
+_logging.getLogger("llmroute").addHandler(_logging.NullHandler())
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "AdaptiveParams",
+    "AffinityEntry",
+    "AffinityStage",
+    "AffinityStore",
     "AllProvidersFailedError",
     "AsyncStreamResult",
     "Attempt",
@@ -107,9 +134,11 @@ __all__ = [
     "HealthConfig",
     "HealthFilter",
     "HealthMonitor",
+    "HealthStage",
     "HealthStatus",
     "HealthView",
     "HybridParams",
+    "InMemoryAffinityStore",
     "InMemoryStatsStore",
     "InMemoryTacticState",
     "LBDecision",
@@ -118,6 +147,7 @@ __all__ = [
     "LeastBusyParams",
     "LeastLatencyParams",
     "LoadBalancer",
+    "LoadBalancerStage",
     "NoProvidersError",
     "NoServiceAvailableError",
     "OAuthDetail",
@@ -130,17 +160,24 @@ __all__ = [
     "RoundRobinParams",
     "RoutingConfig",
     "Rule",
+    "SelectionContext",
+    "SelectionResult",
+    "SelectionStage",
+    "SelectionState",
     "Service",
     "ServiceHealth",
     "ServiceID",
+    "ServiceSelector",
     "ServiceStats",
     "SessionCounts",
+    "SessionID",
     "SkippedProvider",
     "SmartMatch",
     "SmartOp",
     "SmartOpMeta",
     "SmartRouter",
     "SmartRouting",
+    "SmartRoutingStage",
     "SpeedBasedParams",
     "StatsStore",
     "Strategy",
@@ -152,17 +189,20 @@ __all__ = [
     "TacticParams",
     "TacticState",
     "TokenBasedParams",
+    "Usage",
     "aexecute",
     "aexecute_stream",
     "classify_error",
     "create_tactic",
     "default_fallback_on",
+    "default_stages",
     "estimate_tokens",
     "execute",
     "execute_stream",
     "extract_context",
     "load_config",
     "register_extractor",
+    "resolve_session_id",
     "validate_smart_op",
     "validate_smart_routing",
 ]

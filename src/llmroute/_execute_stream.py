@@ -54,6 +54,7 @@ class _StreamInfo(Generic[T]):
         "_pending",
         "_source",
         "_ttft",
+        "selection",
     )
 
     def __init__(self, chain: Chain[Any], source: object, iterator: object, first: object) -> None:
@@ -65,6 +66,9 @@ class _StreamInfo(Generic[T]):
         self._chunks = 0
         self._completed = False
         self._done = False
+        #: The :class:`SelectionResult` behind the stream when it came from
+        #: ``ServiceSelector.execute_stream``; None from plain :func:`execute_stream`.
+        self.selection: Any = None
         if first is NOTHING:  # an empty stream: it is over already (close() still closes it)
             self._completed = True
             self._done = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from itertools import compress
 
 from .._clock import Clock, system_clock
@@ -19,15 +18,26 @@ from ._state import InMemoryTacticState, TacticState
 _MAX_SETS = 8
 
 
-@dataclass(frozen=True, slots=True)
 class LBDecision:
     """One load-balancing decision and why it was made.
 
     ``service`` won among ``candidates`` (service ids, after health filtering) by the rule's
     ``tactic`` (its name). ``excluded`` are the candidates dropped as unhealthy. ``degraded``
     is panic mode: every candidate was unhealthy, so all were kept. ``reason`` is a short
-    human sentence; :meth:`explain` renders the whole decision.
+    human sentence (formatted on first read, so deciding stays cheap); :meth:`explain`
+    renders the whole decision. Treat it as read-only.
     """
+
+    __slots__ = (
+        "_args",
+        "_reason",
+        "candidates",
+        "degraded",
+        "excluded",
+        "rule",
+        "service",
+        "tactic",
+    )
 
     rule: str
     service: Service
@@ -35,12 +45,64 @@ class LBDecision:
     candidates: tuple[ServiceID, ...]
     excluded: tuple[ServiceID, ...]
     degraded: bool
-    reason: str
+
+    def __init__(
+        self,
+        *,
+        rule: str,
+        service: Service,
+        tactic: str,
+        candidates: tuple[ServiceID, ...],
+        excluded: tuple[ServiceID, ...],
+        degraded: bool,
+        reason: str,
+        reason_args: tuple[object, ...] = (),
+    ) -> None:
+        self.rule = rule
+        self.service = service
+        self.tactic = tactic
+        self.candidates = candidates
+        self.excluded = excluded
+        self.degraded = degraded
+        self._reason = reason
+        self._args = reason_args
+
+    @property
+    def reason(self) -> str:
+        """Why the service won, in a short sentence."""
+        if self._args:
+            self._reason = self._reason.format(*self._args)
+            self._args = ()
+        return self._reason
 
     @property
     def service_id(self) -> ServiceID:
         """The chosen service's id."""
         return self.service.service_id
+
+    def _key(self) -> tuple[object, ...]:
+        return (
+            self.rule,
+            self.service,
+            self.tactic,
+            self.candidates,
+            self.excluded,
+            self.degraded,
+            self.reason,
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, LBDecision):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"LBDecision(rule={self.rule!r}, service={self.service_id!r}, "
+            f"tactic={self.tactic!r}, degraded={self.degraded}, reason={self.reason!r})"
+        )
 
     def explain(self) -> str:
         """A readable multi-line account of the decision."""
@@ -186,7 +248,8 @@ class LoadBalancer:
             candidates=used.ids,
             excluded=excluded,
             degraded=degraded,
-            reason=template.format(*args) if args else template,
+            reason=template,
+            reason_args=args,
         )
 
     def _entry(self, rule: Rule) -> _Entry:
