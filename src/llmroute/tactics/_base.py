@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
@@ -104,7 +105,7 @@ class CandidateSet:
         return f"CandidateSet({', '.join(self.ids)})"
 
 
-class BalancingTactic:
+class BalancingTactic(ABC):
     """A load-balancing tactic: given a candidate set and the environment, pick one service.
 
     Built by :func:`create_tactic` from a :class:`Tactic` config; ``name`` is the tactic's
@@ -128,9 +129,9 @@ class BalancingTactic:
         """Precompute what :meth:`pick` needs for this candidate set (stored as its ``data``)."""
         return None
 
+    @abstractmethod
     def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
         """Choose among ``candidates``; return ``(service, reason template, reason args)``."""
-        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.params!r}>"
