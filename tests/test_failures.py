@@ -614,3 +614,21 @@ def test_classify_error_never_raises_on_odd_exception_attributes(
     failure = classify_error(error, now=NOW)
     assert isinstance(failure, Failure)
     assert failure.retry_after is None or failure.retry_after >= 0
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        TypeError("create() missing 1 required keyword-only argument: 'model'"),
+        AttributeError("'NoneType' object has no attribute 'choices'"),
+        NameError("name 'clinet' is not defined"),
+        AssertionError("unexpected reply"),
+        ImportError("No module named 'openai'"),
+    ],
+)
+def test_a_bug_in_the_calling_code_is_a_bad_request_that_blames_no_service(
+    error: Exception,
+) -> None:
+    failure = classify_error(error)
+    assert failure.kind is FailureKind.BAD_REQUEST
+    assert not failure.counts_against_health

@@ -8,7 +8,9 @@ connection error, a cancellation, a bare HTTP status code, or just a message) in
 What counts against a service's health: rate limits, auth (401/402/403), server errors
 (409, 5xx, Anthropic 529 "overloaded"), timeouts (408, 504, client-side), connection errors,
 NOT_FOUND (404/405/410: the model or endpoint is missing on *that* service) and UNKNOWN errors.
-What never does, because it is the request's own fault: BAD_REQUEST, CONTEXT_LENGTH (incl. 413
+What never does, because it is the request's own fault: BAD_REQUEST (also a ``TypeError``,
+``AttributeError``, ``NameError``, ``AssertionError`` or ``ImportError`` without an HTTP status:
+a bug in the calling code, which no other service would fix), CONTEXT_LENGTH (incl. 413
 "request too large", which another service with a larger limit may accept), CONTENT_POLICY and
 CANCELLED (``asyncio.CancelledError``, ``KeyboardInterrupt``, HTTP 499).
 """
@@ -334,6 +336,11 @@ def _text_refinement(text: str) -> FailureKind | None:
     return None
 
 
+# Exceptions that mean the calling code (or the arguments it built) is wrong, not a service:
+# they are BAD_REQUEST, so they neither eject a healthy service nor fail over to the next one.
+_CALLER_BUGS = (TypeError, AttributeError, NameError, AssertionError, ImportError)
+
+
 def _type_kind(cls: type) -> FailureKind | None:
     """Kind implied by the exception type (builtin or by name), cached per type."""
     try:
@@ -345,6 +352,8 @@ def _type_kind(cls: type) -> FailureKind | None:
         kind = _K.TIMEOUT
     elif issubclass(cls, ConnectionError):
         kind = _K.CONNECTION
+    elif issubclass(cls, _CALLER_BUGS):
+        kind = _K.BAD_REQUEST  # a bug in the calling code: no provider is to blame
     else:
         for base in cls.__mro__:
             name = base.__name__.lower()
