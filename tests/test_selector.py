@@ -528,3 +528,34 @@ def test_a_blank_explicit_session_id_falls_back_to_the_request() -> None:
     env = Env()
     result = env.selector.select(rule(affinity=60), chat(user="alice"), session_id="  ")
     assert result.session_id == SessionID("user_id", "alice")
+
+
+def test_update_config_swaps_rules_and_providers_but_keeps_runtime_state() -> None:
+    def config(enabled: bool, threshold: int) -> RoutingConfig:
+        return RoutingConfig.model_validate(
+            {
+                "providers": [{"name": "openai", "enabled": enabled}, {"name": "local"}],
+                "rules": [
+                    {
+                        "uuid": "r",
+                        "services": [
+                            {"provider": "openai", "model": "a"},
+                            {"provider": "local", "model": "b"},
+                        ],
+                        "session_affinity": 600,
+                    }
+                ],
+                "health": {"consecutive_error_threshold": threshold},
+            }
+        )
+
+    clock = FakeClock()
+    selector = ServiceSelector.from_config(config(True, 3), clock=clock, rng=random.Random(2))
+    first = selector.select("r", chat(user="alice"))
+    selector.update_config(config(True, 1))
+    again = selector.select("r", chat(user="alice"))
+    assert (again.source, again.service) == ("affinity", first.service)
+    assert isinstance(selector.health, HealthMonitor)
+    assert selector.health.config.consecutive_error_threshold == 1
+    selector.update_config(config(False, 1))
+    assert {selector.select("r", chat(user=f"u{i}")).service.model for i in range(10)} == {"b"}

@@ -134,6 +134,18 @@ class ServiceSelector(SelectorExecuteMixin):
         """The selection pipeline, in order."""
         return self._stages
 
+    def update_config(self, config: RoutingConfig) -> None:
+        """Swap in a reloaded configuration: its providers, rules (by name) and health
+        settings. Runtime state keyed by service id and rule uuid (stats, health, affinity
+        locks, tactic cursors) is kept, so nothing that still applies is lost."""
+        if not isinstance(config, RoutingConfig):
+            raise TypeError(f"config must be a RoutingConfig, got {type(config).__name__}")
+        update_health = getattr(self._health, "update_config", None)
+        if update_health is not None:
+            update_health(config.health)
+        self._config = config
+        self.update_providers(config.providers)
+
     def update_providers(self, providers: Iterable[Provider] | None) -> None:
         """Swap the providers (after a config reload); runtime state is kept."""
         if providers is None:
