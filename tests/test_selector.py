@@ -193,6 +193,15 @@ def test_smart_block_intersects_with_healthy_services() -> None:
     assert (result.service.model, result.degraded) == ("vision-b", False)
 
 
+def test_explain_names_the_unhealthy_services_a_smart_block_dropped() -> None:
+    env = Env()
+    env.health.report_error("openai:vision-a", 500)
+    r = rule(blocks=[block("images", "model", "contains", "gpt", "vision-a", "vision-b")])
+    lines = env.selector.select(r, chat()).explain().splitlines()
+    assert "  2. smart_routing: block 0 ('images') matched -> openai:vision-b" in lines
+    assert "  3. smart_routing: dropped the block's unhealthy openai:vision-a" in lines
+
+
 def test_smart_block_with_only_unhealthy_services_keeps_them_degraded() -> None:
     env = Env()
     env.health.report_error("openai:vision-a", 500)

@@ -124,6 +124,9 @@ class SmartRoutingStage:
             state.note(
                 self.name, "block {} ({!r}) matched -> {}", index, description, describe(healthy)
             )
+            if len(healthy) < len(services):  # say why the block's other services are out
+                dropped = tuple(s for s in services if s.service_id in unhealthy)
+                state.note(self.name, "dropped the block's unhealthy {}", describe(dropped))
         else:
             state.candidates = services
             state.degraded = True
