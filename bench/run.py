@@ -1,0 +1,367 @@
+"""llmroute's benchmark: what routing costs per request, side by side with LiteLLM's Router.
+
+Run ``python bench/run.py`` (install the ``bench`` extra for the LiteLLM side). It prints one
+table and writes ``bench/results.json``. Every figure is the median and p99 of many calls
+timed one by one with ``time.perf_counter_ns`` after a warm-up, in this one process; nothing
+is subtracted, and the first row is what an empty timed call costs (the floor). Overheads
+are the median of a wrapped call minus the median of the direct call(s) it wraps.
+
+The run is offline: a guard refuses and counts every name lookup and connection attempt
+(the count is printed and must be 0). ``--smoke`` runs every case with a few iterations (for
+the test suite, a few seconds; LiteLLM only with ``--litellm``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # imported (not run as a script): make the siblings importable
+    sys.path.insert(0, str(HERE))
+
+import _llmroute_cases as lr  # noqa: E402
+from _harness import Figure, Sizes, empty_case, run_interleaved  # noqa: E402
+from _litellm_side import STRATEGIES, import_litellm, litellm_cases  # noqa: E402
+from _netguard import NetGuard  # noqa: E402
+
+import llmroute  # noqa: E402
+
+SCHEMA = 1
+
+FULL = {"select": Sizes(20_000, 2_000), "completion": Sizes(300, 30), "sessions": 1_000_000}
+SMOKE = {"select": Sizes(40, 5), "completion": Sizes(3, 1), "sessions": 2_000}
+
+
+class Results:
+    """Figures by stable case id, in the order they were measured, plus derived numbers."""
+
+    def __init__(self) -> None:
+        self.cases: dict[str, dict[str, Any]] = {}
+        self.figures: dict[str, Figure] = {}
+        self.labels: dict[str, str] = {}
+
+    def record(self, key: str, label: str, figure: Figure) -> None:
+        """Keep one case's figure under ``key`` (printed as ``label``)."""
+        self.figures[key] = figure
+        self.labels[key] = label
+        self.cases[key] = {"label": label, **figure.as_json()}
+
+    def median_us(self, key: str) -> float | None:
+        """The median of a case in microseconds, None when the case did not run."""
+        figure = self.figures.get(key)
+        return None if figure is None else figure.median_ns / 1000
+
+
+def _ratio(slow: float | None, fast: float | None) -> float | None:
+    if slow is None or fast is None or fast <= 0:
+        return None
+    return round(slow / fast, 1)
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run every case; return the JSON-ready results."""
+    started = perf_counter()
+    sizes: Sizes = args.sizes["select"]
+    guard = NetGuard().install()
+    results = Results()
+    record = results.record
+    try:
+        cases = [
+            empty_case(sizes),
+            *lr.select_cases(sizes),
+            *lr.smart_cases(sizes),
+            *lr.execute_cases(sizes),
+            *lr.selector_execute_cases(sizes),
+        ]
+        figures = run_interleaved(cases)
+        for case in cases:
+            record(case.key, case.label, figures[case.key])
+        execute_overheads = lr.execute_overheads(figures)
+        selector_overheads = lr.selector_overheads(figures)
+        del cases  # the selectors and their stores
+        memory = lr.affinity_memory(args.sessions, sizes, record)
+        threads = lr.thread_scaling(max(10, sizes.iterations))
+        litellm = import_litellm() if args.litellm else None
+        if litellm is not None:
+            litellm_cases(litellm, sizes, args.sizes["completion"], lr.SIZES, record)
+    finally:
+        guard.uninstall()
+
+    ratios: dict[str, float | None] = {}
+    if litellm is not None:
+        for tactic, strategy in STRATEGIES.items():
+            for n in lr.SIZES:
+                ratios[f"select/{tactic}/{n}/health+affinity vs {strategy}"] = _ratio(
+                    results.median_us(f"litellm/get_available_deployment/{strategy}/{n}"),
+                    results.median_us(f"select/{tactic}/{n}/health+affinity"),
+                )
+        for n in lr.SIZES:
+            ratios[f"selector_execute/random/{n} overhead vs completion_mock"] = _ratio(
+                results.median_us(f"litellm/completion_mock/simple-shuffle/{n}"),
+                selector_overheads[n],
+            )
+
+    return {
+        "schema": SCHEMA,
+        "mode": "smoke" if args.smoke else "full",
+        "environment": {
+            "llmroute": llmroute.__version__,
+            "python": platform.python_version(),
+            "implementation": platform.python_implementation(),
+            "platform": f"{platform.system()} {platform.machine()}",
+            "cpus": os.cpu_count() or 0,
+            "litellm": _version("litellm") if litellm is not None else None,
+        },
+        "network_attempts": len(guard.attempts),
+        "network_attempt_samples": guard.attempts[:5],
+        "cases": results.cases,
+        "overheads_us": {
+            **{key: round(value, 3) for key, value in execute_overheads.items()},
+            **{f"selector_execute_{n}": round(v, 3) for n, v in selector_overheads.items()},
+        },
+        "ratios": ratios,
+        "affinity_memory": memory,
+        "threads": threads,
+        "targets": _targets(results, execute_overheads, memory, ratios),
+        "wall_seconds": round(perf_counter() - started, 1),
+    }
+
+
+def _targets(
+    results: Results,
+    execute_overheads: dict[str, float],
+    memory: dict[str, Any],
+    ratios: dict[str, float | None],
+) -> list[dict[str, Any]]:
+    """The issue's targets, each with the value reached (None when not measured this run)."""
+    sel10 = results.median_us("select/random/10/health+affinity")
+    sel100 = results.median_us("select/random/100/health+affinity")
+    rows: list[tuple[str, str, float | None, str, float]] = [
+        ("select_10_us", "select() 10 services, random, health + affinity: median", sel10, "<=", 5),
+        (
+            "select_10_vs_litellm",
+            "  ... times faster than LiteLLM simple-shuffle",
+            ratios.get("select/random/10/health+affinity vs simple-shuffle"),
+            ">=",
+            15,
+        ),
+        (
+            "select_100_over_10",
+            "select() 100 services / 10 services",
+            None if sel10 is None or sel100 is None else round(sel100 / sel10, 2),
+            "<=",
+            2,
+        ),
+        (
+            "smart_50msg_us",
+            "smart routing 20 blocks x 2 ops, 50 messages: median",
+            results.median_us("smart/20x2/50msg"),
+            "<=",
+            40,
+        ),
+        (
+            "execute_sync_us",
+            "execute() overhead, first succeeds",
+            execute_overheads["execute_sync_first_ok"],
+            "<=",
+            2,
+        ),
+        (
+            "execute_async_us",
+            "aexecute() overhead, first succeeds",
+            execute_overheads["execute_async_first_ok"],
+            "<=",
+            5,
+        ),
+        (
+            "execute_fail_once_us",
+            "execute() overhead, first fails once (on top of both calls)",
+            execute_overheads["execute_sync_first_fails_once"],
+            "<=",
+            15,
+        ),
+        (
+            "selector_execute_vs_litellm",
+            "selector.execute overhead: times less than LiteLLM mock completion",
+            ratios.get("selector_execute/random/10 overhead vs completion_mock"),
+            ">=",
+            100,
+        ),
+        (
+            "affinity_bytes",
+            "affinity bytes per session",
+            memory["bytes_per_session"],
+            "<=",
+            300,
+        ),
+    ]
+    out = []
+    for key, text, value, op, limit in rows:
+        met = None if value is None else (value <= limit if op == "<=" else value >= limit)
+        shown = None if value is None else round(value, 3)
+        out.append({"id": key, "text": text, "value": shown, "op": op, "limit": limit, "met": met})
+    return out
+
+
+def _version(package: str) -> str | None:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
+# -- printing ------------------------------------------------------------------------------
+
+
+def _us(value: float) -> str:
+    return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"
+
+
+def render(data: dict[str, Any]) -> str:
+    """The one table of the run, as text."""
+    env = data["environment"]
+    head = (
+        f"llmroute {env['llmroute']} benchmark ({data['mode']}) - {env['implementation']} "
+        f"{env['python']}, {env['platform']}, {env['cpus']} CPUs, "
+        f"litellm {env['litellm'] or 'not measured'}, "
+        f"network attempts: {data['network_attempts']}"
+    )
+    cases = data["cases"]
+    notes = _notes(data)
+    width = max(len(c["label"]) for c in cases.values())
+    width = max(width, 62)
+    line = f"{'case':<{width}}  {'median us':>10}  {'p99 us':>10}  note"
+    rows = [head, "", line, "-" * (len(line) + 34)]
+    section = ""
+    for key, case in cases.items():
+        group = _section(key)
+        if group != section:
+            section = group
+            rows.append(f"[{group}]")
+        rows.append(
+            f"{case['label']:<{width}}  {_us(case['median_us']):>10}  "
+            f"{_us(case['p99_us']):>10}  {notes.get(key, '')}".rstrip()
+        )
+    memory = data["affinity_memory"]
+    threads = data["threads"]
+    rows.append("[affinity memory and threads]")
+    rows.append(
+        f"{'affinity store, bytes per session (tracemalloc)':<{width}}  "
+        f"{memory['bytes_per_session']:>10}  {'':>10}  "
+        f"{memory['sessions']:,} sessions, {memory['total_mib']} MiB, "
+        f"keys of {memory['session_key_chars']} chars"
+    )
+    rows.append(
+        f"{'4 threads selecting: throughput relative to 1 thread':<{width}}  "
+        f"{threads['relative_throughput']:>10}  {'':>10}  "
+        f"{threads['one_thread_per_second']:,}/s on 1 thread, "
+        f"{threads['four_threads_per_second']:,}/s on 4"
+    )
+    rows.append("[targets]")
+    for target in data["targets"]:
+        value = "n/a" if target["value"] is None else f"{target['value']:g}"
+        verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
+        limit = f"{target['op']} {target['limit']}"
+        rows.append(f"{target['text']:<{width}}  {value:>10}  {limit:>10}  {verdict}")
+    rows.append("")
+    rows.append(f"wall time {data['wall_seconds']} s")
+    return "\n".join(rows)
+
+
+def _section(key: str) -> str:
+    if key == "floor":
+        return "floor"
+    if key.startswith("select/"):
+        return "select()"
+    if key.startswith("smart/"):
+        return "smart routing"
+    if key.startswith(("execute/", "aexecute/")):
+        return "execute() / aexecute()"
+    if key.startswith("selector_execute/"):
+        return "selector.execute() end to end"
+    if key.startswith("affinity/"):
+        return "affinity store"
+    return "LiteLLM Router (same deployments, offline)"
+
+
+def _notes(data: dict[str, Any]) -> dict[str, str]:
+    """The note column: overheads next to wrapped calls, ratios next to LiteLLM's figures."""
+    overheads = data["overheads_us"]
+    ratios = data["ratios"]
+    notes = {
+        "execute/sync/first_ok": f"overhead {overheads['execute_sync_first_ok']:.2f} us",
+        "execute/sync/first_fails_once": (
+            f"overhead {overheads['execute_sync_first_fails_once']:.2f} us over both calls"
+        ),
+        "aexecute/async/first_ok": f"overhead {overheads['execute_async_first_ok']:.2f} us",
+        "aexecute/async/first_fails_once": (
+            f"overhead {overheads['execute_async_first_fails_once']:.2f} us over both calls"
+        ),
+    }
+    for n in lr.SIZES:
+        notes[f"selector_execute/random/{n}"] = (
+            f"overhead {overheads[f'selector_execute_{n}']:.2f} us"
+        )
+    for tactic, strategy in STRATEGIES.items():
+        for n in lr.SIZES:
+            ratio = ratios.get(f"select/{tactic}/{n}/health+affinity vs {strategy}")
+            if ratio is not None:
+                notes[f"litellm/get_available_deployment/{strategy}/{n}"] = (
+                    f"{ratio:g}x llmroute select() {tactic} (health + affinity)"
+                )
+    for n in lr.SIZES:
+        ratio = ratios.get(f"selector_execute/random/{n} overhead vs completion_mock")
+        if ratio is not None:
+            notes[f"litellm/completion_mock/simple-shuffle/{n}"] = (
+                f"{ratio:g}x llmroute selector.execute overhead"
+            )
+    return notes
+
+
+# -- command line --------------------------------------------------------------------------
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    """The command line: ``--smoke``, ``--litellm`` / ``--no-litellm``, ``--out``,
+    ``--sessions``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--smoke", action="store_true", help="a few iterations of every case")
+    parser.add_argument(
+        "--litellm",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="measure LiteLLM too (default: when installed, except with --smoke)",
+    )
+    parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
+    parser.add_argument("--sessions", type=int, help="affinity sessions for the memory case")
+    args = parser.parse_args(argv)
+    args.sizes = SMOKE if args.smoke else FULL
+    if args.litellm is None:
+        args.litellm = not args.smoke
+    if args.sessions is None:
+        args.sessions = args.sizes["sessions"]
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark, print the table, write the JSON; 0 unless the run went online."""
+    args = parse_args(argv)
+    data = measure(args)
+    print(render(data))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 1 if data["network_attempts"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
