@@ -25,6 +25,7 @@ from llmroute import (
     SessionCounts,
     affinity,
 )
+from llmroute.affinity import lock_entry
 from llmroute.testing import FakeClock
 
 A = ServiceID("openai", "gpt-4o")
@@ -527,3 +528,22 @@ def test_the_store_agrees_with_a_reference_model_with_tight_internal_limits(
     monkeypatch.setattr(affinity, "_MAX_QUEUES", 2)
     monkeypatch.setattr(affinity, "_MAX_RULE_PREFIXES", 1)
     run_state_machine_as_test(StoreMachine, settings=MACHINE_SETTINGS)
+
+
+def test_lock_entry_is_the_entry_the_constructor_builds(clock: FakeClock) -> None:
+    now = clock()
+    assert lock_entry(A, now, 60.0) == AffinityEntry(A, "", now, now + 60.0)
+    assert lock_entry(A, 5, 60.0) == AffinityEntry(A, "", 5.0, 65.0)  # ints are converted
+    with pytest.raises(ValueError):
+        lock_entry(A, float("nan"), 60.0)  # and bad times still refused
+
+
+def test_an_expired_lock_found_by_get_leaves_a_newer_lock_alone(clock: FakeClock) -> None:
+    store = InMemoryAffinityStore(clock=clock)
+    store.set(RULE, "s1", lock(clock, ttl=1.0))
+    clock.advance(2.0)
+    assert store.get(RULE, "s1") is None
+    fresh = lock(clock)
+    store.set(RULE, "s1", fresh)
+    assert store.get(RULE, "s1") is fresh
+    assert store.count_by_service(A) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import email.message
+import pickle
 import socket
 import urllib.error
 from typing import Any
@@ -18,6 +19,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from llmroute import Failure, FailureKind, classify_error
+from llmroute.testing import FakeAPIError
 
 try:
     import httpx2 as httpx
@@ -632,3 +634,13 @@ def test_a_bug_in_the_calling_code_is_a_bad_request_that_blames_no_service(
     failure = classify_error(error)
     assert failure.kind is FailureKind.BAD_REQUEST
     assert not failure.counts_against_health
+
+
+def test_a_classified_failure_equals_the_constructed_one() -> None:
+    failure = classify_error(FakeAPIError(503))
+    same = Failure(FailureKind.SERVER, 503, None, None, "Error code: 503")
+    assert failure == same
+    assert hash(failure) == hash(same)
+    assert pickle.loads(pickle.dumps(failure)) == same
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        failure.kind = FailureKind.AUTH  # type: ignore[misc]

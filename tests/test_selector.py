@@ -568,3 +568,38 @@ def test_update_config_swaps_rules_and_providers_but_keeps_runtime_state() -> No
     assert selector.health.config.consecutive_error_threshold == 1
     selector.update_config(config(False, 1))
     assert {selector.select("r", chat(user=f"u{i}")).service.model for i in range(10)} == {"b"}
+
+
+# --- hot-path shortcuts behave like the plain code ------------------------------------------
+
+
+def test_the_load_balancer_trace_line_reads_like_the_balancers_own_decision() -> None:
+    env = Env(seed=3)
+    target = rule([("openai", "a"), ("anthropic", "b"), ("local", "c")])
+    result = env.selector.select(target, chat())
+    decision = Env(seed=3).selector.balancer.decide(target, target.active_services())
+    line = result.explain().splitlines()[-2]
+    assert line.endswith(
+        f"load_balancer: random over 3 -> {decision.service_id}: {decision.reason}"
+    )
+
+
+def test_a_lock_on_a_service_is_found_with_or_without_narrowed_candidates() -> None:
+    env = Env()
+    target = rule([("openai", "a"), ("anthropic", "b"), ("local", "c")], affinity=60)
+    first = env.selector.select(target, chat(user="u1"))
+    assert env.selector.select(target, chat(user="u1")).source == "affinity"
+    other = next(s for s in target.services if s.service_id != first.service_id)
+    env.selector.record(env.selector.select(target, chat()), service=other, error=500)
+    again = env.selector.select(target, chat(user="u1"))  # health narrowed the candidates
+    assert (again.source, again.service_id) == ("affinity", first.service_id)
+
+
+def test_the_plan_keeps_the_rules_own_tuple_when_every_service_is_usable() -> None:
+    env = Env()
+    target = rule([("openai", "a"), ("anthropic", "b")])
+    env.selector.select(target, chat())
+    assert env.selector._plan(target).base is target.active_services()
+    partial = rule([("openai", "a"), ("gone", "b")])
+    env.selector.select(partial, chat())
+    assert [s.model for s in env.selector._plan(partial).base] == ["a"]

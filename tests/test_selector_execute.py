@@ -412,3 +412,24 @@ def test_sdk_stream_through_execute_stream_records_usage_from_anthropic_events(
         4,
         1,
     )
+
+
+def test_the_cached_failover_order_is_the_selections_fallback_order() -> None:
+    env = Env(threshold=1000)
+    rule = make_rule("a", "b", "c", "d", tactic="random")
+    for _ in range(20):
+        fn = Scripted({"a": 500, "b": 500, "c": 500, "d": 500})
+        with pytest.raises(AllProvidersFailedError):
+            env.selector.execute(rule, {"messages": MESSAGES}, fn)
+        chosen = fn.calls[0]
+        assert fn.calls == [chosen, *(m for m in "abcd" if m != chosen)]
+
+
+def test_an_unhealthy_service_goes_last_in_the_failover_order() -> None:
+    env = Env(threshold=1)
+    rule = make_rule("a", "b", "c", tactic="round_robin")
+    env.health.report_error("p:b", 500)
+    fn = Scripted({"a": 500, "c": 500})
+    result = env.selector.execute(rule, {"messages": MESSAGES}, fn)
+    assert fn.calls == ["a", "c", "b"]
+    assert result.provider == "p:b"

@@ -21,8 +21,13 @@ from llmroute import (
     validate_smart_routing,
 )
 from llmroute.smart import OPERATIONS, POSITIONS, SmartOpSpec, compile_glob, glob_to_regex
-from llmroute.smart._ops import _MATCHERS, _parse_value, _search_at
-from llmroute.smart._prefilter import leading_literals, required_literals
+from llmroute.smart._find import Needle
+from llmroute.smart._ops import _MATCHERS, _parse_value, _search_at, _search_filtered
+from llmroute.smart._prefilter import (
+    leading_literals,
+    required_literal_groups,
+    required_literals,
+)
 
 SERVICE = {"provider": "p", "model": "m"}
 
@@ -372,6 +377,32 @@ def test_leading_literals(pattern: str, starts: tuple[str, ...] | None) -> None:
     assert leading_literals(re.compile(pattern)) == starts
 
 
+@pytest.mark.parametrize(
+    ("pattern", "groups"),
+    [
+        (r"(?:invoice|order)#42", (("#42",), ("invoice", "order"))),
+        (r"\bdebug\b", (("debug",),)),
+        (r"a.b.c.d.e", (("a",), ("b",), ("c",), ("d",))),
+        (r"(?i)debug", ()),
+        (r"\d+", ()),
+    ],
+)
+def test_required_literal_groups(pattern: str, groups: tuple[tuple[str, ...], ...]) -> None:
+    assert required_literal_groups(re.compile(pattern)) == groups
+
+
+def test_a_rare_required_literal_skips_the_search_of_common_words() -> None:
+    pattern = re.compile(r"(?:invoice|order)#42")
+    groups = _needles(required_literal_groups(pattern))
+    text = "invoice order " * 200
+    assert not _search_filtered(pattern, groups, leading_literals(pattern), text)
+    assert _search_filtered(pattern, groups, leading_literals(pattern), text + "order#42")
+
+
+def _needles(groups: tuple[tuple[str, ...], ...]) -> tuple[tuple[Needle, ...], ...]:
+    return tuple(tuple(Needle(literal) for literal in group) for group in groups)
+
+
 def test_a_very_common_start_falls_back_to_one_search() -> None:
     pattern = re.compile(r"\ba\d")
     assert _search_at(pattern, ("a",), "ba " * 40 + "a1")
@@ -393,6 +424,27 @@ def test_a_text_without_the_required_literals_never_matches(pieces: list[str], t
     literals = required_literals(pattern)
     if literals is not None and pattern.search(text) is not None:
         assert any(literal in text for literal in literals)
+
+
+@given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=30))
+def test_a_text_missing_any_required_group_never_matches(pieces: list[str], text: str) -> None:
+    try:
+        pattern = re.compile("".join(pieces))
+    except re.error:
+        return
+    if pattern.search(text) is not None:
+        for group in required_literal_groups(pattern):
+            assert any(literal in text for literal in group)
+
+
+@given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=40))
+def test_the_prefiltered_search_finds_what_search_finds(pieces: list[str], text: str) -> None:
+    try:
+        pattern = re.compile("".join(pieces))
+    except re.error:
+        return
+    groups, starts = _needles(required_literal_groups(pattern)), leading_literals(pattern)
+    assert _search_filtered(pattern, groups, starts, text) is (pattern.search(text) is not None)
 
 
 @given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=40))

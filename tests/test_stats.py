@@ -229,3 +229,20 @@ def test_percentiles_lie_between_min_and_max_and_are_ordered(values: list[float]
 
 def test_percentile_of_nothing_is_zero() -> None:
     assert percentile([], 0.5) == 0.0
+
+
+def test_aggregates_computed_on_read_cover_every_write_since_the_last_read(
+    store: InMemoryStatsStore,
+) -> None:
+    store.record_latency(SVC, 100)
+    assert store.snapshot(SVC).avg_latency_ms == 100
+    for ms in (200, 300, 400):  # written without a read in between
+        store.record_latency(SVC, ms)
+        store.record_ttft(SVC, ms / 10)
+        store.record_speed(SVC, ms / 100)
+    snap = store.snapshot(SVC)
+    assert (snap.avg_latency_ms, snap.p50_latency_ms, snap.p99_latency_ms) == pytest.approx(
+        (250, 250, 397)
+    )
+    assert (snap.avg_ttft_ms, snap.p50_ttft_ms) == pytest.approx((30, 30))
+    assert snap.avg_token_speed == pytest.approx(3)

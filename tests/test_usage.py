@@ -101,3 +101,10 @@ def test_negative_counts_are_rejected() -> None:
 def test_a_usage_passes_through() -> None:
     usage = Usage(1, 2, 0)
     assert Usage.of(usage) is usage
+
+
+def test_usage_read_off_a_response_equals_the_constructed_one() -> None:
+    read = Usage.of({"usage": {"prompt_tokens": 42, "completion_tokens": 2}})
+    assert read == Usage(42, 2, 0)
+    assert hash(read) == hash(Usage(42, 2, 0))
+    assert repr(read) == "Usage(input_tokens=42, output_tokens=2, cached_tokens=0)"

@@ -33,6 +33,7 @@ _TAGS: dict[str, str] = {
     "fingerprint": "fp",
 }
 _SOURCES = frozenset((*_TAGS, "none"))
+_KEY_HEADS = {source: f"{tag}:" for source, tag in _TAGS.items()}
 # Values longer than this are keyed by a 128-bit digest, so a store's memory per session is
 # bounded whatever the client sends.
 _MAX_KEY_VALUE = 64
@@ -91,10 +92,10 @@ class SessionID:
         """
         if self.source == "none":
             return ""
-        tag = _TAGS[self.source]
         value = self.value
         if len(value) <= _MAX_KEY_VALUE:
-            return f"{tag}:{value}"
+            return _KEY_HEADS[self.source] + value
+        tag = _TAGS[self.source]
         digest = blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
         return f"{tag}#{digest}"
 
@@ -128,14 +129,14 @@ def resolve_session_id(
     of a type :func:`extract_context` cannot read, a ``headers`` or ``client_ip`` of the wrong
     type, or a bad ``header_names`` raise ``TypeError`` / ``ValueError``.
     """
-    ip = _client_ip(client_ip)
-    spec = _header_spec(header_names)
+    ip = "" if client_ip is None else _client_ip(client_ip)
+    spec = _DEFAULT_SPEC if header_names is DEFAULT_SESSION_HEADERS else _header_spec(header_names)
     if context is None:
-        if isinstance(request, RequestContext):
+        if type(request) is dict:  # the common case first: a JSON body
+            pass
+        elif isinstance(request, RequestContext):
             context = request
-        elif type(request) is not dict and not isinstance(
-            request, (Mapping, BaseModel, list, tuple, type(None))
-        ):
+        elif not isinstance(request, (Mapping, BaseModel, list, tuple, type(None))):
             context = extract_context(request)  # a registered extractor, or a clear TypeError
     elif not isinstance(context, RequestContext):
         raise TypeError(f"context must be a RequestContext, not {type(context).__name__}")
@@ -205,6 +206,8 @@ def _get(obj: object, name: str) -> Any:
 
 
 def _user_id(body: object) -> object:
+    if type(body) is dict and "metadata" not in body:  # the common case: an OpenAI body
+        return body.get("user")
     metadata = _get(body, "metadata")
     if metadata is not None:
         user_id = _get(metadata, "user_id")
@@ -307,11 +310,13 @@ def _fingerprint(system: str, user: str) -> str:
 class _HeaderSpec:
     """The session header names, ready for lookups: as given, lowered, and ranked."""
 
-    __slots__ = ("lowered", "names", "rank_of", "sizes")
+    __slots__ = ("lookups", "lowered", "names", "rank_of", "sizes")
 
     def __init__(self, names: Sequence[str]) -> None:
         self.names = tuple(names)
         self.lowered = tuple(name.lower() for name in self.names)
+        # (rank, name, lowered name) of each, built once: zip and enumerate cost per request
+        self.lookups = tuple(zip(range(len(self.names)), self.names, self.lowered, strict=True))
         self.rank_of: dict[str, int] = {}
         for rank, low in enumerate(self.lowered):
             self.rank_of.setdefault(low, rank)
@@ -347,7 +352,7 @@ def _session_header(headers: object, spec: _HeaderSpec) -> str:
     best, best_rank = "", len(spec.names)
     if type(headers) is dict or isinstance(headers, Mapping):
         get = headers.get
-        for rank, (name, low) in enumerate(zip(spec.names, spec.lowered, strict=True)):
+        for rank, name, low in spec.lookups:
             raw = get(name)
             if raw is None and low != name:
                 raw = get(low)

@@ -18,8 +18,10 @@ _SECRET_RE = re.compile(
     r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_*\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
     r"|(?i:((?:api[_-]?)?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"',}]+"
 )
-# Cheap pre-check: the masking regex only runs on text containing one of these.
+# Cheap pre-check: the masking regex only runs on text containing one of these (one scan
+# for all of them).
 _SECRET_HINTS = ("sk-", "pk-", "rk-", "key", "bearer", "token", "secret", "password", "authori")
+_SECRET_HINT_RE = re.compile("|".join(map(re.escape, _SECRET_HINTS)))
 _MAX_MESSAGE = 200
 
 
@@ -46,11 +48,8 @@ def message_of(error: object) -> str:
 def clean(message: str) -> str:
     """A short, single-line excerpt with anything key-like masked."""
     text = " ".join(message[: _MAX_MESSAGE * 2].split())
-    lowered = text.lower()
-    for hint in _SECRET_HINTS:
-        if hint in lowered:
-            text = _SECRET_RE.sub(_mask, text)
-            break
+    if _SECRET_HINT_RE.search(text.lower()):
+        text = _SECRET_RE.sub(_mask, text)
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
@@ -103,7 +102,7 @@ def _retry_after_from_headers(headers: Any, now: float | None) -> float | None:
 
 def _header(headers: Any, name: str) -> str | None:
     value = headers.get(name)
-    if value is None and isinstance(headers, dict):
+    if value is None and headers and isinstance(headers, dict):  # a plain dict: any case
         value = next((v for k, v in headers.items() if str(k).lower() == name), None)
     if isinstance(value, bytes):
         value = value.decode("latin-1")

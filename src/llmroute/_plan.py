@@ -16,15 +16,27 @@ class RulePlan:
     and why (for traces and errors). ``providers``: service id -> :class:`Provider` (None
     when the selector has no providers). ``all_ids``: every id in ``base`` and ``blocks``.
     ``router``: the rule's smart router when smart routing is on and has blocks.
+    ``by_id``: the services of ``base`` by id.
     """
 
-    __slots__ = ("all_ids", "base", "blocks", "providers", "router", "rule", "skipped")
+    __slots__ = (
+        "_chains",
+        "all_ids",
+        "base",
+        "blocks",
+        "by_id",
+        "providers",
+        "router",
+        "rule",
+        "skipped",
+    )
 
     def __init__(self, rule: Rule, providers: Mapping[str, Provider] | None) -> None:
         self.rule = rule
         self.providers: dict[ServiceID, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
         self.base = self._usable(rule.active_services(), providers)
+        self.by_id = {s.service_id: s for s in self.base}
         self.blocks = tuple(
             self._usable(tuple(s for s in block.services if s.active), providers)
             for block in rule.smart_routing
@@ -36,6 +48,22 @@ class RulePlan:
         self.router: SmartRouter | None = (
             rule.smart_router if rule.smart_enabled and rule.smart_routing else None
         )
+        self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
+
+    def chain(self, chosen: Service) -> tuple[tuple[Service, Provider | None], ...]:
+        """(service, provider) of ``chosen``, then of the other services of ``base`` in config
+        order: the failover order when every service is healthy. Built once per service, as
+        it is the same for every request that service is chosen for."""
+        sid = chosen.service_id
+        chain = self._chains.get(sid)
+        if chain is None:
+            providers = self.providers
+            chain = (
+                (chosen, providers.get(sid)),
+                *((s, providers.get(s.service_id)) for s in self.base if s.service_id != sid),
+            )
+            self._chains[sid] = chain
+        return chain
 
     def _usable(
         self, services: tuple[Service, ...], providers: Mapping[str, Provider] | None
@@ -59,7 +87,8 @@ class RulePlan:
             else:
                 self.providers[sid] = provider
                 kept.append(service)
-        return tuple(kept)
+        # All usable: keep the rule's own tuple, which the load balancer knows by identity.
+        return services if len(kept) == len(services) else tuple(kept)
 
     def _skip(self, service_id: ServiceID, why: str) -> None:
         if all(sid != service_id for sid, _ in self.skipped):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .affinity import SessionID, resolve_session_id
@@ -38,6 +38,7 @@ class SelectionContext:
     __slots__ = (
         "_context",
         "_session",
+        "_session_key",
         "client_ip",
         "embeddings",
         "headers",
@@ -53,7 +54,6 @@ class SelectionContext:
         selector: ServiceSelector,
         plan: RulePlan,
         request: Any,
-        *,
         session: SessionID | None,
         headers: Mapping[str, str] | None,
         client_ip: str | None,
@@ -69,6 +69,7 @@ class SelectionContext:
         self.now = now
         self.embeddings = embeddings
         self._session = session
+        self._session_key: str | None = None
         self._context: RequestContext | None = (
             request if isinstance(request, RequestContext) else None
         )
@@ -98,6 +99,15 @@ class SelectionContext:
         return session
 
     @property
+    def session_key(self) -> str:
+        """The session's affinity-store key (``session.key``; ``""`` when nothing identifies
+        the session), computed once on first read."""
+        key = self._session_key
+        if key is None:
+            key = self._session_key = self.session.key
+        return key
+
+    @property
     def session_resolved(self) -> SessionID | None:
         """The session identity if it was given or resolved already, else None."""
         return self._session
@@ -120,7 +130,6 @@ class SelectionState:
         "degraded",
         "scope",
         "source",
-        "stages",
         "trace",
         "unhealthy",
     )
@@ -133,7 +142,6 @@ class SelectionState:
         self.block_index = -1
         self.chosen: Service | None = None
         self.source: Source = "load_balancer"
-        self.stages: list[str] = []
         self.trace: list[TraceStep] = []
 
     def note(self, stage: str, template: str, *args: object) -> None:
@@ -166,9 +174,9 @@ class SelectionResult:
         "_fallbacks",
         "_lock_key",
         "_scope",
+        "_stages",
         "_unhealthy",
         "degraded",
-        "evaluated_stages",
         "matched_smart_rule_index",
         "provider",
         "rule",
@@ -180,7 +188,6 @@ class SelectionResult:
 
     def __init__(
         self,
-        *,
         rule: Rule,
         service: Service,
         provider: Provider | None,
@@ -189,7 +196,7 @@ class SelectionResult:
         matched_smart_rule_index: int,
         session_id: SessionID | None,
         degraded: bool,
-        trace: tuple[TraceStep, ...],
+        trace: Sequence[TraceStep],
         scope: tuple[Service, ...],
         unhealthy: frozenset[ServiceID],
         lock_key: str | None,
@@ -198,7 +205,7 @@ class SelectionResult:
         self.service = service
         self.provider = provider
         self.source = source
-        self.evaluated_stages = evaluated_stages
+        self._stages = evaluated_stages
         self.matched_smart_rule_index = matched_smart_rule_index
         self.session_id = session_id
         self.degraded = degraded
@@ -212,6 +219,11 @@ class SelectionResult:
     def service_id(self) -> ServiceID:
         """The chosen service's id."""
         return self.service.service_id
+
+    @property
+    def evaluated_stages(self) -> tuple[str, ...]:
+        """The names of the stages that ran, in order."""
+        return self._stages
 
     @property
     def fallbacks(self) -> tuple[Service, ...]:

@@ -14,6 +14,7 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
+    Sequence,
 )
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
@@ -180,15 +181,19 @@ class SelectorExecuteMixin:
         headers: Mapping[str, str] | None,
         client_ip: str | None,
         usage: UsageReader | None,
-    ) -> tuple[SelectionResult, list[Pair], _Recorder, CooldownTracker | None]:
+    ) -> tuple[SelectionResult, Sequence[Pair], _Recorder, CooldownTracker | None]:
         selector = cast("ServiceSelector", self)
         selection = selector.select(
             rule, request, session_id=session_id, headers=headers, client_ip=client_ip
         )
-        services = (selection.service, *selection.fallbacks)
-        pairs: list[Pair] = [(s, selector.provider_for(s)) for s in services]
-        health = selector.health
-        cooldown = health if isinstance(health, CooldownTracker) else None
+        plan = selector._plan(selection.rule)
+        pairs: Sequence[Pair]
+        if selection._scope is plan.base and not selection._unhealthy:
+            pairs = plan.chain(selection.service)  # the usual order, built once per service
+        else:
+            services = (selection.service, *selection.fallbacks)
+            pairs = [(s, selector.provider_for(s)) for s in services]
+        cooldown = selector._cooldown
         recorder = _Recorder(selector, selection, usage, cooldown is not None)
         return selection, pairs, recorder, cooldown
 

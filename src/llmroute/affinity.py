@@ -193,20 +193,28 @@ class InMemoryAffinityStore:
         """The session's live lock, or None (absent or expired); a hit refreshes recency."""
         if type(rule_uuid) is not str or type(session_key) is not str:
             _check_keys(rule_uuid, session_key)
-        with self._lock:
-            prefix = self._prefixes.get(rule_uuid) or self._other_prefix(rule_uuid)
-            if prefix is None:
-                return None
-            key = prefix + session_key
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry.expires_at <= self._clock():
-                del self._entries[key]
-                self._uncount(entry.service)
-                return None
-            self._entries.move_to_end(key)
-            return entry
+        # A miss and a live hit take no lock: each step is one atomic dict operation, so
+        # threads reading the store never queue behind each other (under the GIL a queue on
+        # a lock turns into a convoy of thread switches that costs far more than the read).
+        prefix = self._prefixes.get(rule_uuid) or self._other_prefix(rule_uuid)
+        if prefix is None:
+            return None
+        key = prefix + session_key
+        entries = self._entries
+        entry = entries.get(key)
+        if entry is None:
+            return None
+        if entry.expires_at <= self._clock():
+            with self._lock:
+                if entries.get(key) is entry:  # not replaced or removed meanwhile
+                    del entries[key]
+                    self._uncount(entry.service)
+            return None
+        try:  # noqa: SIM105 (contextlib.suppress would cost a context manager per hit)
+            entries.move_to_end(key)
+        except KeyError:  # removed by another thread since it was read: the hit stands
+            pass
+        return entry
 
     def set(self, rule_uuid: str, session_key: str, entry: AffinityEntry) -> None:
         """Lock the session to ``entry.service`` until ``entry.expires_at``.
@@ -409,6 +417,36 @@ class InMemoryAffinityStore:
         self._late = [item for item in self._late if entries.get(item[2]) is item[3]]
         heapq.heapify(self._late)
         self._queued = queued + len(self._late)
+
+
+# Writing the slots directly skips the frozen dataclass's validating __init__, which costs
+# as much as storing the lock; lock_entry() does so only for fields valid by construction.
+_SET_SERVICE = AffinityEntry.__dict__["service"].__set__
+_SET_MESSAGE_ID = AffinityEntry.__dict__["message_id"].__set__
+_SET_LOCKED_AT = AffinityEntry.__dict__["locked_at"].__set__
+_SET_EXPIRES_AT = AffinityEntry.__dict__["expires_at"].__set__
+
+
+def lock_entry(service: ServiceID, now: float, ttl: float) -> AffinityEntry:
+    """The entry locking a session to ``service`` from ``now`` for ``ttl`` seconds (> 0).
+
+    Same as ``AffinityEntry(service, "", now, now + ttl)``, which validates; that is skipped
+    when ``service`` is a :class:`ServiceID` and both times are finite floats.
+    """
+    expires_at = now + ttl
+    if (
+        type(service) is not ServiceID
+        or type(now) is not float
+        or type(expires_at) is not float
+        or not -math.inf < now <= expires_at < math.inf
+    ):
+        return AffinityEntry(service, "", now, expires_at)
+    entry = object.__new__(AffinityEntry)
+    _SET_SERVICE(entry, service)
+    _SET_MESSAGE_ID(entry, "")
+    _SET_LOCKED_AT(entry, now)
+    _SET_EXPIRES_AT(entry, expires_at)
+    return entry
 
 
 def _check_keys(rule_uuid: object, session_key: object) -> None:

@@ -20,15 +20,15 @@ from ._selection import SelectionContext, SelectionResult, SelectionState
 from ._selector_execute import SelectorExecuteMixin
 from .affinity import (
     DEFAULT_SESSION_HEADERS,
-    AffinityEntry,
     AffinityStore,
     InMemoryAffinityStore,
     SessionID,
+    lock_entry,
 )
 from .config import Provider, RoutingConfig, Rule, Service
 from .errors import NoServiceAvailableError
 from .failures import Failure, classify_error
-from .health import HealthMonitor
+from .health import CooldownTracker, HealthMonitor
 from .smart import TokenCounter
 from .stages import SelectionStage, affinity_key, default_stages
 from .stats import InMemoryStatsStore, StatsStore
@@ -90,7 +90,13 @@ class ServiceSelector(SelectorExecuteMixin):
         self._stages: tuple[SelectionStage, ...] = (
             tuple(stages) if stages is not None else default_stages()
         )
+        self._stage_names = tuple(stage.name for stage in self._stages)
         self.is_healthy = self._health.is_healthy if self._health is not None else None
+        # The health view as execute()'s cooldown tracker, checked once: a runtime protocol
+        # check costs more than a whole selection.
+        self._cooldown: CooldownTracker | None = (
+            self._health if isinstance(self._health, CooldownTracker) else None
+        )
         self.any_unhealthy = getattr(self._health, "any_unhealthy", None)
         self._report_success = getattr(self._health, "report_success", None)
         self._report_error = getattr(self._health, "report_error", None)
@@ -210,7 +216,10 @@ class ServiceSelector(SelectorExecuteMixin):
         client_ip: str | None,
         embeddings: bool,
     ) -> SelectionResult:
-        plan = self._plan(rule)
+        # A Rule's cached plan, found without _plan()'s checks (which handle everything else).
+        plan = self._plans.get(rule.uuid) if type(rule) is Rule else None
+        if plan is None or plan.rule is not rule:
+            plan = self._plan(rule)
         rule = plan.rule
         if not rule.active:
             raise NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
@@ -220,52 +229,44 @@ class ServiceSelector(SelectorExecuteMixin):
             value = session_id.strip()
             session_id = SessionID("header", value, client_ip or "") if value else None
         now = self._clock()
-        ctx = SelectionContext(
-            self,
-            plan,
-            request,
-            session=session_id,
-            headers=headers,
-            client_ip=client_ip,
-            now=now,
-            embeddings=embeddings,
-        )
+        # Positional arguments here and below: matching a dozen keyword names costs more than
+        # the rest of constructing these objects.
+        ctx = SelectionContext(self, plan, request, session_id, headers, client_ip, now, embeddings)
         state = SelectionState(plan.base)
-        stages_run = state.stages
+        ran = 0  # how many stages ran; their names are a prefix of self._stage_names
         for stage in self._stages:
-            stages_run.append(stage.name)
+            ran += 1
             stage.evaluate(ctx, state)
             if state.chosen is not None:
                 break
         chosen = state.chosen
         if chosen is None:
             raise NoServiceAvailableError(
-                f"rule {rule.uuid!r}: no stage chose a service (stages: {', '.join(stages_run)})",
+                f"rule {rule.uuid!r}: no stage chose a service "
+                f"(stages: {', '.join(self._stage_names)})",
                 rule=rule.uuid,
             )
         lock_key = None
         if rule.session_affinity > 0:
-            session = ctx.session
-            if session:
-                lock_key = affinity_key(session.key, rule.affinity_scope, state.block_index)
+            session_key = ctx.session_key
+            if session_key:
+                lock_key = affinity_key(session_key, rule.affinity_scope, state.block_index)
                 if state.source != "affinity":
-                    ttl = float(rule.session_affinity)
-                    self._affinity.set(
-                        rule.uuid, lock_key, AffinityEntry(chosen.service_id, "", now, now + ttl)
-                    )
+                    entry = lock_entry(chosen.service_id, now, float(rule.session_affinity))
+                    self._affinity.set(rule.uuid, lock_key, entry)
         return SelectionResult(
-            rule=rule,
-            service=chosen,
-            provider=plan.providers.get(chosen.service_id),
-            source=state.source,
-            evaluated_stages=tuple(stages_run),
-            matched_smart_rule_index=state.block_index,
-            session_id=ctx.session_resolved,
-            degraded=state.degraded,
-            trace=tuple(state.trace),
-            scope=state.scope,
-            unhealthy=state.unhealthy,
-            lock_key=lock_key,
+            rule,
+            chosen,
+            plan.providers.get(chosen.service_id),  # provider
+            state.source,
+            self._stage_names if ran == len(self._stage_names) else self._stage_names[:ran],
+            state.block_index,  # matched_smart_rule_index
+            ctx.session_resolved,  # session_id
+            state.degraded,
+            state.trace,  # the state ends here, so the result takes its list
+            state.scope,
+            state.unhealthy,
+            lock_key,
         )
 
     def _plan(self, rule: Rule | str) -> RulePlan:
@@ -350,9 +351,9 @@ class ServiceSelector(SelectorExecuteMixin):
             self._report_success(served.service_id)
         lock_key = result._lock_key
         if lock_key is not None and served.service_id != result.service.service_id:
-            now = self._clock()
-            ttl = float(result.rule.session_affinity)
-            entry = AffinityEntry(served.service_id, "", now, now + ttl)
+            entry = lock_entry(
+                served.service_id, self._clock(), float(result.rule.session_affinity)
+            )
             self._affinity.set(result.rule.uuid, lock_key, entry)
 
     def _note_failure(

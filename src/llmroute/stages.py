@@ -161,16 +161,20 @@ class AffinityStage:
         if rule.session_affinity <= 0 or store is None:
             state.note(self.name, "off for this rule")
             return
-        session = ctx.session
-        if not session:
+        session_key = ctx.session_key
+        if not session_key:
             state.note(self.name, "no session identity in the request")
             return
-        key = affinity_key(session.key, rule.affinity_scope, state.block_index)
+        key = affinity_key(session_key, rule.affinity_scope, state.block_index)
         entry = store.get(rule.uuid, key)
         if entry is None:
             state.note(self.name, "no live lock for this session")
             return
-        service = first_with_id(state.candidates, entry.service)
+        plan = ctx.plan
+        if state.candidates is plan.base:  # not narrowed: look the service up by id
+            service = plan.by_id.get(entry.service)
+        else:
+            service = first_with_id(state.candidates, entry.service)
         if service is None:
             why = "unhealthy" if entry.service in state.unhealthy else "not a candidate now"
             state.note(self.name, "lock on {} ignored: {}", entry.service, why)
@@ -196,32 +200,35 @@ class LoadBalancerStage:
                 f"usable service of its own ({ctx.plan.skipped_text() or 'none active'})",
                 rule=ctx.rule.uuid,
             )
-        decision = ctx.selector.balancer.decide(ctx.rule, state.candidates)
-        state.choose(
-            decision.service, "smart_routing" if state.block_index >= 0 else "load_balancer"
+        # The balancer's lean form of decide(): the trace needs no LBDecision object.
+        service, tactic, weighed, degraded, template, args = ctx.selector.balancer._choose(
+            ctx.rule, state.candidates
         )
-        if decision.degraded:
+        state.choose(service, "smart_routing" if state.block_index >= 0 else "load_balancer")
+        if degraded:
             state.degraded = True
         state.note(
             self.name,
             "{} over {} -> {}: {}",
-            decision.tactic,
-            len(decision.candidates),
-            decision.service_id,
-            _Lazy(decision),
+            tactic,
+            weighed,
+            service.service_id,
+            _Reason(template, args),
         )
 
 
-class _Lazy:
-    """Formats an LB decision's reason only when the trace is read."""
+class _Reason:
+    """A tactic's reason (a template and its arguments), formatted when the trace is read."""
 
-    __slots__ = ("_decision",)
+    __slots__ = ("args", "template")
 
-    def __init__(self, decision: object) -> None:
-        self._decision = decision
+    def __init__(self, template: str, args: tuple[object, ...]) -> None:
+        self.template = template
+        self.args = args
 
     def __format__(self, spec: str) -> str:
-        return format(getattr(self._decision, "reason", ""), spec)
+        text = self.template.format(*self.args) if self.args else self.template
+        return format(text, spec)
 
 
 def default_stages() -> tuple[SelectionStage, ...]:

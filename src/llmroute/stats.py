@@ -114,22 +114,38 @@ def percentile(ordered: list[float], p: float) -> float:
 
 
 class _Samples:
-    """A bounded sample window with its aggregates computed once per change."""
+    """A bounded sample window; its aggregates are computed on the first read after a change
+    (a write costs an append: selections that never read them never pay for the sort)."""
 
-    __slots__ = ("avg", "p50", "p95", "p99", "values")
+    __slots__ = ("_aggregates", "values", "with_percentiles")
 
-    def __init__(self, max_samples: int) -> None:
+    def __init__(self, max_samples: int, with_percentiles: bool) -> None:
         self.values: deque[float] = deque(maxlen=max_samples)
-        self.avg = self.p50 = self.p95 = self.p99 = 0.0
+        self.with_percentiles = with_percentiles
+        self._aggregates: tuple[float, float, float, float] | None = (0.0, 0.0, 0.0, 0.0)
 
-    def add(self, value: float, with_percentiles: bool) -> None:
+    def add(self, value: float) -> None:
         self.values.append(float(value))
-        self.avg = sum(self.values) / len(self.values)
-        if with_percentiles:
-            ordered = sorted(self.values)
-            self.p50 = percentile(ordered, 0.50)
-            self.p95 = percentile(ordered, 0.95)
-            self.p99 = percentile(ordered, 0.99)
+        self._aggregates = None
+
+    def aggregates(self) -> tuple[float, float, float, float]:
+        """(average, p50, p95, p99); the percentiles read 0 without ``with_percentiles``."""
+        aggregates = self._aggregates
+        if aggregates is None:
+            values = self.values
+            avg = sum(values) / len(values)
+            if self.with_percentiles:
+                ordered = sorted(values)
+                aggregates = (
+                    avg,
+                    percentile(ordered, 0.50),
+                    percentile(ordered, 0.95),
+                    percentile(ordered, 0.99),
+                )
+            else:
+                aggregates = (avg, 0.0, 0.0, 0.0)
+            self._aggregates = aggregates
+        return aggregates
 
 
 def _ewma_step(value: float, sample: float, dt: float, decay_seconds: float) -> float:
@@ -188,9 +204,9 @@ class _Record:
         self.output_tokens = 0
         self.cache_hits = 0
         self.cache_misses = 0
-        self.latency = _Samples(max_samples)
-        self.ttft = _Samples(max_samples)
-        self.speed = _Samples(max_samples)
+        self.latency = _Samples(max_samples, True)
+        self.ttft = _Samples(max_samples, True)
+        self.speed = _Samples(max_samples, False)
         self.snap: ServiceStats | None = None
         self.latency_times: deque[float] = deque(maxlen=max_samples)
         self.ewma: dict[float, float] = {}
@@ -216,7 +232,7 @@ class _Record:
         """Add a latency sample taken at ``now`` and move every cached EWMA (lock held)."""
         times = self.latency_times
         dt = now - times[-1] if times else 0.0
-        self.latency.add(ms, True)
+        self.latency.add(ms)
         times.append(now)
         if self.ewma:
             self.ewma = {
@@ -245,6 +261,8 @@ class _Record:
         cache_events = self.cache_hits + self.cache_misses
         tokens = self.input_tokens + self.output_tokens
         lat, ttft = self.latency, self.ttft
+        lat_avg, lat_p50, lat_p95, lat_p99 = lat.aggregates()
+        ttft_avg, ttft_p50, ttft_p95, ttft_p99 = ttft.aggregates()
         return ServiceStats(
             service_id=self.service_id,
             request_count=self.request_count,
@@ -258,15 +276,15 @@ class _Record:
             window_cache_misses=self.cache_misses,
             cache_hit_rate=self.cache_hits / cache_events if cache_events else 0.0,
             window_cost_tokens=tokens,
-            avg_latency_ms=lat.avg,
-            p50_latency_ms=lat.p50,
-            p95_latency_ms=lat.p95,
-            p99_latency_ms=lat.p99,
-            avg_ttft_ms=ttft.avg,
-            p50_ttft_ms=ttft.p50,
-            p95_ttft_ms=ttft.p95,
-            p99_ttft_ms=ttft.p99,
-            avg_token_speed=self.speed.avg,
+            avg_latency_ms=lat_avg,
+            p50_latency_ms=lat_p50,
+            p95_latency_ms=lat_p95,
+            p99_latency_ms=lat_p99,
+            avg_ttft_ms=ttft_avg,
+            p50_ttft_ms=ttft_p50,
+            p95_ttft_ms=ttft_p95,
+            p99_ttft_ms=ttft_p99,
+            avg_token_speed=self.speed.aggregates()[0],
             latency_sample_count=len(lat.values),
             ttft_sample_count=len(ttft.values),
             speed_sample_count=len(self.speed.values),
@@ -326,18 +344,18 @@ class InMemoryStatsStore:
             record.add_latency(ms, now)
 
     def record_ttft(self, service: Service, ms: float) -> None:
-        self._add_sample(service, "ttft", ms, True)
+        self._add_sample(service, "ttft", ms)
 
     def record_speed(self, service: Service, tokens_per_second: float) -> None:
-        self._add_sample(service, "speed", tokens_per_second, False)
+        self._add_sample(service, "speed", tokens_per_second)
 
-    def _add_sample(self, service: Service, kind: str, value: float, pcts: bool) -> None:
+    def _add_sample(self, service: Service, kind: str, value: float) -> None:
         if not value >= 0:  # also rejects NaN
             raise ValueError(f"{kind} sample must be a number >= 0, got {value!r}")
         record = self._record(service)
         with record.lock:
             samples: _Samples = getattr(record, kind)
-            samples.add(value, pcts)
+            samples.add(value)
             record.snap = None
 
     def record_cache(self, service: Service, hit: bool) -> None:

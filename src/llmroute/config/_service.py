@@ -79,7 +79,7 @@ class Service(ConfigModel):
         """This service's :class:`ServiceID` (``provider:model``)."""
         return ServiceID(self.provider, self.model)
 
-    @property
+    @cached_property
     def name(self) -> str:
         """The service id as a plain string, so a service can stand where a name is expected."""
         return str(self.service_id)

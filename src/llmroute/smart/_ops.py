@@ -16,14 +16,19 @@ from typing import Literal
 
 from ..errors import ConfigError
 from ._context import RequestContext
+from ._find import Needle, occurs
 from ._glob import compile_glob
-from ._prefilter import leading_literals, required_literals
+from ._prefilter import leading_literals, required_literal_groups
 
 #: The type an op's value must have: checked and converted at config load.
 ValueType = Literal["string", "int", "bool", "float"]
 
 #: A compiled op: tells whether a request context satisfies it.
 Matcher = Callable[[RequestContext], bool]
+
+# A regex's required literal groups and the literals its matches start with (None: unknown).
+_Groups = tuple[tuple[Needle, ...], ...]
+_Starts = tuple[str, ...] | None
 
 #: The values ``latest_user type`` accepts.
 CONTENT_TYPES = ("text", "image", "audio", "file", "document")
@@ -112,19 +117,24 @@ def compile_op(position: str, operation: str, value: str) -> Matcher:
             except re.error as exc:
                 raise _problem("value", f"value {value!r} is not a valid regex: {exc}") from None
             starts = leading_literals(pattern)
-            if starts:  # try only where a match can start
-                return partial(_ANCHORED[position], pattern, starts)
-            literals = required_literals(pattern)
-            if literals:  # search only texts that hold what every match holds
-                return partial(_PREFILTERED[position], pattern, literals)
+            groups = tuple(
+                tuple(Needle(literal) for literal in group)
+                for group in required_literal_groups(pattern)
+            )
+            if starts or groups:
+                # Search only texts that hold what every match holds, and only try where a
+                # match can start.
+                return partial(_PREFILTERED[position], pattern, groups, starts)
             parsed = pattern
         elif operation == "glob":
             try:
                 parsed = compile_glob(value)
             except ValueError as exc:
                 raise _problem("value", f"value {value!r} is not a valid glob: {exc}") from None
-        elif operation == "contains" and "\n" in value and position in _EACH:
-            return partial(_EACH[position], value)
+        elif operation == "contains" and position in _LONG_TEXTS:
+            if "\n" in value and position in _EACH:
+                return partial(_EACH[position], Needle(value))
+            parsed = Needle(value)
     return partial(_MATCHERS[position, operation], parsed)
 
 
@@ -183,12 +193,12 @@ def _thinking_disabled(expected: bool, ctx: RequestContext) -> bool:
     return bool(ctx.thinking_enabled) is not expected
 
 
-def _system_contains(value: str, ctx: RequestContext) -> bool:
-    return value in ctx.system_text  # a value without "\n" cannot span two messages
+def _system_contains(needle: Needle, ctx: RequestContext) -> bool:
+    return occurs(needle, ctx.system_text)  # a value without "\n" cannot span two messages
 
 
-def _system_contains_each(value: str, ctx: RequestContext) -> bool:
-    return any(value in text for text in ctx.system_messages)
+def _system_contains_each(needle: Needle, ctx: RequestContext) -> bool:
+    return any(occurs(needle, text) for text in ctx.system_messages)
 
 
 def _system_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
@@ -197,27 +207,17 @@ def _system_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
 
 
 def _system_regex_prefiltered(
-    pattern: re.Pattern[str], literals: tuple[str, ...], ctx: RequestContext
+    pattern: re.Pattern[str], groups: _Groups, starts: _Starts, ctx: RequestContext
 ) -> bool:
-    return any(
-        pattern.search(text) is not None
-        for text in ctx.system_messages
-        if any(literal in text for literal in literals)
-    )
+    return any(_search_filtered(pattern, groups, starts, text) for text in ctx.system_messages)
 
 
-def _system_regex_anchored(
-    pattern: re.Pattern[str], starts: tuple[str, ...], ctx: RequestContext
-) -> bool:
-    return any(_search_at(pattern, starts, text) for text in ctx.system_messages)
+def _user_contains(needle: Needle, ctx: RequestContext) -> bool:
+    return occurs(needle, ctx.user_text)
 
 
-def _user_contains(value: str, ctx: RequestContext) -> bool:
-    return value in ctx.user_text
-
-
-def _user_contains_each(value: str, ctx: RequestContext) -> bool:
-    return any(value in text for text in ctx.user_messages)
+def _user_contains_each(needle: Needle, ctx: RequestContext) -> bool:
+    return any(occurs(needle, text) for text in ctx.user_messages)
 
 
 def _user_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
@@ -225,19 +225,24 @@ def _user_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
 
 
 def _user_regex_prefiltered(
-    pattern: re.Pattern[str], literals: tuple[str, ...], ctx: RequestContext
+    pattern: re.Pattern[str], groups: _Groups, starts: _Starts, ctx: RequestContext
 ) -> bool:
-    text = ctx.user_text
-    for literal in literals:
-        if literal in text:
-            return pattern.search(text) is not None
-    return False  # every match holds one of the literals: none is there, no match
+    return _search_filtered(pattern, groups, starts, ctx.user_text)
 
 
-def _user_regex_anchored(
-    pattern: re.Pattern[str], starts: tuple[str, ...], ctx: RequestContext
-) -> bool:
-    return _search_at(pattern, starts, ctx.user_text)
+def _search_filtered(pattern: re.Pattern[str], groups: _Groups, starts: _Starts, text: str) -> bool:
+    """Whether ``pattern`` matches in ``text``, where every match holds a literal of each of
+    ``groups`` and (unless None) starts with one of ``starts``: a text missing a group is
+    given up after a substring test, which runs at memory speed."""
+    for group in groups:
+        for literal in group:
+            if occurs(literal, text):
+                break
+        else:
+            return False  # no literal of this group: no match can be there
+    if starts:
+        return _search_at(pattern, starts, text)
+    return pattern.search(text) is not None
 
 
 def _search_at(pattern: re.Pattern[str], starts: tuple[str, ...], text: str) -> bool:
@@ -258,9 +263,9 @@ def _search_at(pattern: re.Pattern[str], starts: tuple[str, ...], text: str) -> 
     return False
 
 
-def _latest_user_contains(value: str, ctx: RequestContext) -> bool:
+def _latest_user_contains(needle: Needle, ctx: RequestContext) -> bool:
     users = ctx.user_messages
-    return bool(users) and value in users[-1]
+    return bool(users) and occurs(needle, users[-1])
 
 
 def _latest_user_type(value: str, ctx: RequestContext) -> bool:
@@ -271,9 +276,10 @@ def _tool_use_equals(value: str, ctx: RequestContext) -> bool:
     return value in ctx.tool_uses
 
 
-def _tool_use_contains(value: str, ctx: RequestContext) -> bool:
+def _tool_use_contains(needle: Needle, ctx: RequestContext) -> bool:
+    value = needle.value
     return any(value in name for name in ctx.tool_uses) or any(
-        value in args for args in ctx.tool_arguments
+        occurs(needle, args) for args in ctx.tool_arguments
     )
 
 
@@ -313,14 +319,12 @@ _MATCHERS: dict[tuple[str, str], Callable[..., bool]] = {
     ("token", "lt"): _token_lt,
 }
 _MAX_TRIES = 16
-_ANCHORED: dict[str, Callable[..., bool]] = {
-    "context_system": _system_regex_anchored,
-    "context_user": _user_regex_anchored,
-}
 _PREFILTERED: dict[str, Callable[..., bool]] = {
     "context_system": _system_regex_prefiltered,
     "context_user": _user_regex_prefiltered,
 }
+# The positions whose "contains" searches texts that may be long (a Needle finds fast there).
+_LONG_TEXTS = frozenset(("context_system", "context_user", "latest_user", "tool_use"))
 _EACH: dict[str, Callable[..., bool]] = {
     "context_system": _system_contains_each,
     "context_user": _user_contains_each,

@@ -33,17 +33,41 @@ _REPEATS = {
 def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     """Literals of which every match of ``pattern`` contains at least one, or None.
 
-    None means no such set is known (the pattern must always be searched).
+    None means no such set is known (the pattern must always be searched). Of the sets
+    :func:`required_literal_groups` finds, this is the one that looks most selective.
     """
+    best: tuple[str, ...] | None = None
+    for group in _groups_of(pattern):
+        best = _better(best, group)
+    return best
+
+
+def required_literal_groups(pattern: re.Pattern[str]) -> tuple[tuple[str, ...], ...]:
+    """Every literal set of which each match of ``pattern`` contains at least one literal
+    (at most :data:`MAX_GROUPS`, single literals first); empty when none is known.
+
+    A text missing every literal of any one group cannot match. Checking all the groups
+    catches what one group misses: in ``(?:invoice|order)#42`` the words may be common while
+    ``#42`` is rare.
+    """
+    groups = tuple(dict.fromkeys(_groups_of(pattern)))
+    return tuple(sorted(groups, key=len)[:MAX_GROUPS])
+
+
+#: The most literal groups a prefilter checks (each check is one scan of the text).
+MAX_GROUPS = 4
+
+
+def _groups_of(pattern: re.Pattern[str]) -> list[tuple[str, ...]]:
     if pattern.flags & re.IGNORECASE:
-        return None
+        return []
     try:
         tree = _parser.parse(pattern.pattern, pattern.flags)
         if tree.state.flags & re.IGNORECASE:
-            return None
-        return _sequence(tree)
+            return []
+        return _sequence_groups(tree)
     except Exception:  # an unexpected parse tree: no prefilter, never a failure
-        return None
+        return []
 
 
 def leading_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
@@ -96,14 +120,23 @@ def _better(a: tuple[str, ...] | None, b: tuple[str, ...] | None) -> tuple[str, 
 
 
 def _sequence(items: Any) -> tuple[str, ...] | None:
+    """The most selective required literal set of a sequence of parse items, or None."""
     best: tuple[str, ...] | None = None
+    for group in _sequence_groups(items):
+        best = _better(best, group)
+    return best
+
+
+def _sequence_groups(items: Any) -> list[tuple[str, ...]]:
+    """Each literal set of which every match of the sequence contains one, in order."""
+    groups: list[tuple[str, ...]] = []
     run: list[str] = []
     for op, arg in items:
         if op is _const.LITERAL:
             run.append(chr(arg))
             continue
         if run:
-            best = _better(best, ("".join(run),))
+            groups.append(("".join(run),))
             run = []
         candidate: tuple[str, ...] | None = None
         if op is _const.SUBPATTERN:
@@ -118,10 +151,11 @@ def _sequence(items: Any) -> tuple[str, ...] | None:
                 candidate = _sequence(sub)
         elif op is getattr(_const, "ATOMIC_GROUP", None):
             candidate = _sequence(arg)
-        best = _better(best, candidate)
+        if candidate:
+            groups.append(candidate)
     if run:
-        best = _better(best, ("".join(run),))
-    return best
+        groups.append(("".join(run),))
+    return groups
 
 
 def _branches(branches: Any) -> tuple[str, ...] | None:

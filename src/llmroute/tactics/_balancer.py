@@ -252,6 +252,15 @@ class LoadBalancer:
             reason_args=args,
         )
 
+    def _choose(
+        self, rule: Rule, candidates: Sequence[Service]
+    ) -> tuple[Service, str, int, bool, str, tuple[object, ...]]:
+        """What the selection trace needs of :meth:`decide`, without building the decision:
+        (service, tactic name, candidates weighed, degraded, reason template, its args)."""
+        service, template, args, used, _, degraded = self._run(rule, candidates)
+        tactic = self._entries[rule.uuid].tactic.name  # _run made the entry
+        return service, tactic, len(used.services), degraded, template, args
+
     def _entry(self, rule: Rule) -> _Entry:
         try:
             entry = self._entries.get(rule.uuid)
