@@ -25,7 +25,7 @@ from llmroute import (
     SessionCounts,
     affinity,
 )
-from llmroute.affinity import lock_entry
+from llmroute._affinity_entry import lock_entry
 from llmroute.testing import FakeClock
 
 A = ServiceID("openai", "gpt-4o")

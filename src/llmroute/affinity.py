@@ -15,9 +15,8 @@ import itertools
 import math
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
+from ._affinity_entry import AffinityEntry, AffinityStore
 from ._affinity_session import (
     DEFAULT_SESSION_HEADERS,
     SessionID,
@@ -46,85 +45,6 @@ _MIN_COMPACT = 1024
 # Rule uuids are interned to short key prefixes, at most this many; keys of further rules
 # spell the rule uuid out (still injective, only longer).
 _MAX_RULE_PREFIXES = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class AffinityEntry:
-    """One session lock: the ``service`` it is locked to, until ``expires_at``.
-
-    ``message_id`` is whatever identifies the response that took the lock (``""`` if
-    none); ``locked_at`` and ``expires_at`` are clock seconds. A lock is live while the clock
-    reads less than ``expires_at``. ``service`` may be given as a ``"provider:model"`` string
-    and is stored as a :class:`ServiceID`. Raises ``TypeError`` / ``ValueError`` for fields
-    of the wrong type, non-finite times, or ``expires_at < locked_at``.
-    """
-
-    service: ServiceID
-    message_id: str
-    locked_at: float
-    expires_at: float
-
-    def __post_init__(self) -> None:
-        locked_at, expires_at = self.locked_at, self.expires_at
-        if (
-            type(self.service) is ServiceID
-            and type(self.message_id) is str
-            and type(locked_at) is float
-            and type(expires_at) is float
-            and -math.inf < locked_at <= expires_at < math.inf
-        ):
-            return  # the common case, checked in one go
-        self._check()
-
-    def _check(self) -> None:
-        service: object = self.service
-        if not isinstance(service, ServiceID):
-            if not isinstance(service, str):
-                raise TypeError(
-                    f"an affinity entry's service must be a ServiceID, not {type(service).__name__}"
-                )
-            object.__setattr__(self, "service", ServiceID.parse(service))
-        if not isinstance(self.message_id, str):
-            kind = type(self.message_id).__name__
-            raise TypeError(f"an affinity entry's message_id must be a str, not {kind}")
-        for name in ("locked_at", "expires_at"):
-            value: object = getattr(self, name)
-            if type(value) is not float:
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise TypeError(
-                        f"an affinity entry's {name} must be a number, not {type(value).__name__}"
-                    )
-                object.__setattr__(self, name, float(value))
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"an affinity entry's {name} must be finite, not {value!r}")
-        if self.expires_at < self.locked_at:
-            raise ValueError(
-                f"an affinity entry cannot expire ({self.expires_at}) before it is taken "
-                f"({self.locked_at})"
-            )
-
-
-@runtime_checkable
-class AffinityStore(Protocol):
-    """Where session locks live, keyed by (rule uuid, session key). Must be thread-safe.
-
-    ``get`` returns None for an absent or expired lock and never extends a lock; ``set``
-    replaces the session's lock (an entry that has already expired removes it); ``delete``
-    says whether a live lock was removed; ``count_by_service`` counts the live locks on a
-    service and must be cheap, as the capacity-based tactic reads it on every selection.
-    """
-
-    def get(self, rule_uuid: str, session_key: str, /) -> AffinityEntry | None:
-        """The session's live lock, or None."""
-
-    def set(self, rule_uuid: str, session_key: str, entry: AffinityEntry, /) -> None:
-        """Lock the session to ``entry.service`` until ``entry.expires_at``."""
-
-    def delete(self, rule_uuid: str, session_key: str, /) -> bool:
-        """Release the session's lock; True when a live lock was removed."""
-
-    def count_by_service(self, service_id: ServiceID, /) -> int:
-        """How many live (unexpired) sessions are locked to the service."""
 
 
 class _Queue:
@@ -417,36 +337,6 @@ class InMemoryAffinityStore:
         self._late = [item for item in self._late if entries.get(item[2]) is item[3]]
         heapq.heapify(self._late)
         self._queued = queued + len(self._late)
-
-
-# Writing the slots directly skips the frozen dataclass's validating __init__, which costs
-# as much as storing the lock; lock_entry() does so only for fields valid by construction.
-_SET_SERVICE = AffinityEntry.__dict__["service"].__set__
-_SET_MESSAGE_ID = AffinityEntry.__dict__["message_id"].__set__
-_SET_LOCKED_AT = AffinityEntry.__dict__["locked_at"].__set__
-_SET_EXPIRES_AT = AffinityEntry.__dict__["expires_at"].__set__
-
-
-def lock_entry(service: ServiceID, now: float, ttl: float) -> AffinityEntry:
-    """The entry locking a session to ``service`` from ``now`` for ``ttl`` seconds (> 0).
-
-    Same as ``AffinityEntry(service, "", now, now + ttl)``, which validates; that is skipped
-    when ``service`` is a :class:`ServiceID` and both times are finite floats.
-    """
-    expires_at = now + ttl
-    if (
-        type(service) is not ServiceID
-        or type(now) is not float
-        or type(expires_at) is not float
-        or not -math.inf < now <= expires_at < math.inf
-    ):
-        return AffinityEntry(service, "", now, expires_at)
-    entry = object.__new__(AffinityEntry)
-    _SET_SERVICE(entry, service)
-    _SET_MESSAGE_ID(entry, "")
-    _SET_LOCKED_AT(entry, now)
-    _SET_EXPIRES_AT(entry, expires_at)
-    return entry
 
 
 def _check_keys(rule_uuid: object, session_key: object) -> None:

@@ -14,6 +14,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from ._affinity_entry import lock_entry
 from ._clock import Clock, system_clock
 from ._plan import RulePlan
 from ._selection import SelectionContext, SelectionResult, SelectionState
@@ -23,7 +24,6 @@ from .affinity import (
     AffinityStore,
     InMemoryAffinityStore,
     SessionID,
-    lock_entry,
 )
 from .config import Provider, RoutingConfig, Rule, Service
 from .errors import NoServiceAvailableError
