@@ -481,3 +481,21 @@ def test_provider_defaults() -> None:
     provider = Provider(name="p")
     assert (provider.api_style, provider.enabled, provider.timeout) == ("openai", True, 1800)
     assert (provider.auth_type, provider.no_key_required) == ("api_key", False)
+
+
+def test_passwords_in_proxy_and_api_urls_are_masked_unless_revealed() -> None:
+    provider = Provider(
+        name="p", proxy_url="http://bob:hunter2@proxy:3128", api_base="https://u:sk-xyz@api/v1"
+    )
+    for text in (repr(provider), str(provider), provider.model_dump_json()):
+        assert "hunter2" not in text and "sk-xyz" not in text
+        assert "http://bob:**********@proxy:3128" in text
+    revealed = provider.model_dump(context=REVEAL_SECRETS)
+    assert revealed["proxy_url"] == "http://bob:hunter2@proxy:3128"
+    assert provider.proxy_url == "http://bob:hunter2@proxy:3128"
+
+
+def test_urls_without_credentials_are_left_alone() -> None:
+    provider = Provider(name="p", proxy_url="http://proxy:3128", api_base="https://api/v1")
+    assert provider.model_dump()["proxy_url"] == "http://proxy:3128"
+    assert "api_base='https://api/v1'" in repr(provider)

@@ -433,3 +433,37 @@ def test_an_unhealthy_service_goes_last_in_the_failover_order() -> None:
     result = env.selector.execute(rule, {"messages": MESSAGES}, fn)
     assert fn.calls == ["a", "c", "b"]
     assert result.provider == "p:b"
+
+
+class ClosableStream:
+    """An SDK-like stream object: iterable, and holding a connection that close() releases."""
+
+    def __init__(self) -> None:
+        self.closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return chunks("a")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_closing_a_selector_stream_early_closes_the_providers_stream() -> None:
+    env = Env()
+    source = ClosableStream()
+    stream = env.selector.execute_stream(make_rule("a"), None, lambda s, p: source)
+    next(iter(stream))
+    stream.close()
+    assert source.closed
+
+
+def test_an_async_stream_fn_returning_something_else_is_a_clear_type_error() -> None:
+    env = Env()
+
+    async def run() -> None:
+        await env.selector.aexecute_stream(make_rule("a"), None, lambda s, p: 42)  # type: ignore[arg-type, return-value]
+
+    with pytest.raises(AllProvidersFailedError) as caught:
+        asyncio.run(run())
+    assert isinstance(caught.value.__cause__, TypeError)
+    assert "async iterable" in str(caught.value.__cause__)

@@ -2,9 +2,9 @@
 
 Only what each tier needs is read from the request: the user id tier reads two fields, the
 header and ip tiers read nothing, and the fingerprint tier walks the messages only until it
-has the first system and the first user message. The texts are taken the way
-:func:`llmroute.extract_context` takes them, so a fingerprint read from the raw request equals
-the one read from its extracted :class:`RequestContext`.
+has the first system and the first user message. Their texts are read by the same helpers
+:func:`llmroute.extract_context` uses, so a fingerprint read from the raw request equals the
+one read from its extracted :class:`RequestContext`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from .smart import RequestContext, extract_context
+from .smart._extract import SYSTEM_ROLES, content_text, read_parts
 
 #: Where a session id came from, strongest first; ``"none"`` when nothing identifies it.
 SessionSource = Literal["user_id", "header", "client_ip", "fingerprint", "none"]
@@ -40,10 +41,6 @@ _MAX_KEY_VALUE = 64
 # A text longer than twice this is fingerprinted by its length, head and tail only, so a long
 # first message costs a bounded amount per request.
 _SAMPLE = 4096
-
-_TEXT_KEYS = {"text": "text", "input_text": "text", "output_text": "text", "refusal": "refusal"}
-_NOT_OWN_BLOCKS = frozenset({"tool_result", "tool_use", "server_tool_use", "mcp_tool_use"})
-_SYSTEM_ROLES = frozenset({"system", "developer"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +222,7 @@ def _first_texts(body: object) -> tuple[str, str]:
         instructions = _get(body, "system")
         if instructions is None:
             instructions = _get(body, "instructions")
-        system = None if instructions is None else _content_text(instructions)
+        system = None if instructions is None else content_text(instructions, [])
         messages = _get(body, "messages")
         if messages is None:
             messages = _get(body, "input")
@@ -240,28 +237,9 @@ def _first_texts(body: object) -> tuple[str, str]:
             if role == "user":
                 if user is None:
                     user = _user_text(_get(item, "content"))
-            elif system is None and isinstance(role, str) and role in _SYSTEM_ROLES:
-                system = _content_text(_get(item, "content")) or ""
+            elif system is None and isinstance(role, str) and role in SYSTEM_ROLES:
+                system = content_text(_get(item, "content"), []) or ""
     return system or "", user or ""
-
-
-def _content_text(content: object) -> str | None:
-    """A string, or the text parts of a list joined with "\\n"; None for anything else."""
-    if isinstance(content, str):
-        return content
-    if not isinstance(content, (list, tuple)):
-        return None
-    pieces: list[str] = []
-    for part in content:
-        if isinstance(part, str):
-            pieces.append(part)
-            continue
-        kind = _get(part, "type")
-        if isinstance(kind, str) and kind in _TEXT_KEYS:
-            text = _get(part, _TEXT_KEYS[kind])
-            if isinstance(text, str):
-                pieces.append(text)
-    return pieces[0] if len(pieces) == 1 else "\n".join(pieces)
 
 
 def _user_text(content: object) -> str | None:
@@ -270,27 +248,8 @@ def _user_text(content: object) -> str | None:
         return content
     if not isinstance(content, (list, tuple)):
         return ""
-    pieces: list[str] = []
-    own = False
-    for part in content:
-        if isinstance(part, str):
-            pieces.append(part)
-            own = True
-            continue
-        if not isinstance(part, (Mapping, BaseModel)):
-            continue
-        kind = _get(part, "type")
-        if isinstance(kind, str):
-            if kind in _NOT_OWN_BLOCKS:
-                continue
-            if kind in _TEXT_KEYS:
-                text = _get(part, _TEXT_KEYS[kind])
-                if isinstance(text, str):
-                    pieces.append(text)
-        own = True
-    if not own:
-        return None
-    return pieces[0] if len(pieces) == 1 else "\n".join(pieces)
+    text, _, own = read_parts(content, [], [], [], [])
+    return text if own else None
 
 
 def _fingerprint(system: str, user: str) -> str:

@@ -4,7 +4,8 @@ A :class:`Chain` walks one call's providers: it picks the next one to try (skipp
 cooling down, except the terminus), records each outcome (cooldown tracker, hooks, log) and
 decides whether a failure moves on. The drivers only call ``fn`` (with or without ``await``)
 between :meth:`Chain.begin` and :meth:`Chain.succeeded` / :meth:`Chain.failed`. The common
-case, the first provider succeeding, never builds a chain: the drivers handle it inline.
+case, the first provider succeeding, never builds a chain: ``execute()`` and ``aexecute()``
+handle it inline.
 """
 
 from __future__ import annotations
@@ -391,9 +392,7 @@ def notify_cancelled(
 def _classify(error: BaseException) -> Failure:
     """The one classification of a provider error; anything that is not an ``Exception``
     (``CancelledError``, ``KeyboardInterrupt``, ``SystemExit``, ...) is a cancellation."""
-    if isinstance(error, Exception):
-        return classify_error(error)
     failure = classify_error(error)
-    if failure.kind is _CANCELLED:
+    if failure.kind is _CANCELLED or isinstance(error, Exception):
         return failure
     return Failure(_CANCELLED, message=type(error).__name__)

@@ -29,15 +29,7 @@ async def open_stream(
     Appends the stream and its iterator to ``opened`` as soon as they exist, so whoever
     interrupts this can close them.
     """
-    made = fn(provider)
-    if hasattr(made, "__aiter__"):
-        source = made
-    elif inspect.isawaitable(made):
-        source = await made
-    else:
-        raise TypeError(
-            f"fn must return an async iterable or an awaitable of one, got {type(made).__name__}"
-        )
+    source = await async_iterable(fn(provider))
     opened.append(source)
     iterator = cast(AsyncIterable[T], source).__aiter__()
     opened.append(iterator)
@@ -45,6 +37,17 @@ async def open_stream(
         return await iterator.__anext__()
     except StopAsyncIteration:
         return NOTHING
+
+
+async def async_iterable(made: object) -> Any:
+    """What a stream's ``fn`` returned, as the async iterable it is or awaits to."""
+    if hasattr(made, "__aiter__"):
+        return made
+    if inspect.isawaitable(made):
+        return await made
+    raise TypeError(
+        f"fn must return an async iterable or an awaitable of one, got {type(made).__name__}"
+    )
 
 
 def opened_pair(opened: list[Any]) -> tuple[Any, Any]:

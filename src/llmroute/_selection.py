@@ -173,6 +173,7 @@ class SelectionResult:
     __slots__ = (
         "_fallbacks",
         "_lock_key",
+        "_plan",
         "_scope",
         "_stages",
         "_unhealthy",
@@ -188,7 +189,7 @@ class SelectionResult:
 
     def __init__(
         self,
-        rule: Rule,
+        plan: RulePlan,
         service: Service,
         provider: Provider | None,
         source: Source,
@@ -201,7 +202,8 @@ class SelectionResult:
         unhealthy: frozenset[ServiceID],
         lock_key: str | None,
     ) -> None:
-        self.rule = rule
+        self._plan = plan  # the rule's plan the selection ran on; execute() reuses it
+        self.rule: Rule = plan.rule
         self.service = service
         self.provider = provider
         self.source = source

@@ -3,7 +3,6 @@ its fallbacks, recording every attempt into stats, health and affinity."""
 
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import (
     AsyncIterable,
@@ -18,7 +17,9 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
+from ._execute_core import default_logger
 from ._execute_stream import AsyncStreamResult, StreamResult, aexecute_stream, execute_stream
+from ._execute_stream_io import aclose_stream, async_iterable, close_stream
 from ._execute_types import ExecuteHooks, ExecuteResult
 from ._health_view import CooldownTracker
 from .affinity import SessionID
@@ -45,8 +46,8 @@ def _pair_name(pair: Pair) -> str:
 class _Recorder(ExecuteHooks[Pair]):
     """Feeds each attempt of a selector-driven call into stats, affinity and in-flight counts.
 
-    Health hears of the attempts through ``execute``'s cooldown tracker (the selector's
-    health monitor), so it is not told twice.
+    Health hears of the attempts through ``execute``'s cooldown tracker when the selector's
+    health view is one (so it is not told twice), and from here when it is not.
     """
 
     __slots__ = ("health_via_cooldown", "selection", "selector", "tap", "ttft", "usage")
@@ -103,12 +104,14 @@ class _Recorder(ExecuteHooks[Pair]):
 
 
 class _Tap:
-    """Shared part of the stream taps: the usage seen so far."""
+    """Shared part of the stream taps: the provider's stream, and the usage seen so far."""
 
-    __slots__ = ("reader", "usage")
+    __slots__ = ("logger", "reader", "source", "usage")
 
-    def __init__(self, reader: UsageReader | None) -> None:
+    def __init__(self, source: object, reader: UsageReader | None, logger: logging.Logger) -> None:
+        self.source = source
         self.reader = reader
+        self.logger = logger
         self.usage: Usage | None = None
 
     def see(self, chunk: object) -> None:
@@ -123,9 +126,11 @@ class _SyncTap(_Tap, Generic[T]):
 
     __slots__ = ("inner",)
 
-    def __init__(self, inner: Iterable[T], reader: UsageReader | None) -> None:
-        super().__init__(reader)
-        self.inner: Iterator[T] = iter(inner)
+    def __init__(
+        self, source: Iterable[T], reader: UsageReader | None, logger: logging.Logger
+    ) -> None:
+        super().__init__(source, reader, logger)
+        self.inner: Iterator[T] = iter(source)
 
     def __iter__(self) -> Iterator[T]:
         return self
@@ -136,9 +141,7 @@ class _SyncTap(_Tap, Generic[T]):
         return chunk
 
     def close(self) -> None:
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            close()
+        close_stream(self.inner, self.source, self.logger)
 
 
 class _AsyncTap(_Tap, Generic[T]):
@@ -146,9 +149,11 @@ class _AsyncTap(_Tap, Generic[T]):
 
     __slots__ = ("inner",)
 
-    def __init__(self, inner: AsyncIterable[T], reader: UsageReader | None) -> None:
-        super().__init__(reader)
-        self.inner: AsyncIterator[T] = inner.__aiter__()
+    def __init__(
+        self, source: AsyncIterable[T], reader: UsageReader | None, logger: logging.Logger
+    ) -> None:
+        super().__init__(source, reader, logger)
+        self.inner: AsyncIterator[T] = source.__aiter__()
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self
@@ -159,15 +164,7 @@ class _AsyncTap(_Tap, Generic[T]):
         return chunk
 
     async def aclose(self) -> None:
-        aclose = getattr(self.inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
-            return
-        close = getattr(self.inner, "close", None)
-        if close is not None:
-            result = close()
-            if inspect.isawaitable(result):
-                await result
+        await aclose_stream(self.inner, self.source, self.logger)
 
 
 class SelectorExecuteMixin:
@@ -186,13 +183,14 @@ class SelectorExecuteMixin:
         selection = selector.select(
             rule, request, session_id=session_id, headers=headers, client_ip=client_ip
         )
-        plan = selector._plan(selection.rule)
+        plan = selection._plan
         pairs: Sequence[Pair]
         if selection._scope is plan.base and not selection._unhealthy:
             pairs = plan.chain(selection.service)  # the usual order, built once per service
         else:
+            providers = plan.providers
             services = (selection.service, *selection.fallbacks)
-            pairs = [(s, selector.provider_for(s)) for s in services]
+            pairs = [(s, providers.get(s.service_id)) for s in services]
         cooldown = selector._cooldown
         recorder = _Recorder(selector, selection, usage, cooldown is not None)
         return selection, pairs, recorder, cooldown
@@ -294,9 +292,10 @@ class SelectorExecuteMixin:
         selection, pairs, recorder, cooldown = self._chain(
             rule, request, session_id, headers, client_ip, usage
         )
+        log = logger if logger is not None else default_logger
 
         def call(pair: Pair) -> Iterable[T]:
-            tap = _SyncTap(fn(pair[0], pair[1]), usage)
+            tap = _SyncTap(fn(pair[0], pair[1]), usage, log)
             recorder.tap = tap
             return tap
 
@@ -333,11 +332,10 @@ class SelectorExecuteMixin:
         selection, pairs, recorder, cooldown = self._chain(
             rule, request, session_id, headers, client_ip, usage
         )
+        log = logger if logger is not None else default_logger
 
         async def call(pair: Pair) -> AsyncIterable[T]:
-            made = fn(pair[0], pair[1])
-            inner = await made if inspect.isawaitable(made) else made
-            tap = _AsyncTap(inner, usage)
+            tap = _AsyncTap(await async_iterable(fn(pair[0], pair[1])), usage, log)
             recorder.tap = tap
             return tap
 

@@ -126,6 +126,8 @@ class InMemoryAffinityStore:
             return None
         if entry.expires_at <= self._clock():
             with self._lock:
+                # Re-read the table: clear() may have replaced it (and the counts) meanwhile.
+                entries = self._entries
                 if entries.get(key) is entry:  # not replaced or removed meanwhile
                     del entries[key]
                     self._uncount(entry.service)
@@ -142,7 +144,7 @@ class InMemoryAffinityStore:
         Replaces the session's lock, if any (moving it between services updates both
         counts). An entry that has already expired only removes the session's lock.
         """
-        if type(entry) is not AffinityEntry and not isinstance(entry, AffinityEntry):
+        if not isinstance(entry, AffinityEntry):
             raise TypeError(f"set() takes an AffinityEntry, not {type(entry).__name__}")
         if type(rule_uuid) is not str or type(session_key) is not str:
             _check_keys(rule_uuid, session_key)
@@ -245,12 +247,7 @@ class InMemoryAffinityStore:
     def _evict(self) -> None:
         """Drop the least recently used lock, and its queue item when that is first due."""
         key, entry = self._entries.popitem(last=False)
-        counts, service = self._counts, entry.service
-        left = counts[service] - 1
-        if left:
-            counts[service] = left
-        else:
-            del counts[service]
+        self._uncount(entry.service)
         # In a flood of new sessions the evicted lock is the oldest one queued: drop its
         # item now, so the queues stay as short as the store without a compaction.
         queue = self._queues.get(round(entry.expires_at - entry.locked_at))

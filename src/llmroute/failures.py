@@ -253,29 +253,7 @@ def _classify(error: object, now: float | None) -> Failure:
     retry_after = retry_after_of(error, now)
     if retry_after is None and kind is _K.RATE_LIMIT:
         retry_after = retry_in_text(message)
-    return _failure(kind, status, retry_after, code, clean(message))
-
-
-# Writing the slots directly skips the frozen dataclass's __init__, a setattr per field that
-# costs as much as reading the error; used for the fields _classify() has just computed.
-_SET_KIND = Failure.__dict__["kind"].__set__
-_SET_STATUS = Failure.__dict__["status_code"].__set__
-_SET_RETRY_AFTER = Failure.__dict__["retry_after"].__set__
-_SET_CODE = Failure.__dict__["code"].__set__
-_SET_MESSAGE = Failure.__dict__["message"].__set__
-
-
-def _failure(
-    kind: FailureKind, status: int | None, retry_after: float | None, code: str | None, message: str
-) -> Failure:
-    """``Failure(kind, status, retry_after, code, message)``, built without the setattrs."""
-    failure = object.__new__(Failure)
-    _SET_KIND(failure, kind)
-    _SET_STATUS(failure, status)
-    _SET_RETRY_AFTER(failure, retry_after)
-    _SET_CODE(failure, code)
-    _SET_MESSAGE(failure, message)
-    return failure
+    return Failure(kind, status, retry_after, code, clean(message))
 
 
 def _status_kind(status: int) -> FailureKind | None:

@@ -1,9 +1,9 @@
 """The ServiceSelector: the entry point that picks a service for a request and learns from
 the outcome.
 
-``selector.select(rule, request)`` runs the pipeline of ``../shared/DESIGN.md``: resolve the
-candidates (active services with enabled providers), then the stages — health, smart
-routing, session affinity, load balancing — and returns a :class:`SelectionResult` that
+``selector.select(rule, request)`` runs the selection pipeline: resolve the candidates
+(active services with enabled providers), then the stages — health, smart routing,
+session affinity, load balancing — and returns a :class:`SelectionResult` that
 can explain itself. ``selector.record(result, ...)`` feeds usage, latency and errors back
 into stats, health and affinity. ``selector.execute(...)`` does both around your call.
 """
@@ -165,7 +165,7 @@ class ServiceSelector(SelectorExecuteMixin):
                 if provider.uuid:
                     index.setdefault(provider.uuid, provider)
             self._providers = index
-        self._plans = {}
+        self._plans = {}  # last, after config and providers: see _plan()
 
     def provider_for(self, service: Service) -> Provider | None:
         """The provider a service names (by uuid or name), or None."""
@@ -255,7 +255,7 @@ class ServiceSelector(SelectorExecuteMixin):
                     entry = lock_entry(chosen.service_id, now, float(rule.session_affinity))
                     self._affinity.set(rule.uuid, lock_key, entry)
         return SelectionResult(
-            rule,
+            plan,
             chosen,
             plan.providers.get(chosen.service_id),  # provider
             state.source,
@@ -270,26 +270,30 @@ class ServiceSelector(SelectorExecuteMixin):
         )
 
     def _plan(self, rule: Rule | str) -> RulePlan:
+        # The cache is read before the config and providers, which a reload swaps before it
+        # swaps the cache: a plan built from replaced ones lands in the discarded cache.
+        plans = self._plans
         try:
             key = rule if isinstance(rule, str) else rule.uuid
         except AttributeError:
             raise TypeError(
                 f"rule must be a Rule or a rule uuid, got {type(rule).__name__}"
             ) from None
-        plan = self._plans.get(key)
+        plan = plans.get(key)
         if plan is not None and (plan.rule is rule or isinstance(rule, str)):
             return plan
         if isinstance(rule, str):
-            found = self._config.get_rule(rule) if self._config is not None else None
+            config = self._config
+            found = config.get_rule(rule) if config is not None else None
             if found is None:
-                where = "in the configuration" if self._config is not None else "(no config given)"
+                where = "in the configuration" if config is not None else "(no config given)"
                 raise NoServiceAvailableError(f"no rule {rule!r} {where}", rule=rule)
             plan = RulePlan(found, self._providers)
         elif isinstance(rule, Rule):
             plan = RulePlan(rule, self._providers)
         else:
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
-        self._plans[key] = plan
+        plans[key] = plan
         return plan
 
     # -- recording outcomes --------------------------------------------------------------

@@ -157,8 +157,7 @@ class AffinityStage:
 
     def evaluate(self, ctx: SelectionContext, state: SelectionState) -> None:
         rule = ctx.rule
-        store = ctx.selector.affinity
-        if rule.session_affinity <= 0 or store is None:
+        if rule.session_affinity <= 0:
             state.note(self.name, "off for this rule")
             return
         session_key = ctx.session_key
@@ -166,7 +165,7 @@ class AffinityStage:
             state.note(self.name, "no session identity in the request")
             return
         key = affinity_key(session_key, rule.affinity_scope, state.block_index)
-        entry = store.get(rule.uuid, key)
+        entry = ctx.selector.affinity.get(rule.uuid, key)
         if entry is None:
             state.note(self.name, "no live lock for this session")
             return
@@ -189,7 +188,11 @@ class AffinityStage:
 
 
 class LoadBalancerStage:
-    """The rule's tactic picks among the remaining candidates."""
+    """The rule's tactic picks among the remaining candidates.
+
+    It does not check health again: dropping unhealthy services is :class:`HealthStage`'s
+    job, so a pipeline without that stage balances over unhealthy services too.
+    """
 
     name = "load_balancer"
 

@@ -297,7 +297,9 @@ class InMemoryStatsStore:
     ``clock`` is a zero-argument callable returning seconds (``time.time`` by default);
     ``max_samples`` bounds each service's latency, TTFT and speed windows. Snapshots are cached
     until the next write or until the window runs out, so reading is cheap on the hot path.
-    Latency samples are stamped with ``clock`` for :meth:`latency_ewma`.
+    Latency samples are stamped with ``clock`` for :meth:`latency_ewma`. ``ValueError`` for a
+    negative (or NaN) sample or token count, and for a ``decay_seconds`` that is not a finite
+    number > 0.
     """
 
     def __init__(self, *, clock: Clock | None = None, max_samples: int = 100) -> None:
@@ -379,9 +381,12 @@ class InMemoryStatsStore:
             return empty
         now = self._clock()
         snap = record.snap
-        start = record.window_start
-        if snap is not None and (start is None or now - start < float(service.time_window)):
-            return snap
+        if snap is not None:
+            # The snapshot's own window, not the record's: a concurrent write may open a new
+            # window, and a snapshot of the expired one must not pass for it.
+            start = snap.window_start
+            if start is None or now - start < float(service.time_window):
+                return snap
         with record.lock:
             record.time_window = float(service.time_window)
             record.roll(now)

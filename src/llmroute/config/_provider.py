@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import Any, Literal
 
@@ -24,11 +26,24 @@ REVEAL_SECRETS: dict[str, bool] = {"reveal_secrets": True}
 _MASK = "**********"
 
 
+# The password of a URL's user info: ``scheme://user:PASSWORD@host``.
+_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)([^@/]*)(@)")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with the password of its user info (``scheme://user:pass@host``) masked."""
+    return _URL_PASSWORD.sub(rf"\g<1>{_MASK}\g<3>", url, count=1)
+
+
+def _reveals(info: FieldSerializationInfo) -> bool:
+    context = info.context
+    return isinstance(context, dict) and bool(context.get("reveal_secrets"))
+
+
 def _dump_secret(value: SecretStr | None, info: FieldSerializationInfo) -> Any:
     if value is None:
         return None
-    context = info.context
-    if isinstance(context, dict) and context.get("reveal_secrets"):
+    if _reveals(info):
         return value.get_secret_value()
     if info.mode_is_json():
         return _MASK if value.get_secret_value() else ""
@@ -81,7 +96,8 @@ class Provider(ConfigModel):
     ``uuid`` or ``name`` is what a :class:`Service` names as its ``provider``. ``timeout`` is
     in seconds. ``token`` (and the OAuth tokens) are secrets: they never appear in ``repr``,
     ``str`` or a dump unless the dump is given ``context=REVEAL_SECRETS``; read the one to
-    send with :meth:`access_token`.
+    send with :meth:`access_token`. A password in the user info of ``api_base`` or
+    ``proxy_url`` (``http://user:pass@proxy:3128``) is masked the same way.
     """
 
     uuid: str = ""
@@ -122,6 +138,16 @@ class Provider(ConfigModel):
     @field_serializer("token")
     def _secret(self, value: SecretStr, info: FieldSerializationInfo) -> Any:
         return _dump_secret(value, info)
+
+    @field_serializer("api_base", "proxy_url")
+    def _url(self, value: str, info: FieldSerializationInfo) -> str:
+        return value if _reveals(info) else mask_url(value)
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        for name, value in super().__repr_args__():
+            if name in ("api_base", "proxy_url") and isinstance(value, str):
+                value = mask_url(value)
+            yield name, value
 
     def access_token(self) -> str:
         """The credential to send, in clear text: the OAuth access token for ``"oauth"``

@@ -39,7 +39,7 @@ _KIND_RANK = {
 }
 _RANK_NAMES = ("text", "document", "file", "audio", "image")
 _TOOL_USE_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
-_SYSTEM_ROLES = frozenset({"system", "developer"})
+SYSTEM_ROLES = frozenset({"system", "developer"})
 _TOOL_ROLES = frozenset({"tool", "function"})
 _NO_THINKING = frozenset({"none", "disabled"})
 
@@ -179,7 +179,7 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
     if instructions is None:
         instructions = body.get("instructions")
     if instructions is not None:
-        text = _content_text(instructions, texts)
+        text = content_text(instructions, texts)
         if text is not None:
             system.append(text)
     messages: Any = body.get("messages")
@@ -206,7 +206,7 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
                 add_user(content)
                 latest_rank = 0
             elif isinstance(content, (list, tuple)):
-                text, rank, own = _read_parts(content, texts, extra, names, args)
+                text, rank, own = read_parts(content, texts, extra, names, args)
                 if not own:  # only tool results: the answer to the pending tool calls
                     in_assistant_turn = False
                     continue
@@ -225,14 +225,14 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
             if isinstance(content, str):
                 add_text(content)
             elif isinstance(content, (list, tuple)):
-                _read_parts(content, texts, extra, names, args)
+                read_parts(content, texts, extra, names, args)
             if item.get("tool_calls") or item.get("function_call"):
                 _read_tool_calls(item, texts, extra, names, args)
             continue
         elif isinstance(role, str):
             latest_role = role
-            text = _content_text(item.get("content"), texts)
-            if role in _SYSTEM_ROLES:
+            text = content_text(item.get("content"), texts)
+            if role in SYSTEM_ROLES:
                 system.append("" if text is None else text)
             elif role in _TOOL_ROLES:  # "tool", "function": results of the pending calls
                 in_assistant_turn = False
@@ -244,7 +244,7 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
             if kind.endswith("_call_output"):
                 latest_role = "tool"
                 in_assistant_turn = False
-                _content_text(item.get("output"), texts)
+                content_text(item.get("output"), texts)
             elif kind.endswith("_call") or kind == "reasoning":
                 latest_role = "assistant"
                 if not in_assistant_turn:
@@ -282,7 +282,7 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
     )
 
 
-def _content_text(content: object, texts: list[str]) -> str | None:
+def content_text(content: object, texts: list[str]) -> str | None:
     """The text of a string or of a list of text parts (joined with "\\n"); None if neither."""
     if isinstance(content, str):
         texts.append(content)
@@ -307,7 +307,7 @@ def _content_text(content: object, texts: list[str]) -> str | None:
     return pieces[0] if len(pieces) == 1 else "\n".join(pieces)
 
 
-def _read_parts(
+def read_parts(
     parts: list[Any] | tuple[Any, ...],
     texts: list[str],
     extra: list[object],
@@ -337,7 +337,7 @@ def _read_parts(
                 pieces.append(text)
             own = True
         elif kind == "tool_result":
-            _content_text(part.get("content"), texts)
+            content_text(part.get("content"), texts)
         elif kind in _TOOL_USE_BLOCKS:
             _add_call(part.get("name"), part.get("input"), texts, extra, names, args)
         else:

@@ -31,6 +31,7 @@ class LBDecision:
     __slots__ = (
         "_args",
         "_reason",
+        "_template",
         "candidates",
         "degraded",
         "excluded",
@@ -64,16 +65,17 @@ class LBDecision:
         self.candidates = candidates
         self.excluded = excluded
         self.degraded = degraded
-        self._reason = reason
+        self._template = reason
         self._args = reason_args
+        self._reason: str | None = None if reason_args else reason
 
     @property
     def reason(self) -> str:
         """Why the service won, in a short sentence."""
-        if self._args:
-            self._reason = self._reason.format(*self._args)
-            self._args = ()
-        return self._reason
+        reason = self._reason
+        if reason is None:  # formatted from the kept template: threads may race harmlessly
+            reason = self._reason = self._template.format(*self._args)
+        return reason
 
     @property
     def service_id(self) -> ServiceID:
@@ -233,7 +235,8 @@ class LoadBalancer:
         """Choose a service for ``rule`` among ``candidates`` (default: its active services).
 
         Inactive candidates never win; duplicates count once. Raises
-        :class:`NoServiceAvailableError` when no active candidate is left.
+        :class:`NoServiceAvailableError` when no active candidate is left, and ``TypeError``
+        when ``rule`` is not a :class:`Rule` or a candidate is not a :class:`Service`.
         """
         return self._run(rule, candidates)[0]
 
@@ -255,9 +258,10 @@ class LoadBalancer:
     def _choose(
         self, rule: Rule, candidates: Sequence[Service]
     ) -> tuple[Service, str, int, bool, str, tuple[object, ...]]:
-        """What the selection trace needs of :meth:`decide`, without building the decision:
+        """For the selector, whose health stage has already filtered ``candidates`` (so they
+        are not checked again); what its trace needs of :meth:`decide`, without building it:
         (service, tactic name, candidates weighed, degraded, reason template, its args)."""
-        service, template, args, used, _, degraded = self._run(rule, candidates)
+        service, template, args, used, _, degraded = self._run(rule, candidates, False)
         tactic = self._entries[rule.uuid].tactic.name  # _run made the entry
         return service, tactic, len(used.services), degraded, template, args
 
@@ -279,7 +283,7 @@ class LoadBalancer:
         return entry
 
     def _run(
-        self, rule: Rule, services: Sequence[Service] | None
+        self, rule: Rule, services: Sequence[Service] | None, check_health: bool = True
     ) -> tuple[Service, str, tuple[object, ...], CandidateSet, CandidateSet, bool]:
         try:
             entry = self._entries.get(rule.uuid)
@@ -295,7 +299,7 @@ class LoadBalancer:
             raise _no_service(entry, services)
         used = base
         degraded = False
-        is_healthy = self._is_healthy
+        is_healthy = self._is_healthy if check_health else None
         if is_healthy is not None and (self._any_unhealthy is None or self._any_unhealthy()):
             keep = list(map(is_healthy, base.ids))
             if not all(keep):
