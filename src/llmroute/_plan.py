@@ -8,6 +8,17 @@ from .config import Provider, Rule, Service, ServiceID
 from .smart import SmartRouter
 
 
+def failover_order(
+    scope: tuple[Service, ...], chosen: ServiceID, unhealthy: frozenset[ServiceID]
+) -> tuple[Service, ...]:
+    """The services of ``scope`` other than ``chosen`` in the order failover tries them:
+    healthy ones in config order, then the unhealthy ones as a last resort."""
+    others = [s for s in scope if s.service_id != chosen]
+    if unhealthy:
+        others.sort(key=lambda s: s.service_id in unhealthy)  # stable: config order kept
+    return tuple(others)
+
+
 class RulePlan:
     """What the selector precomputes per rule (rebuilt when the rule or providers change).
 
@@ -50,19 +61,23 @@ class RulePlan:
         )
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
 
-    def chain(self, chosen: Service) -> tuple[tuple[Service, Provider | None], ...]:
-        """(service, provider) of ``chosen``, then of the other services of ``base`` in config
-        order: the failover order when every service is healthy. Built once per service, as
-        it is the same for every request that service is chosen for."""
+    def chain(
+        self, chosen: Service, scope: tuple[Service, ...], unhealthy: frozenset[ServiceID]
+    ) -> tuple[tuple[Service, Provider | None], ...]:
+        """(service, provider) of ``chosen``, then of its fallbacks in ``scope`` (see
+        :func:`failover_order`). The usual case, the rule's own services all healthy, is
+        built once per chosen service: it is the same for every request that service gets."""
+        cacheable = scope is self.base and not unhealthy
         sid = chosen.service_id
-        chain = self._chains.get(sid)
+        chain = self._chains.get(sid) if cacheable else None
         if chain is None:
             providers = self.providers
-            chain = (
-                (chosen, providers.get(sid)),
-                *((s, providers.get(s.service_id)) for s in self.base if s.service_id != sid),
+            chain = tuple(
+                (s, providers.get(s.service_id))
+                for s in (chosen, *failover_order(scope, sid, unhealthy))
             )
-            self._chains[sid] = chain
+            if cacheable:
+                self._chains[sid] = chain
         return chain
 
     def _usable(

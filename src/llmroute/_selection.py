@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._plan import failover_order
 from .affinity import SessionID, resolve_session_id
 from .config import Provider, Rule, Service, ServiceID
 from .smart import RequestContext, extract_context
@@ -232,12 +233,7 @@ class SelectionResult:
         """The other services to fail over to, best first (computed on first read)."""
         fallbacks = self._fallbacks
         if fallbacks is None:
-            chosen = self.service.service_id
-            unhealthy = self._unhealthy
-            others = [s for s in self._scope if s.service_id != chosen]
-            if unhealthy:
-                others.sort(key=lambda s: s.service_id in unhealthy)
-            fallbacks = tuple(others)
+            fallbacks = failover_order(self._scope, self.service.service_id, self._unhealthy)
             self._fallbacks = fallbacks
         return fallbacks
 

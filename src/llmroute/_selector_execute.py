@@ -183,14 +183,7 @@ class SelectorExecuteMixin:
         selection = selector.select(
             rule, request, session_id=session_id, headers=headers, client_ip=client_ip
         )
-        plan = selection._plan
-        pairs: Sequence[Pair]
-        if selection._scope is plan.base and not selection._unhealthy:
-            pairs = plan.chain(selection.service)  # the usual order, built once per service
-        else:
-            providers = plan.providers
-            services = (selection.service, *selection.fallbacks)
-            pairs = [(s, providers.get(s.service_id)) for s in services]
+        pairs = selection._plan.chain(selection.service, selection._scope, selection._unhealthy)
         cooldown = selector._cooldown
         recorder = _Recorder(selector, selection, usage, cooldown is not None)
         return selection, pairs, recorder, cooldown

@@ -117,15 +117,11 @@ def execute(
         try:
             response = fn(first)
         except BaseException as exc:
-            if not isinstance(exc, Exception):  # a cancellation: out at once, no chain built
-                notify_cancelled(first, name, exc, None, perf_counter() - start, hooks, logger)
+            options = (strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key)
+            resumed = _after_first_failure(exc, first, name, start, providers, options)
+            if resumed is None:
                 raise
-            chain = Chain(
-                providers, strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key
-            )
-            chain.resume(start)
-            if chain.failed(exc):
-                raise
+            chain = resumed
         else:
             return _first_served(first, name, n, response, perf_counter() - start, cooldown, hooks)
     while True:
@@ -171,15 +167,11 @@ async def aexecute(
         try:
             response = await fn(first)
         except BaseException as exc:
-            if not isinstance(exc, Exception):  # a cancellation: out at once, no chain built
-                notify_cancelled(first, name, exc, None, perf_counter() - start, hooks, logger)
+            options = (strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key)
+            resumed = _after_first_failure(exc, first, name, start, providers, options)
+            if resumed is None:
                 raise
-            chain = Chain(
-                providers, strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key
-            )
-            chain.resume(start)
-            if chain.failed(exc):
-                raise
+            chain = resumed
         else:
             return _first_served(first, name, n, response, perf_counter() - start, cooldown, hooks)
     while True:
@@ -226,6 +218,39 @@ def _fast_first(
     if cooldown is not None and n > 1 and not cooldown.is_available(name):
         return None
     return first, name, n
+
+
+#: The options of a call, in :class:`Chain`'s order (after the providers).
+_Options = tuple[
+    "Strategy | str",
+    "CooldownTracker | None",
+    "Collection[Any]",
+    "RoundRobinCounter | None",
+    "Callable[[BaseException], bool] | None",
+    "logging.Logger | None",
+    "ExecuteHooks[P] | None",
+    "Callable[[P], str] | None",
+]
+
+
+def _after_first_failure(
+    exc: BaseException,
+    first: P,
+    name: str,
+    start: float,
+    providers: Iterable[P],
+    options: _Options[P],
+) -> Chain[P] | None:
+    """The fast path's first call raised ``exc``: the :class:`Chain` that goes on from there
+    (the failure recorded), or None when ``exc`` must propagate as it is (a cancellation,
+    notified without building a chain, or an error the chain does not fall over on)."""
+    if not isinstance(exc, Exception):
+        hooks, logger = options[6], options[5]
+        notify_cancelled(first, name, exc, None, perf_counter() - start, hooks, logger)
+        return None
+    chain: Chain[P] = Chain(providers, *options)
+    chain.resume(start)
+    return None if chain.failed(exc) else chain
 
 
 def _first_served(

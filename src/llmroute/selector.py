@@ -26,6 +26,7 @@ from .affinity import (
     SessionID,
 )
 from .config import Provider, RoutingConfig, Rule, Service
+from .config._routing import index_providers
 from .errors import NoServiceAvailableError
 from .failures import Failure, classify_error
 from .health import CooldownTracker, HealthMonitor
@@ -91,13 +92,13 @@ class ServiceSelector(SelectorExecuteMixin):
             tuple(stages) if stages is not None else default_stages()
         )
         self._stage_names = tuple(stage.name for stage in self._stages)
-        self.is_healthy = self._health.is_healthy if self._health is not None else None
+        self._is_healthy = self._health.is_healthy if self._health is not None else None
         # The health view as execute()'s cooldown tracker, checked once: a runtime protocol
         # check costs more than a whole selection.
         self._cooldown: CooldownTracker | None = (
             self._health if isinstance(self._health, CooldownTracker) else None
         )
-        self.any_unhealthy = getattr(self._health, "any_unhealthy", None)
+        self._any_unhealthy = getattr(self._health, "any_unhealthy", None)
         self._report_success = getattr(self._health, "report_success", None)
         self._report_error = getattr(self._health, "report_error", None)
         self._config = config
@@ -157,14 +158,11 @@ class ServiceSelector(SelectorExecuteMixin):
         if providers is None:
             self._providers = None
         else:
-            index: dict[str, Provider] = {}
+            providers = tuple(providers)
             for provider in providers:
                 if not isinstance(provider, Provider):
                     raise TypeError(f"providers must be Provider objects, got {provider!r}")
-                index.setdefault(provider.name, provider)
-                if provider.uuid:
-                    index.setdefault(provider.uuid, provider)
-            self._providers = index
+            self._providers = index_providers(providers)
         self._plans = {}  # last, after config and providers: see _plan()
 
     def provider_for(self, service: Service) -> Provider | None:

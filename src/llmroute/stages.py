@@ -53,13 +53,13 @@ class HealthStage:
 
     def evaluate(self, ctx: SelectionContext, state: SelectionState) -> None:
         selector = ctx.selector
-        is_healthy = selector.is_healthy
+        is_healthy = selector._is_healthy
         if is_healthy is None:
             state.note(
                 self.name, "no health monitor; all {} candidates kept", len(state.candidates)
             )
             return
-        any_unhealthy = selector.any_unhealthy
+        any_unhealthy = selector._any_unhealthy
         if any_unhealthy is not None and not any_unhealthy():
             state.note(self.name, "all {} candidates healthy", len(state.candidates))
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -102,12 +103,7 @@ class RoutingConfig(ConfigModel):
 
     @cached_property
     def _providers_by_key(self) -> dict[str, Provider]:
-        index: dict[str, Provider] = {}
-        for provider in self.providers:
-            index.setdefault(provider.name, provider)
-            if provider.uuid:
-                index.setdefault(provider.uuid, provider)
-        return index
+        return index_providers(self.providers)
 
     @cached_property
     def _rules_by_key(self) -> dict[str, Rule]:
@@ -126,6 +122,17 @@ class RoutingConfig(ConfigModel):
     def get_rule(self, key: str) -> Rule | None:
         """The rule whose uuid is ``key`` or, failing that, whose ``request_model`` is; or None."""
         return self._rules_by_key.get(key)
+
+
+def index_providers(providers: Iterable[Provider]) -> dict[str, Provider]:
+    """Providers by name and by uuid, the two ways a service may name its provider (the first
+    provider to claim a key keeps it)."""
+    index: dict[str, Provider] = {}
+    for provider in providers:
+        index.setdefault(provider.name, provider)
+        if provider.uuid:
+            index.setdefault(provider.uuid, provider)
+    return index
 
 
 def load_config(path: str | Path) -> RoutingConfig:
