@@ -5,8 +5,6 @@ The public API is what ``__all__`` lists; every other module-level name is priva
 
 import logging as _logging
 
-from ._clock import Clock
-from ._selection import SelectionContext, SelectionResult, SelectionState
 from .affinity import (
     AffinityEntry,
     AffinityStore,
@@ -64,15 +62,8 @@ from .execute import (
     execute_stream,
 )
 from .failures import Failure, FailureKind, classify_error
-from .health import (
-    CooldownTracker,
-    HealthFilter,
-    HealthMonitor,
-    HealthStatus,
-    Probe,
-    ServiceHealth,
-)
-from .selector import ServiceSelector
+from .health import HealthFilter, HealthMonitor, HealthStatus, ServiceHealth
+from .selector import SelectionResult, ServiceSelector
 from .smart import (
     RequestContext,
     SmartMatch,
@@ -83,28 +74,10 @@ from .smart import (
     validate_smart_op,
     validate_smart_routing,
 )
-from .stages import (
-    AffinityStage,
-    HealthStage,
-    LoadBalancerStage,
-    SelectionStage,
-    SmartRoutingStage,
-    default_stages,
-)
-from .stats import InMemoryStatsStore, ServiceStats, StatsStore
-from .tactics import (
-    BalancingTactic,
-    CandidateSet,
-    HealthView,
-    InMemoryTacticState,
-    LBDecision,
-    LoadBalancer,
-    SessionCounts,
-    TacticCursor,
-    TacticEnv,
-    TacticState,
-    create_tactic,
-)
+from .state import InMemoryState, InMemoryTacticState, Outcome, StateQuery, StateSnapshot
+from .stats import InMemoryStatsStore, ServiceStats
+from .tactics import BalancingTactic, CandidateSet, LBDecision, LoadBalancer, create_tactic
+from .typing import AsyncStateStore, Clock, CooldownTracker, Probe, StateStore
 from .usage import Usage
 
 # A library never configures logging; without this, Python's last-resort handler would print
@@ -116,9 +89,9 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "AdaptiveParams",
     "AffinityEntry",
-    "AffinityStage",
     "AffinityStore",
     "AllProvidersFailedError",
+    "AsyncStateStore",
     "AsyncStreamResult",
     "Attempt",
     "BalancingTactic",
@@ -134,11 +107,10 @@ __all__ = [
     "HealthConfig",
     "HealthFilter",
     "HealthMonitor",
-    "HealthStage",
     "HealthStatus",
-    "HealthView",
     "HybridParams",
     "InMemoryAffinityStore",
+    "InMemoryState",
     "InMemoryStatsStore",
     "InMemoryTacticState",
     "LBDecision",
@@ -147,10 +119,10 @@ __all__ = [
     "LeastBusyParams",
     "LeastLatencyParams",
     "LoadBalancer",
-    "LoadBalancerStage",
     "NoProvidersError",
     "NoServiceAvailableError",
     "OAuthDetail",
+    "Outcome",
     "Probe",
     "Provider",
     "REVEAL_SECRETS",
@@ -160,16 +132,12 @@ __all__ = [
     "RoundRobinParams",
     "RoutingConfig",
     "Rule",
-    "SelectionContext",
     "SelectionResult",
-    "SelectionStage",
-    "SelectionState",
     "Service",
     "ServiceHealth",
     "ServiceID",
     "ServiceSelector",
     "ServiceStats",
-    "SessionCounts",
     "SessionID",
     "SkippedProvider",
     "SmartMatch",
@@ -177,17 +145,15 @@ __all__ = [
     "SmartOpMeta",
     "SmartRouter",
     "SmartRouting",
-    "SmartRoutingStage",
     "SpeedBasedParams",
-    "StatsStore",
+    "StateQuery",
+    "StateSnapshot",
+    "StateStore",
     "Strategy",
     "StreamInterruptedError",
     "StreamResult",
     "Tactic",
-    "TacticCursor",
-    "TacticEnv",
     "TacticParams",
-    "TacticState",
     "TokenBasedParams",
     "Usage",
     "aexecute",
@@ -195,7 +161,6 @@ __all__ = [
     "classify_error",
     "create_tactic",
     "default_fallback_on",
-    "default_stages",
     "estimate_tokens",
     "execute",
     "execute_stream",

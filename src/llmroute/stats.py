@@ -20,8 +20,9 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from ._clock import Clock, system_clock
 from .config import Service, ServiceID
+from .typing import Clock, system_clock
+from .usage import Usage
 
 __all__ = ["InMemoryStatsStore", "ServiceStats", "StatsStore", "percentile"]
 
@@ -83,6 +84,48 @@ class StatsStore(Protocol):
 
     def snapshot(self, service: Service) -> ServiceStats:
         """The service's current statistics; zeros for a service never recorded."""
+
+    def get(self, service_id: ServiceID) -> ServiceStats:
+        """The figures of a service by id, its window as of its last write."""
+        record = self._records.get(service_id)
+        if record is None:
+            return ServiceStats(service_id=service_id)
+        now = self._clock()
+        with record.lock:
+            record.roll(now)
+            if record.snap is None:
+                record.snap = record.build()
+            return record.snap
+
+    def ewma_of(self, service_id: str, decay_seconds: float) -> float | None:
+        """:meth:`latency_ewma` by service id."""
+        record = self._records.get(service_id)
+        if record is None:
+            return None
+        with record.lock:
+            return record.fold_ewma(decay_seconds)
+
+    def record_success(
+        self,
+        service: Service,
+        usage: Usage | None,
+        latency_ms: float | None,
+        ttft_ms: float | None,
+    ) -> None:
+        """Record one served request: its tokens, latency, time to first token, output
+        speed (output tokens over the time after the first token) and prompt-cache hit."""
+        input_tokens = usage.input_tokens if usage is not None else 0
+        output_tokens = usage.output_tokens if usage is not None else 0
+        self.record_usage(service, input_tokens, output_tokens)
+        if latency_ms is not None:
+            self.record_latency(service, latency_ms)
+            generating_ms = latency_ms - (ttft_ms or 0.0)
+            if output_tokens > 0 and generating_ms > 0:
+                self.record_speed(service, output_tokens * 1000.0 / generating_ms)
+        if ttft_ms is not None:
+            self.record_ttft(service, ttft_ms)
+        if usage is not None and input_tokens > 0:
+            self.record_cache(service, usage.cached_tokens > 0)
 
     def request_started(self, service: Service) -> None:
         """Count one request to the service as in flight (pair it with ``request_finished``)."""

@@ -1,25 +1,24 @@
-"""Load-balancing tactics and the :class:`LoadBalancer` that applies a rule's tactic.
+"""Load-balancing tactics: pure choices among a rule's candidates.
 
-A tactic picks one service among a rule's candidates from a stats snapshot, the health
-view, its own per-rule state and an injected ``random.Random``; it does no I/O. Each tactic
-family lives in its own module; :func:`create_tactic` builds one from its config.
+A tactic picks one service among candidates from a state snapshot and an injected
+``random.Random``; it does no I/O. Each tactic family lives in its own module;
+:func:`create_tactic` builds one from its config; :class:`RuleTactic` is a rule's tactic with
+its prepared candidate sets; :class:`LoadBalancer` runs a tactic standalone over stores you
+hold.
 """
 
-from ._balancer import LBDecision, LoadBalancer
-from ._base import BalancingTactic, CandidateSet, HealthView, SessionCounts, TacticEnv
+from ._balancer import LBDecision, LoadBalancer, RuleTactic
+from ._base import BalancingTactic, CandidateSet, HealthView, SessionCounts, current_of
 from ._registry import create_tactic
-from ._state import InMemoryTacticState, TacticCursor, TacticState
 
 __all__ = [
     "BalancingTactic",
     "CandidateSet",
     "HealthView",
-    "InMemoryTacticState",
     "LBDecision",
     "LoadBalancer",
+    "RuleTactic",
     "SessionCounts",
-    "TacticCursor",
-    "TacticEnv",
-    "TacticState",
     "create_tactic",
+    "current_of",
 ]

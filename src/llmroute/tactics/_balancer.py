@@ -1,18 +1,21 @@
-"""The LoadBalancer: a rule's tactic over its healthy active candidates, explained on demand."""
+"""A rule's tactic and its candidate sets (:class:`RuleTactic`, what the selector runs), and the
+standalone :class:`LoadBalancer` over in-memory stores, explained on demand."""
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Sequence
-from itertools import compress
+from types import MappingProxyType
 
-from .._clock import Clock, system_clock
 from ..config import Rule, Service, ServiceID
 from ..errors import NoServiceAvailableError
-from ..stats import InMemoryStatsStore, StatsStore
-from ._base import BalancingTactic, CandidateSet, HealthView, SessionCounts, TacticEnv
+from ..health import HealthState, panic_filter
+from ..state import EMPTY, InMemoryTacticState, StateSnapshot, stats_view
+from ..stats import InMemoryStatsStore
+from ..typing import Clock, system_clock
+from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts
 from ._registry import create_tactic
-from ._state import InMemoryTacticState, TacticState
 
 #: How many distinct candidate sets a rule keeps precomputed (most recent first).
 _MAX_SETS = 8
@@ -120,15 +123,19 @@ class LBDecision:
         return "\n".join(lines)
 
 
-class _Entry:
-    """What the balancer keeps per rule: its tactic and precomputed candidate sets."""
+class RuleTactic:
+    """A rule's tactic and its prepared candidate sets, built once per rule.
 
-    __slots__ = ("active", "default", "ranks", "rule", "sets", "tactic", "uuid")
+    ``lookup(services)`` returns the :class:`CandidateSet` of those services (active,
+    distinct, in the order given), prepared once by the tactic and reused; ``choose`` runs the
+    tactic over one. Thread-safe: sets are replaced, never mutated.
+    """
 
-    def __init__(self, rule: Rule, tactic: BalancingTactic) -> None:
+    __slots__ = ("active", "ranks", "rule", "sets", "tactic")
+
+    def __init__(self, rule: Rule, tactic: BalancingTactic | None = None) -> None:
         self.rule = rule
-        self.uuid = rule.uuid
-        self.tactic = tactic
+        self.tactic = tactic if tactic is not None else create_tactic(rule.lb_tactic)
         self.active = rule.active_services()
         ranks: dict[ServiceID, int] = {}
         every = [*rule.services, *(s for block in rule.smart_routing for s in block.services)]
@@ -136,7 +143,6 @@ class _Entry:
             ranks.setdefault(service.service_id, len(ranks))
         self.ranks = ranks
         self.sets: tuple[tuple[tuple[Service, ...], CandidateSet | None], ...] = ()
-        self.default = self.build(self.active)
 
     def build(self, services: tuple[Service, ...]) -> CandidateSet | None:
         """A prepared candidate set of the active, distinct ``services`` (None if none)."""
@@ -145,7 +151,7 @@ class _Entry:
         for service in services:
             if not isinstance(service, Service):
                 raise TypeError(
-                    f"candidates of rule {self.uuid!r} must be Service objects, "
+                    f"candidates of rule {self.rule.uuid!r} must be Service objects, "
                     f"got {type(service).__name__}: {service!r}"
                 )
             if service.active and service.service_id not in seen:
@@ -159,77 +165,75 @@ class _Entry:
 
     def lookup(self, services: tuple[Service, ...]) -> CandidateSet | None:
         """The candidate set for ``services``, built once and then reused."""
-        sets = self.sets
-        for key, candidates in sets:
-            if key is services:
-                return candidates
-        for key, candidates in sets:
+        for key, candidates in self.sets:
             if key == services:
                 return candidates
         candidates = self.build(services)
-        self.sets = ((services, candidates), *sets[: _MAX_SETS - 1])
+        self.sets = ((services, candidates), *self.sets[: _MAX_SETS - 1])
         return candidates
+
+    def choose(
+        self, candidates: CandidateSet, snapshot: StateSnapshot, rng: random.Random
+    ) -> Pick:
+        """The tactic's pick among ``candidates`` (the only one, when there is one)."""
+        if len(candidates.services) == 1:
+            return candidates.services[0], "the only candidate left", ()
+        return self.tactic.pick(snapshot, candidates, rng)
 
 
 class LoadBalancer:
-    """Chooses a service for a rule with the rule's load-balancing tactic.
+    """Chooses a service for a rule with the rule's tactic, over stores you hold.
 
-    ``stats`` defaults to an :class:`InMemoryStatsStore` on ``clock``; ``state`` (cursors and
-    each rule's current service) to an :class:`InMemoryTacticState`; ``rng`` to a private
-    ``random.Random()`` (pass a seeded one for reproducible choices). With ``health`` (any
-    :class:`HealthView`) unhealthy candidates are dropped, or all kept in panic mode when
-    none is healthy. ``sessions`` (any :class:`SessionCounts`) feeds ``capacity_based``.
-
-    Each rule's tactic is built once and cached by rule uuid (rebuilt when the rule's tactic
-    config changes), as are the lookups derived from each candidate set. Thread-safe.
+    The standalone form of what the selector does with one state read: ``stats`` (an
+    :class:`InMemoryStatsStore` on ``clock`` by default), ``health`` (any
+    :class:`HealthView`: unhealthy candidates are dropped, or all kept in panic mode),
+    ``sessions`` (any :class:`SessionCounts`, for ``capacity_based``), ``state`` (cursors and
+    turns, an :class:`InMemoryTacticState`), ``rng`` (seed it for reproducible choices). Each
+    pick makes the chosen service the rule's current one. Thread-safe.
     """
 
     def __init__(
         self,
-        stats: StatsStore | None = None,
+        stats: InMemoryStatsStore | None = None,
         *,
         health: HealthView | None = None,
         sessions: SessionCounts | None = None,
-        state: TacticState | None = None,
+        state: InMemoryTacticState | None = None,
         rng: random.Random | None = None,
         clock: Clock | None = None,
     ) -> None:
-        clock = clock if clock is not None else system_clock
-        self._env = TacticEnv(
-            stats=stats if stats is not None else InMemoryStatsStore(clock=clock),
-            state=state if state is not None else InMemoryTacticState(),
-            rng=rng if rng is not None else random.Random(),
-            clock=clock,
-            health=health,
-            sessions=sessions,
-        )
-        self._is_healthy = health.is_healthy if health is not None else None
-        self._any_unhealthy = getattr(health, "any_unhealthy", None)
-        self._entries: dict[str, _Entry] = {}
+        self._clock: Clock = clock if clock is not None else system_clock
+        self._stats = stats if stats is not None else InMemoryStatsStore(clock=self._clock)
+        self._state = state if state is not None else InMemoryTacticState()
+        self._rng = rng if rng is not None else random.Random()
+        self._health = health
+        self._sessions = sessions
+        self._in_flight: dict[ServiceID, int] = {}
+        self._rules: dict[str, RuleTactic] = {}
 
     @property
-    def stats(self) -> StatsStore:
+    def stats(self) -> InMemoryStatsStore:
         """The stats store tactics read."""
-        return self._env.stats
+        return self._stats
 
     @property
-    def state(self) -> TacticState:
-        """The tactic state: each rule's cursor and current service."""
-        return self._env.state
+    def state(self) -> InMemoryTacticState:
+        """The tactic state: each rule's cursor and turn."""
+        return self._state
 
     @property
     def health(self) -> HealthView | None:
         """The health view, or None."""
-        return self._env.health
+        return self._health
 
     @property
     def sessions(self) -> SessionCounts | None:
         """The live session counts, or None."""
-        return self._env.sessions
+        return self._sessions
 
     def tactic_for(self, rule: Rule) -> BalancingTactic:
         """The (cached) tactic the balancer uses for ``rule``."""
-        return self._entry(rule).tactic
+        return self._rule(rule).tactic
 
     def select(self, rule: Rule, candidates: Sequence[Service] | None = None) -> Service:
         """Choose a service for ``rule`` among ``candidates`` (default: its active services).
@@ -238,16 +242,30 @@ class LoadBalancer:
         :class:`NoServiceAvailableError` when no active candidate is left, and ``TypeError``
         when ``rule`` is not a :class:`Rule` or a candidate is not a :class:`Service`.
         """
-        return self._run(rule, candidates)[0]
+        return self.decide(rule, candidates).service
 
     def decide(self, rule: Rule, candidates: Sequence[Service] | None = None) -> LBDecision:
         """Like :meth:`select`, but return the whole :class:`LBDecision` with its reason."""
-        service, template, args, used, base, degraded = self._run(rule, candidates)
+        entry = self._rule(rule)
+        services = entry.active if candidates is None else tuple(candidates)
+        base = entry.lookup(services)
+        if base is None:
+            raise _no_service(entry, candidates)
+        used, degraded = base, False
+        health = self._health
+        if health is not None:
+            kept, degraded = panic_filter(base.services, lambda s: health.is_healthy(s.service_id))
+            if kept != base.services:
+                used = entry.lookup(kept) or base
+        service, template, args = entry.choose(used, self._snapshot(entry, used), self._rng)
+        if len(used.services) == 1 and used is not base:
+            template = "the only healthy candidate"
+        self._state.record(rule.uuid, service.service_id)
         excluded = () if used is base else tuple(i for i in base.ids if i not in used.index)
         return LBDecision(
             rule=rule.uuid,
             service=service,
-            tactic=self._entry(rule).tactic.name,
+            tactic=entry.tactic.name,
             candidates=used.ids,
             excluded=excluded,
             degraded=degraded,
@@ -255,77 +273,47 @@ class LoadBalancer:
             reason_args=args,
         )
 
-    def _choose(
-        self, rule: Rule, candidates: Sequence[Service]
-    ) -> tuple[Service, str, int, bool, str, tuple[object, ...]]:
-        """For the selector, whose health stage has already filtered ``candidates`` (so they
-        are not checked again); what its trace needs of :meth:`decide`, without building it:
-        (service, tactic name, candidates weighed, degraded, reason template, its args)."""
-        service, template, args, used, _, degraded = self._run(rule, candidates, False)
-        tactic = self._entries[rule.uuid].tactic.name  # _run made the entry
-        return service, tactic, len(used.services), degraded, template, args
+    def _snapshot(self, entry: RuleTactic, used: CandidateSet) -> StateSnapshot:
+        tactic, uuid = entry.tactic, entry.rule.uuid
+        health = self._health
+        unhealthy = EMPTY
+        if health is not None and tactic.reads_stats:
+            down = HealthState(healthy=False, unhealthy_until=math.inf)
+            unhealthy = MappingProxyType(
+                {sid: down for sid in used.ids if not health.is_healthy(sid)}
+            )
+        sessions = self._sessions
+        return StateSnapshot(
+            now=self._clock(),
+            unhealthy=unhealthy,
+            stats=stats_view(self._stats) if tactic.reads_stats else EMPTY,
+            ewma=stats_view(self._stats, tactic.ewma_decay) if tactic.ewma_decay else EMPTY,
+            sessions=(
+                {sid: sessions.count_by_service(sid) for sid in used.ids}
+                if sessions is not None and tactic.reads_sessions
+                else EMPTY
+            ),
+            in_flight=self._in_flight,
+            cursor=self._state.cursor(uuid),
+            turn=self._state.take_turn(uuid) if tactic.takes_turn else 0,
+        )
 
-    def _entry(self, rule: Rule) -> _Entry:
-        try:
-            entry = self._entries.get(rule.uuid)
-        except AttributeError:
-            raise TypeError(f"rule must be a Rule, got {type(rule).__name__}") from None
-        if entry is not None and entry.rule is rule:
-            return entry
+    def _rule(self, rule: Rule) -> RuleTactic:
         if not isinstance(rule, Rule):
             raise TypeError(f"rule must be a Rule, got {type(rule).__name__}")
-        if entry is not None and entry.tactic.config == rule.lb_tactic:
-            tactic = entry.tactic
-        else:
-            tactic = create_tactic(rule.lb_tactic)
-        entry = _Entry(rule, tactic)
-        self._entries[rule.uuid] = entry
+        entry = self._rules.get(rule.uuid)
+        if entry is not None and entry.rule is rule:
+            return entry
+        tactic = entry.tactic if entry is not None and entry.tactic.config == rule.lb_tactic else None
+        entry = self._rules[rule.uuid] = RuleTactic(rule, tactic)
         return entry
 
-    def _run(
-        self, rule: Rule, services: Sequence[Service] | None, check_health: bool = True
-    ) -> tuple[Service, str, tuple[object, ...], CandidateSet, CandidateSet, bool]:
-        try:
-            entry = self._entries.get(rule.uuid)
-        except AttributeError:
-            entry = None
-        if entry is None or entry.rule is not rule:
-            entry = self._entry(rule)
-        if services is None or services is entry.active:
-            base = entry.default
-        else:
-            base = entry.lookup(services if type(services) is tuple else tuple(services))
-        if base is None:
-            raise _no_service(entry, services)
-        used = base
-        degraded = False
-        is_healthy = self._is_healthy if check_health else None
-        if is_healthy is not None and (self._any_unhealthy is None or self._any_unhealthy()):
-            keep = list(map(is_healthy, base.ids))
-            if not all(keep):
-                if any(keep):
-                    healthy = entry.lookup(tuple(compress(base.services, keep)))
-                    if healthy is not None:
-                        used = healthy
-                else:
-                    degraded = True
-        if len(used.services) == 1:
-            service = used.services[0]
-            template = "the only candidate left" if used is base else "the only healthy candidate"
-            args: tuple[object, ...] = ()
-        else:
-            service, template, args = entry.tactic.pick(self._env, entry.uuid, used)
-            if entry.tactic.records_pick:
-                return service, template, args, used, base, degraded
-        self._env.state.record(entry.uuid, service.service_id)
-        return service, template, args, used, base, degraded
-
     def __repr__(self) -> str:
-        return f"LoadBalancer({len(self._entries)} rules, health={self._env.health is not None})"
+        return f"LoadBalancer({len(self._rules)} rules, health={self._health is not None})"
 
 
-def _no_service(entry: _Entry, services: Sequence[Service] | None) -> NoServiceAvailableError:
-    if services is None or services is entry.active:
+def _no_service(entry: RuleTactic, services: Sequence[Service] | None) -> NoServiceAvailableError:
+    if services is None:
         total = len(entry.rule.services)
         why = "it has no services" if not total else f"none of its {total} services is active"
     elif not services:
@@ -333,5 +321,5 @@ def _no_service(entry: _Entry, services: Sequence[Service] | None) -> NoServiceA
     else:
         why = f"none of the {len(services)} candidates given is an active service"
     return NoServiceAvailableError(
-        f"rule {entry.uuid!r} has no service to choose: {why}", rule=entry.uuid
+        f"rule {entry.rule.uuid!r} has no service to choose: {why}", rule=entry.rule.uuid
     )

@@ -1,4 +1,5 @@
-"""What every tactic is built on: the views it reads, its environment and its candidate set."""
+"""What every tactic is built on: the views a standalone balancer reads, the candidate set,
+and the tactic base class."""
 
 from __future__ import annotations
 
@@ -7,10 +8,8 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from .._clock import Clock
 from ..config import Service, ServiceID, Tactic
-from ..stats import StatsStore
-from ._state import TacticState
+from ..state import StateSnapshot
 
 _P = TypeVar("_P")
 
@@ -43,33 +42,6 @@ class SessionCounts(Protocol):
 
     def count_by_service(self, service_id: ServiceID, /) -> int:
         """How many live (unexpired) sessions are locked to the service."""
-
-
-class TacticEnv:
-    """What a tactic may read while it decides: stats, health, sessions, state, rng and clock.
-
-    The load balancer builds one and passes it to every pick. ``health`` and ``sessions``
-    are None when not given. Tactics must not do I/O or read the wall clock themselves.
-    """
-
-    __slots__ = ("clock", "health", "rng", "sessions", "state", "stats")
-
-    def __init__(
-        self,
-        *,
-        stats: StatsStore,
-        state: TacticState,
-        rng: random.Random,
-        clock: Clock,
-        health: HealthView | None = None,
-        sessions: SessionCounts | None = None,
-    ) -> None:
-        self.stats = stats
-        self.state = state
-        self.rng = rng
-        self.clock = clock
-        self.health = health
-        self.sessions = sessions
 
 
 class CandidateSet:
@@ -106,35 +78,54 @@ class CandidateSet:
 
 
 class BalancingTactic(ABC):
-    """A load-balancing tactic: given a candidate set and the environment, pick one service.
+    """A load-balancing tactic: a pure choice of one service among candidates.
 
     Built by :func:`create_tactic` from a :class:`Tactic` config; ``name`` is the tactic's
-    config name and ``config`` the config it came from. Instances are immutable and shared
-    across threads: per-rule state lives in :class:`TacticState`, per-candidate-set
-    precomputation in :attr:`CandidateSet.data` (from :meth:`prepare`).
+    config name and ``config`` the config it came from. Instances are shared across threads;
+    per-rule state (cursor, turn) comes from the :class:`StateSnapshot`, per-candidate-set
+    precomputation lives in :attr:`CandidateSet.data` (from :meth:`prepare`).
 
-    :meth:`pick` is called with at least two candidates and must return one of them; it
-    reads stats, health, sessions, state, rng and clock only through the :class:`TacticEnv`.
-    Ties go to the first candidate unless the tactic says otherwise.
+    A tactic declares what it reads, so one state read fetches exactly that: ``reads_stats``
+    (usage windows, latency and speed figures), ``ewma_decay`` (the latency EWMA, None when
+    not read), ``reads_sessions`` (live session counts), ``reads_in_flight`` (calls in flight) and ``takes_turn`` (the rule's
+    round-robin turn). :meth:`pick` is called with at least two candidates and must return one
+    of them; it reads only the snapshot and ``rng`` and does no I/O. Ties go to the first
+    candidate unless the tactic says otherwise.
     """
 
     name: ClassVar[str] = ""
-    #: True when :meth:`pick` records its choice in the tactic state itself (atomically).
-    records_pick: ClassVar[bool] = False
+    reads_stats: ClassVar[bool] = False
+    reads_sessions: ClassVar[bool] = False
+    takes_turn: ClassVar[bool] = False
+    reads_in_flight: ClassVar[bool] = False
+    #: Whether the tactic keeps a current service (the rule's cursor) while it is good enough.
+    keeps_current: ClassVar[bool] = False
 
     def __init__(self, config: Tactic) -> None:
         self.config = config
+        self.ewma_decay: float | None = None
 
     def prepare(self, candidates: CandidateSet) -> Any:
         """Precompute what :meth:`pick` needs for this candidate set (stored as its ``data``)."""
         return None
 
     @abstractmethod
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
         """Choose among ``candidates``; return ``(service, reason template, reason args)``."""
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.params!r}>"
+
+
+def current_of(snapshot: StateSnapshot, candidates: CandidateSet) -> Service | None:
+    """The rule's current service (from the snapshot's cursor) when it is a candidate."""
+    current = snapshot.cursor.current
+    if current is None:
+        return None
+    pos = candidates.index.get(current)
+    return None if pos is None else candidates.services[pos]
 
 
 def params_of(config: Tactic, kind: type[_P]) -> _P:

@@ -6,8 +6,11 @@ a global minimum would without herding every request onto the same service.
 
 from __future__ import annotations
 
+import random
+
 from ..config import LeastBusyParams, LeastLatencyParams, Tactic
-from ._base import BalancingTactic, CandidateSet, Pick, TacticEnv, params_of, two_choices
+from ..state import StateSnapshot
+from ._base import BalancingTactic, CandidateSet, Pick, params_of, two_choices
 
 
 class _Unsampled:
@@ -28,7 +31,7 @@ class LeastLatencyTactic(BalancingTactic):
 
     While some candidates have no latency sample yet, one of them (at random) is tried
     first. Otherwise two distinct candidates are drawn and the lower EWMA wins (equal: either,
-    at random). The EWMA comes from :meth:`StatsStore.latency_ewma` with the
+    at random). The EWMA comes from :meth:`the snapshot's ``ewma`` figures` with the
     tactic's ``decay_seconds``.
     """
 
@@ -37,30 +40,32 @@ class LeastLatencyTactic(BalancingTactic):
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
         self.decay = params_of(config, LeastLatencyParams).decay_seconds
+        self.ewma_decay = self.decay
 
     def prepare(self, candidates: CandidateSet) -> _Unsampled:
         return _Unsampled(len(candidates))
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        services = candidates.services
-        ewma = env.stats.latency_ewma
-        decay = self.decay
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        services, ids = candidates.services, candidates.ids
+        ewma = snapshot.ewma
         unsampled: _Unsampled = candidates.data
         positions = unsampled.positions
         while positions:
             # Draw among the positions not known to be sampled; drop one found sampled and
             # draw again, so the cost is O(1) per pick amortised over the set's lifetime.
-            k = int(env.rng.random() * len(positions))
+            k = int(rng.random() * len(positions))
             i = positions[k]
-            if ewma(services[i], decay) is None:
+            if ids[i] not in ewma:
                 return services[i], "no latency samples yet: tried first", ()
             positions = positions[:k] + positions[k + 1 :]
             unsampled.positions = positions
 
         def cost(i: int) -> float:
-            return ewma(services[i], decay) or 0.0
+            return ewma.get(ids[i], 0.0)
 
-        won, lost, won_ms, lost_ms = two_choices(env.rng, range(len(services)), cost)
+        won, lost, won_ms, lost_ms = two_choices(rng, range(len(services)), cost)
         return (
             services[won],
             "two random choices: latency EWMA {:.1f} ms, {} had {:.1f} ms",
@@ -71,31 +76,34 @@ class LeastLatencyTactic(BalancingTactic):
 class LeastBusyTactic(BalancingTactic):
     """``least_busy``: the candidate with the fewest in-flight requests.
 
-    In-flight counts come from :meth:`StatsStore.in_flight` (fed by ``request_started`` and
-    ``request_finished``). When several tie for the fewest, two of them are drawn at random
+    In-flight counts come from the snapshot (the selector counts the calls it has in flight). When several tie for the fewest, two of them are drawn at random
     and the lower latency EWMA wins (no samples counts as 0; equal: either, at random).
     """
 
     name = "least_busy"
+    reads_in_flight = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
         self.decay = params_of(config, LeastBusyParams).decay_seconds
+        self.ewma_decay = self.decay
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        services = candidates.services
-        busy = list(map(env.stats.in_flight, services))
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        services, ids = candidates.services, candidates.ids
+        in_flight = snapshot.in_flight
+        busy = [in_flight.get(sid, 0) for sid in ids]
         fewest = min(busy)
         tied = [i for i, n in enumerate(busy) if n == fewest]
         if len(tied) == 1:
             return services[tied[0]], "fewest in-flight requests ({})", (fewest,)
-        ewma = env.stats.latency_ewma
-        decay = self.decay
+        ewma = snapshot.ewma
 
         def cost(i: int) -> float:
-            return ewma(services[i], decay) or 0.0
+            return ewma.get(ids[i], 0.0)
 
-        won, _, won_ms, _ = two_choices(env.rng, tied, cost)
+        won, _, won_ms, _ = two_choices(rng, tied, cost)
         return (
             services[won],
             "fewest in-flight requests ({}), shared by {}: lower latency EWMA of two ({:.1f} ms)",

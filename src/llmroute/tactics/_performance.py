@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
+import random
 from operator import attrgetter
 
 from ..config import AdaptiveParams, LatencyBasedParams, SpeedBasedParams, Tactic
+from ..state import StateSnapshot
 from ..stats import ServiceStats
-from ._base import (
-    BalancingTactic,
-    CandidateSet,
-    Pick,
-    TacticEnv,
-    first_max,
-    first_min,
-    params_of,
-)
-from ._usage import current_of
+from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_max, first_min, params_of
 
 
 class LatencyBasedTactic(BalancingTactic):
@@ -27,6 +20,8 @@ class LatencyBasedTactic(BalancingTactic):
     """
 
     name = "latency_based"
+    reads_stats = True
+    keeps_current = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
@@ -42,18 +37,20 @@ class LatencyBasedTactic(BalancingTactic):
         value: float = self._figure(stats)
         return value
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        snapshot = env.stats.snapshot
-        current = current_of(env, rule_uuid, candidates)
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        stats = snapshot.stats_of
+        current = current_of(snapshot, candidates)
         if current is not None:
-            value = self.metric(snapshot(current))
+            value = self.metric(stats(current.service_id))
             if value < self.threshold:
                 return (
                     current,
                     "kept the current service: {} latency {:g} ms < threshold {:g} ms",
                     (self.mode, value, self.threshold),
                 )
-        values = [self.metric(snapshot(s)) for s in candidates.services]
+        values = [self.metric(stats(sid)) for sid in candidates.ids]
         i = first_min(values)
         return (
             candidates.services[i],
@@ -71,6 +68,7 @@ class SpeedBasedTactic(BalancingTactic):
     """
 
     name = "speed_based"
+    reads_stats = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
@@ -78,13 +76,14 @@ class SpeedBasedTactic(BalancingTactic):
         self.min_samples = params.min_samples_required
         self.threshold = params.speed_threshold_tps
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        snapshot = env.stats.snapshot
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
         scores: list[float] = []
         qualified: list[float] = []
         cold = self.threshold / 2
-        for service in candidates.services:
-            stats = snapshot(service)
+        for sid in candidates.ids:
+            stats = snapshot.stats_of(sid)
             warm = stats.speed_sample_count >= self.min_samples
             score = stats.avg_token_speed if warm else cold
             scores.append(score)
@@ -115,6 +114,7 @@ class AdaptiveTactic(BalancingTactic):
     """
 
     name = "adaptive"
+    reads_stats = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
@@ -146,16 +146,38 @@ class AdaptiveTactic(BalancingTactic):
             total += self._health
         return total
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        snapshot = env.stats.snapshot
-        health = env.health if self._health else None
-        if health is None:
-            scores = [self.score(snapshot(s), True) for s in candidates.services]
-        else:
-            is_healthy = health.is_healthy
+    def prepare(self, candidates: CandidateSet) -> _Scores:
+        return _Scores()
+
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        # The scores are kept per candidate set and refreshed at most once a second, so a
+        # pick costs a lookup, not a score of every candidate (which grows with the rule).
+        cache: _Scores = candidates.data
+        best = cache.best
+        if best is None or snapshot.now - cache.computed_at >= REFRESH_SECONDS:
             scores = [
-                self.score(snapshot(s), is_healthy(sid))
-                for s, sid in zip(candidates.services, candidates.ids, strict=True)
+                self.score(snapshot.stats_of(sid), snapshot.healthy(sid)) for sid in candidates.ids
             ]
-        i = first_max(scores)
-        return candidates.services[i], "highest adaptive score ({:.4f})", (scores[i],)
+            i = first_max(scores)
+            best = (i, scores[i])
+            cache.best = best
+            cache.computed_at = snapshot.now
+        i, score = best
+        return candidates.services[i], "highest adaptive score ({:.4f})", (score,)
+
+
+#: How long the adaptive tactic keeps a candidate set's scores before scoring it again.
+REFRESH_SECONDS = 1.0
+
+
+class _Scores:
+    """The adaptive tactic's last scoring of one candidate set: the winner's position and
+    score, and when it was computed. Replaced whole, so concurrent picks race harmlessly."""
+
+    __slots__ = ("best", "computed_at")
+
+    def __init__(self) -> None:
+        self.best: tuple[int, float] | None = None
+        self.computed_at = 0.0

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from ..config import HybridParams, Service, Tactic, TokenBasedParams
+from ..config import HybridParams, Tactic, TokenBasedParams
+import random
+
+from ..state import StateSnapshot
 from ..stats import ServiceStats
-from ._base import BalancingTactic, CandidateSet, Pick, TacticEnv, first_min, params_of
-
-
-def current_of(env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Service | None:
-    """The rule's current service when it is still a candidate, else None."""
-    current = env.state.current(rule_uuid)
-    if current is None:
-        return None
-    pos = candidates.index.get(current)
-    return None if pos is None else candidates.services[pos]
+from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_min, params_of
 
 
 class TokenBasedTactic(BalancingTactic):
@@ -21,23 +15,27 @@ class TokenBasedTactic(BalancingTactic):
     threshold; otherwise the service with the fewest window tokens (ties: first)."""
 
     name = "token_based"
+    reads_stats = True
+    keeps_current = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
         self.threshold = params_of(config, TokenBasedParams).token_threshold
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        snapshot = env.stats.snapshot
-        current = current_of(env, rule_uuid, candidates)
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        stats = snapshot.stats_of
+        current = current_of(snapshot, candidates)
         if current is not None:
-            tokens = snapshot(current).window_tokens_consumed
+            tokens = stats(current.service_id).window_tokens_consumed
             if tokens < self.threshold:
                 return (
                     current,
                     "kept the current service: {} window tokens < threshold {}",
                     (tokens, self.threshold),
                 )
-        usage = [snapshot(s).window_tokens_consumed for s in candidates.services]
+        usage = [stats(sid).window_tokens_consumed for sid in candidates.ids]
         i = first_min(usage)
         return (
             candidates.services[i],
@@ -56,6 +54,8 @@ class HybridTactic(BalancingTactic):
     both under their thresholds; otherwise the lowest ``10 * requests + tokens``."""
 
     name = "hybrid"
+    reads_stats = True
+    keeps_current = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
@@ -63,19 +63,21 @@ class HybridTactic(BalancingTactic):
         self.request_threshold = params.request_threshold
         self.token_threshold = params.token_threshold
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        snapshot = env.stats.snapshot
-        current = current_of(env, rule_uuid, candidates)
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        stats = snapshot.stats_of
+        current = current_of(snapshot, candidates)
         if current is not None:
-            stats = snapshot(current)
-            requests, tokens = stats.window_request_count, stats.window_tokens_consumed
+            figures = stats(current.service_id)
+            requests, tokens = figures.window_request_count, figures.window_tokens_consumed
             if requests < self.request_threshold and tokens < self.token_threshold:
                 return (
                     current,
                     "kept the current service: {} window requests < {} and {} tokens < {}",
                     (requests, self.request_threshold, tokens, self.token_threshold),
                 )
-        scores = [hybrid_score(snapshot(s)) for s in candidates.services]
+        scores = [hybrid_score(stats(sid)) for sid in candidates.ids]
         i = first_min(scores)
         return (
             candidates.services[i],

@@ -11,10 +11,10 @@ from ..config import (
     RandomParams,
     RoundRobinParams,
     Service,
-    ServiceID,
     Tactic,
 )
-from ._base import BalancingTactic, CandidateSet, Pick, TacticEnv, params_of
+from ..state import StateSnapshot
+from ._base import BalancingTactic, CandidateSet, Pick, params_of
 
 #: The capacity of a service with neither ``model_capacity`` nor a positive ``weight``.
 DEFAULT_CAPACITY = 100
@@ -52,9 +52,11 @@ class RandomTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Table:
         return _Table([s.weight for s in candidates.services])
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
         table: _Table = candidates.data
-        i = table.draw(env.rng)
+        i = table.draw(rng)
         if table.uniform:
             return candidates.services[i], "uniform random: every weight is 0", ()
         return (
@@ -64,62 +66,30 @@ class RandomTactic(BalancingTactic):
         )
 
 
-class _Turns:
-    """The round-robin step for one candidate set (see :meth:`TacticState.advance`)."""
-
-    __slots__ = ("candidates", "threshold")
-
-    def __init__(self, candidates: CandidateSet, threshold: int) -> None:
-        self.candidates = candidates
-        self.threshold = threshold
-
-    def __call__(self, current: ServiceID | None, streak: int) -> ServiceID:
-        cands = self.candidates
-        if current is None:
-            return cands.ids[0]
-        pos = cands.index.get(current)
-        if pos is None:
-            return self._after(current)
-        if streak < self.threshold:
-            return cands.ids[pos]
-        pos += 1
-        return cands.ids[pos if pos < len(cands.ids) else 0]
-
-    def _after(self, gone: ServiceID) -> ServiceID:
-        """The first candidate after ``gone`` in config order, wrapping to the first."""
-        cands = self.candidates
-        rank = cands.ranks.get(gone)
-        if rank is not None:
-            for sid in cands.ids:
-                later = cands.ranks.get(sid)
-                if later is not None and later > rank:
-                    return sid
-        return cands.ids[0]
-
-
 class RoundRobinTactic(BalancingTactic):
     """``round_robin``: ``request_threshold`` consecutive requests to each service in turn.
 
-    When the current service left the candidate set, the turn goes on with the next present
-    service after it in config order.
+    The turn is the rule's counter, taken atomically by the state read that precedes the
+    pick, so N picks over n services spread exactly however many callers make them; when the
+    candidate set changes (a service ejected), the rotation goes on over the services left.
     """
 
     name = "round_robin"
-    records_pick = True
+    takes_turn = True
 
     def __init__(self, config: Tactic) -> None:
         super().__init__(config)
         self.threshold = params_of(config, RoundRobinParams).request_threshold
 
-    def prepare(self, candidates: CandidateSet) -> _Turns:
-        return _Turns(candidates, self.threshold)
-
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
-        chosen, streak = env.state.advance(rule_uuid, candidates.data)
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
+        turn, threshold = snapshot.turn, self.threshold
+        position = (turn // threshold) % len(candidates.services)
         return (
-            candidates.services[candidates.index[chosen]],
+            candidates.services[position],
             "round robin: request {} of {} in a row",
-            (streak, self.threshold),
+            (turn % threshold + 1, threshold),
         )
 
 
@@ -139,6 +109,7 @@ class CapacityBasedTactic(BalancingTactic):
     """
 
     name = "capacity_based"
+    reads_sessions = True
 
     def __init__(self, config: Tactic) -> None:
         params_of(config, CapacityBasedParams)
@@ -147,28 +118,30 @@ class CapacityBasedTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Table:
         return _Table([service_capacity(s) for s in candidates.services])
 
-    def pick(self, env: TacticEnv, rule_uuid: str, candidates: CandidateSet) -> Pick:
+    def pick(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
+    ) -> Pick:
         table: _Table = candidates.data
-        sessions = env.sessions
-        if sessions is None:
-            i = table.draw(env.rng)
+        sessions = snapshot.sessions
+        if not sessions:
+            i = table.draw(rng)
             return (
                 candidates.services[i],
-                "capacity-proportional random (no live session counts): capacity {} of {}",
+                "capacity-proportional random (no live sessions): capacity {} of {}",
                 (table.weights[i], table.total),
             )
-        count = sessions.count_by_service
         free = [
-            max(cap - count(sid), 0) for cap, sid in zip(table.weights, candidates.ids, strict=True)
+            max(cap - sessions.get(sid, 0), 0)
+            for cap, sid in zip(table.weights, candidates.ids, strict=True)
         ]
         if not any(free):
-            i = table.draw(env.rng)
+            i = table.draw(rng)
             return (
                 candidates.services[i],
                 "every service is at capacity: capacity-proportional random ({} of {})",
                 (table.weights[i], table.total),
             )
-        i = _Table(free).draw(env.rng)
+        i = _Table(free).draw(rng)
         return (
             candidates.services[i],
             "free-capacity random: {} of {} session slots free",

@@ -1,11 +1,16 @@
-"""A rule's candidate lists, resolved against the providers once and reused per request."""
+"""A rule's plan: its candidate lists resolved against the providers, its tactic and the
+static part of its state query, built once per rule and reused by every request."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .config import Provider, Rule, Service, ServiceID
-from .smart import SmartRouter
+from ..config import HealthConfig, Provider, Rule, Service, ServiceID
+from ..smart import SmartRouter
+from ..state import StateQuery
+from ..tactics import RuleTactic
+
+__all__ = ["RulePlan", "failover_order"]
 
 
 def failover_order(
@@ -14,8 +19,7 @@ def failover_order(
     """The services of ``scope`` other than ``chosen`` in the order failover tries them:
     healthy ones in config order, then the unhealthy ones as a last resort."""
     others = [s for s in scope if s.service_id != chosen]
-    if unhealthy:
-        others.sort(key=lambda s: s.service_id in unhealthy)  # stable: config order kept
+    others.sort(key=lambda s: s.service_id in unhealthy)  # stable: config order kept
     return tuple(others)
 
 
@@ -27,22 +31,13 @@ class RulePlan:
     and why (for traces and errors). ``providers``: service id -> :class:`Provider` (None
     when the selector has no providers). ``all_ids``: every id in ``base`` and ``blocks``.
     ``router``: the rule's smart router when smart routing is on and has blocks.
-    ``by_id``: the services of ``base`` by id.
+    ``by_id``: the services of ``base`` by id. ``tactic``: the rule's tactic and candidate
+    sets. ``query``: the state query of a request without a session.
     """
 
-    __slots__ = (
-        "_chains",
-        "all_ids",
-        "base",
-        "blocks",
-        "by_id",
-        "providers",
-        "router",
-        "rule",
-        "skipped",
-    )
-
-    def __init__(self, rule: Rule, providers: Mapping[str, Provider] | None) -> None:
+    def __init__(
+        self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
+    ) -> None:
         self.rule = rule
         self.providers: dict[ServiceID, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
@@ -59,26 +54,20 @@ class RulePlan:
         self.router: SmartRouter | None = (
             rule.smart_router if rule.smart_enabled and rule.smart_routing else None
         )
-        self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
+        self.tactic = RuleTactic(rule)
+        tactic = self.tactic.tactic
+        self.query = StateQuery(
+            rule=rule.uuid,
+            services=self.all_ids,
+            stats=tactic.reads_stats,
+            ewma_decay=tactic.ewma_decay,
+            sessions=tactic.reads_sessions,
+            health=health,
+        )
 
-    def chain(
-        self, chosen: Service, scope: tuple[Service, ...], unhealthy: frozenset[ServiceID]
-    ) -> tuple[tuple[Service, Provider | None], ...]:
-        """(service, provider) of ``chosen``, then of its fallbacks in ``scope`` (see
-        :func:`failover_order`). The usual case, the rule's own services all healthy, is
-        built once per chosen service: it is the same for every request that service gets."""
-        cacheable = scope is self.base and not unhealthy
-        sid = chosen.service_id
-        chain = self._chains.get(sid) if cacheable else None
-        if chain is None:
-            providers = self.providers
-            chain = tuple(
-                (s, providers.get(s.service_id))
-                for s in (chosen, *failover_order(scope, sid, unhealthy))
-            )
-            if cacheable:
-                self._chains[sid] = chain
-        return chain
+    def pair(self, service: Service) -> tuple[Service, Provider | None]:
+        """(service, its provider)."""
+        return service, self.providers.get(service.service_id)
 
     def _usable(
         self, services: tuple[Service, ...], providers: Mapping[str, Provider] | None
@@ -102,8 +91,7 @@ class RulePlan:
             else:
                 self.providers[sid] = provider
                 kept.append(service)
-        # All usable: keep the rule's own tuple, which the load balancer knows by identity.
-        return services if len(kept) == len(services) else tuple(kept)
+        return tuple(kept)
 
     def _skip(self, service_id: ServiceID, why: str) -> None:
         if all(sid != service_id for sid, _ in self.skipped):

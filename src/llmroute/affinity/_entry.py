@@ -1,5 +1,5 @@
 """Session locks as values: :class:`AffinityEntry`, the :class:`AffinityStore` protocol that
-every backend implements, and :func:`lock_entry`, the fast way to build a valid entry."""
+every backend implements."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import math
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from .config import ServiceID
+from ..config import ServiceID
 
-__all__ = ["AffinityEntry", "AffinityStore", "lock_entry"]
+__all__ = ["AffinityEntry", "AffinityStore"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +29,6 @@ class AffinityEntry:
     expires_at: float
 
     def __post_init__(self) -> None:
-        locked_at, expires_at = self.locked_at, self.expires_at
-        if (
-            type(self.service) is ServiceID
-            and type(self.message_id) is str
-            and type(locked_at) is float
-            and type(expires_at) is float
-            and -math.inf < locked_at <= expires_at < math.inf
-        ):
-            return  # the common case, checked in one go
         self._check()
 
     def _check(self) -> None:
@@ -89,33 +80,3 @@ class AffinityStore(Protocol):
 
     def count_by_service(self, service_id: ServiceID, /) -> int:
         """How many live (unexpired) sessions are locked to the service."""
-
-
-# Writing the slots directly skips the frozen dataclass's validating __init__, which costs
-# as much as storing the lock; lock_entry() does so only for fields valid by construction.
-_SET_SERVICE = AffinityEntry.__dict__["service"].__set__
-_SET_MESSAGE_ID = AffinityEntry.__dict__["message_id"].__set__
-_SET_LOCKED_AT = AffinityEntry.__dict__["locked_at"].__set__
-_SET_EXPIRES_AT = AffinityEntry.__dict__["expires_at"].__set__
-
-
-def lock_entry(service: ServiceID, now: float, ttl: float) -> AffinityEntry:
-    """The entry locking a session to ``service`` from ``now`` for ``ttl`` seconds (> 0).
-
-    Same as ``AffinityEntry(service, "", now, now + ttl)``, which validates; that is skipped
-    when ``service`` is a :class:`ServiceID` and both times are finite floats.
-    """
-    expires_at = now + ttl
-    if (
-        type(service) is not ServiceID
-        or type(now) is not float
-        or type(expires_at) is not float
-        or not -math.inf < now <= expires_at < math.inf
-    ):
-        return AffinityEntry(service, "", now, expires_at)
-    entry = object.__new__(AffinityEntry)
-    _SET_SERVICE(entry, service)
-    _SET_MESSAGE_ID(entry, "")
-    _SET_LOCKED_AT(entry, now)
-    _SET_EXPIRES_AT(entry, expires_at)
-    return entry

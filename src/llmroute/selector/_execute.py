@@ -1,0 +1,366 @@
+"""The selector's execute forms: one state read, then your call over the chosen service and
+its fallbacks through the generic :func:`llmroute.execute` loop, each attempt written back as
+one outcome (stats, health, cursor and pin together)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Collection,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+
+from .._execute_core import default_logger
+from .._execute_stream import AsyncStreamResult, StreamResult, aexecute_stream, execute_stream
+from .._execute_stream_io import aclose_stream, async_iterable, close_stream
+from .._execute_types import ExecuteHooks, ExecuteResult
+from ..affinity import SessionID
+from ..config import Provider, Rule, Service
+from ..execute import aexecute, execute
+from ..failures import Failure
+from ..state import Outcome, StateSnapshot
+from ..usage import Usage
+from ._result import SelectionResult
+
+if TYPE_CHECKING:
+    from ._selector import ServiceSelector
+
+T = TypeVar("T")
+Pair = tuple[Service, Provider | None]
+
+#: Reads the token usage off a response (``Usage.of`` by default); None when it has none.
+UsageReader = Callable[[Any], Usage | None]
+
+
+def _pair_name(pair: Pair) -> str:
+    return pair[0].name
+
+
+class _Recorder(ExecuteHooks[Pair]):
+    """Writes each attempt of a selector-driven call to the state store as one outcome, keeps
+    the in-flight counts, and passes every event on to the caller's own hooks.
+
+    Outcomes are written as they happen; for an async-only store they are queued and
+    written (awaited) when the call ends.
+    """
+
+    def __init__(
+        self,
+        selector: ServiceSelector,
+        selection: SelectionResult,
+        usage: UsageReader | None,
+        exempt: Collection[str],
+        hooks: ExecuteHooks[Pair] | None,
+    ) -> None:
+        self.selector = selector
+        self.selection = selection
+        self.usage = usage
+        self.exempt = exempt
+        self.hooks = hooks
+        self.ttft: float | None = None
+        self.tap: _Tap | None = None
+        self.sync_write = callable(getattr(selector.state, "write", None))
+        self.pending: list[Outcome] = []
+
+    def attempt_started(self, provider: Pair, name: str) -> None:
+        self.ttft = None
+        self.tap = None
+        self.selector.started(provider[0])
+        if self.hooks is not None:
+            self.hooks.attempt_started(provider, name)
+
+    def first_chunk(self, provider: Pair, name: str, time_to_first_chunk: float) -> None:
+        self.ttft = time_to_first_chunk
+        if self.hooks is not None:
+            self.hooks.first_chunk(provider, name, time_to_first_chunk)
+
+    def provider_skipped(self, provider: Pair, name: str, cooldown_remaining: float) -> None:
+        if self.hooks is not None:
+            self.hooks.provider_skipped(provider, name, cooldown_remaining)
+
+    def attempt_succeeded(self, provider: Pair, name: str, response: Any, latency: float) -> None:
+        service = provider[0]
+        self.selector.finished(service)
+        if self.tap is not None:
+            usage = self.tap.usage
+        else:
+            usage = self.usage(response) if self.usage is not None else None
+        ttft = self.ttft
+        outcome, _ = self.selector.outcome(
+            self.selection,
+            service,
+            usage=usage,
+            latency_ms=latency * 1000.0,
+            ttft_ms=None if ttft is None else ttft * 1000.0,
+        )
+        self._write(outcome)
+        if self.hooks is not None:
+            self.hooks.attempt_succeeded(provider, name, response, latency)
+
+    def attempt_failed(
+        self, provider: Pair, name: str, error: BaseException, failure: Failure, latency: float
+    ) -> None:
+        service = provider[0]
+        self.selector.finished(service)
+        outcome, _ = self.selector.outcome(self.selection, service, error=failure)
+        if outcome.kind == "failure" and service.service_id in self.exempt:
+            outcome = outcome._replace(failure=None)  # exempt: the pin moves, health does not
+        self._write(outcome)
+        if self.hooks is not None:
+            self.hooks.attempt_failed(provider, name, error, failure, latency)
+
+    def _write(self, outcome: Outcome) -> None:
+        if self.sync_write:
+            self.selector.write(outcome)
+        else:
+            self.pending.append(outcome)
+
+    async def flush(self) -> None:
+        """Write the outcomes queued for an async-only store."""
+        pending, self.pending = self.pending, []
+        for outcome in pending:
+            await self.selector.awrite(outcome)
+
+
+class _SnapshotCooldown:
+    """The selection's snapshot as ``execute()``'s cooldown tracker: a fallback that was
+    unhealthy when the request was read is passed over (the last one is always tried)."""
+
+    def __init__(self, snapshot: StateSnapshot, clock: Callable[[], float]) -> None:
+        self.snapshot = snapshot
+        self.clock = clock
+
+    def is_available(self, name: str) -> bool:
+        return self.snapshot.healthy(name)
+
+    def cooldown_remaining(self, name: str) -> float:
+        state = self.snapshot.unhealthy.get(name)
+        return 0.0 if state is None else max(0.0, state.unhealthy_until - self.clock())
+
+    def record_failure(self, name: str, error: object) -> bool:
+        return False  # the recorder writes the failure with the rest of the outcome
+
+
+class _Tap:
+    """Shared part of the stream taps: the provider's stream, and the usage seen so far."""
+
+    __slots__ = ("logger", "reader", "source", "usage")
+
+    def __init__(self, source: object, reader: UsageReader | None, logger: logging.Logger) -> None:
+        self.source = source
+        self.reader = reader
+        self.logger = logger
+        self.usage: Usage | None = None
+
+    def see(self, chunk: object) -> None:
+        if self.reader is not None:
+            found = self.reader(chunk)
+            if found is not None:
+                self.usage = found if self.usage is None else self.usage.merge(found)
+
+
+class _SyncTap(_Tap, Generic[T]):
+    """Passes a provider's chunks through, reading usage off them; closes what it wraps."""
+
+    __slots__ = ("inner",)
+
+    def __init__(
+        self, source: Iterable[T], reader: UsageReader | None, logger: logging.Logger
+    ) -> None:
+        super().__init__(source, reader, logger)
+        self.inner: Iterator[T] = iter(source)
+
+    def __iter__(self) -> Iterator[T]:
+        return self
+
+    def __next__(self) -> T:
+        chunk = next(self.inner)
+        self.see(chunk)
+        return chunk
+
+    def close(self) -> None:
+        close_stream(self.inner, self.source, self.logger)
+
+
+class _AsyncTap(_Tap, Generic[T]):
+    """The async form of the stream tap."""
+
+    __slots__ = ("inner",)
+
+    def __init__(
+        self, source: AsyncIterable[T], reader: UsageReader | None, logger: logging.Logger
+    ) -> None:
+        super().__init__(source, reader, logger)
+        self.inner: AsyncIterator[T] = source.__aiter__()
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        chunk = await self.inner.__anext__()
+        self.see(chunk)
+        return chunk
+
+    async def aclose(self) -> None:
+        await aclose_stream(self.inner, self.source, self.logger)
+
+
+class ExecuteOptions(NamedTuple):
+    """What the four execute forms of the selector share, besides the rule, request and fn."""
+
+    session_id: SessionID | str | None = None
+    headers: Mapping[str, str] | None = None
+    client_ip: str | None = None
+    usage: UsageReader | None = Usage.of
+    exempt: Collection[str] = ()
+    fallback_on: Callable[[BaseException], bool] | None = None
+    logger: logging.Logger | None = None
+    hooks: ExecuteHooks[Pair] | None = None
+
+
+class _Call(NamedTuple):
+    selection: SelectionResult
+    pairs: tuple[Pair, ...]
+    recorder: _Recorder
+    cooldown: _SnapshotCooldown
+
+
+def _call(selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opts: ExecuteOptions) -> _Call:
+    plan, req, query = prepared
+    selection = selector.decide(plan, req, snapshot, query.take_turn)
+    pairs = tuple(plan.pair(s) for s in (selection.service, *selection.fallbacks))
+    recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks)
+    return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
+
+
+def _begin(selector: ServiceSelector, rule: Rule | str, request: Any, opts: ExecuteOptions) -> _Call:
+    prepared = selector.prepare(
+        rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
+    )
+    return _call(selector, selector.read(prepared[2]), prepared, opts)
+
+
+async def _abegin(
+    selector: ServiceSelector, rule: Rule | str, request: Any, opts: ExecuteOptions
+) -> _Call:
+    prepared = selector.prepare(
+        rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
+    )
+    return _call(selector, await selector.aread(prepared[2]), prepared, opts)
+
+
+def run_execute(
+    selector: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], T],
+    opts: ExecuteOptions,
+) -> ExecuteResult[T]:
+    """The sync form: one read, the attempts, one outcome write per attempt."""
+    call = _begin(selector, rule, request, opts)
+    result = execute(
+        call.pairs,
+        lambda pair: fn(pair[0], pair[1]),
+        cooldown=call.cooldown,
+        fallback_on=opts.fallback_on,
+        logger=opts.logger,
+        hooks=call.recorder,
+        key=_pair_name,
+    )
+    result.selection = call.selection
+    return result
+
+
+async def run_aexecute(
+    selector: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], Awaitable[T]],
+    opts: ExecuteOptions,
+) -> ExecuteResult[T]:
+    """The async form: the read and the writes are awaited."""
+    call = await _abegin(selector, rule, request, opts)
+    try:
+        result = await aexecute(
+            call.pairs,
+            lambda pair: fn(pair[0], pair[1]),
+            cooldown=call.cooldown,
+            fallback_on=opts.fallback_on,
+            logger=opts.logger,
+            hooks=call.recorder,
+            key=_pair_name,
+        )
+    finally:
+        await call.recorder.flush()
+    result.selection = call.selection
+    return result
+
+
+def run_execute_stream(
+    selector: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], Iterable[T]],
+    opts: ExecuteOptions,
+) -> StreamResult[T]:
+    """The sync stream form."""
+    call = _begin(selector, rule, request, opts)
+    log = opts.logger if opts.logger is not None else default_logger
+    recorder = call.recorder
+
+    def open_tap(pair: Pair) -> Iterable[T]:
+        tap = _SyncTap(fn(pair[0], pair[1]), opts.usage, log)
+        recorder.tap = tap
+        return tap
+
+    stream = execute_stream(
+        call.pairs,
+        open_tap,
+        cooldown=call.cooldown,
+        fallback_on=opts.fallback_on,
+        logger=opts.logger,
+        hooks=recorder,
+        key=_pair_name,
+    )
+    stream.selection = call.selection
+    return stream
+
+
+async def run_aexecute_stream(
+    selector: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
+    opts: ExecuteOptions,
+    first_chunk_timeout: float | None,
+) -> AsyncStreamResult[T]:
+    """The async stream form."""
+    call = await _abegin(selector, rule, request, opts)
+    log = opts.logger if opts.logger is not None else default_logger
+    recorder = call.recorder
+
+    async def open_tap(pair: Pair) -> AsyncIterable[T]:
+        tap = _AsyncTap(await async_iterable(fn(pair[0], pair[1])), opts.usage, log)
+        recorder.tap = tap
+        return tap
+
+    stream = await aexecute_stream(
+        call.pairs,
+        open_tap,
+        cooldown=call.cooldown,
+        fallback_on=opts.fallback_on,
+        logger=opts.logger,
+        hooks=recorder,
+        key=_pair_name,
+        first_chunk_timeout=first_chunk_timeout,
+    )
+    stream.selection = call.selection
+    return stream

@@ -1,0 +1,129 @@
+"""The four execute methods of :class:`ServiceSelector`, thin wrappers that gather their
+keyword arguments into one :class:`ExecuteOptions` and run the matching form."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from .._execute_stream import AsyncStreamResult, StreamResult
+from .._execute_types import ExecuteHooks, ExecuteResult
+from ..affinity import SessionID
+from ..config import Provider, Rule, Service
+from ..usage import Usage
+from ._execute import (
+    ExecuteOptions,
+    Pair,
+    UsageReader,
+    run_aexecute,
+    run_aexecute_stream,
+    run_execute,
+    run_execute_stream,
+)
+
+if TYPE_CHECKING:
+    from ._selector import ServiceSelector
+
+T = TypeVar("T")
+
+
+def execute(
+    self: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], T],
+    *,
+    session_id: SessionID | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    client_ip: str | None = None,
+    usage: UsageReader | None = Usage.of,
+    exempt: Collection[str] = (),
+    fallback_on: Callable[[BaseException], bool] | None = None,
+    logger: logging.Logger | None = None,
+    hooks: ExecuteHooks[Pair] | None = None,
+) -> ExecuteResult[T]:
+    """Select a service for ``request`` (one state read), then call ``fn(service, provider)``
+    on it and, if it fails, on its fallbacks (the ``fallback`` strategy of
+    :func:`llmroute.execute`; a fallback unhealthy at the read is passed over, the last one is
+    always tried).
+
+    Every attempt is written back as one outcome: latency, tokens (read from the response by
+    ``usage``, ``Usage.of`` by default, which understands OpenAI and Anthropic responses),
+    health, the rule's cursor and the session's pin (pinned to the service that served,
+    released when its service fails). In-flight counts (for ``least_busy``) are kept.
+    ``exempt`` names services (ids) whose failures never count against their health;
+    ``hooks`` (an :class:`ExecuteHooks` over ``(service, provider)`` pairs) hear of every
+    attempt. The result's ``selection`` is the :class:`SelectionResult`; ``provider`` the
+    serving service id. Raises what :meth:`select` and :func:`llmroute.execute` raise.
+    """
+    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    return run_execute(self, rule, request, fn, opts)
+
+
+async def aexecute(
+    self: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], Awaitable[T]],
+    *,
+    session_id: SessionID | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    client_ip: str | None = None,
+    usage: UsageReader | None = Usage.of,
+    exempt: Collection[str] = (),
+    fallback_on: Callable[[BaseException], bool] | None = None,
+    logger: logging.Logger | None = None,
+    hooks: ExecuteHooks[Pair] | None = None,
+) -> ExecuteResult[T]:
+    """:meth:`execute` for an async ``fn``; the state read and writes are awaited."""
+    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    return await run_aexecute(self, rule, request, fn, opts)
+
+
+def execute_stream(
+    self: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], Iterable[T]],
+    *,
+    session_id: SessionID | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    client_ip: str | None = None,
+    usage: UsageReader | None = Usage.of,
+    exempt: Collection[str] = (),
+    fallback_on: Callable[[BaseException], bool] | None = None,
+    logger: logging.Logger | None = None,
+    hooks: ExecuteHooks[Pair] | None = None,
+) -> StreamResult[T]:
+    """:meth:`execute` for a streamed call: ``fn`` returns an iterable of chunks.
+
+    Fails over until the first chunk; then the stream is committed (see
+    :func:`llmroute.execute_stream`). Time to first chunk is recorded as TTFT, the whole
+    stream's duration as latency, and the usage the chunks report (OpenAI's final chunk with
+    ``stream_options={"include_usage": True}``, Anthropic's message events) as tokens.
+    """
+    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    return run_execute_stream(self, rule, request, fn, opts)
+
+
+async def aexecute_stream(
+    self: ServiceSelector,
+    rule: Rule | str,
+    request: Any,
+    fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
+    *,
+    session_id: SessionID | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    client_ip: str | None = None,
+    usage: UsageReader | None = Usage.of,
+    exempt: Collection[str] = (),
+    fallback_on: Callable[[BaseException], bool] | None = None,
+    logger: logging.Logger | None = None,
+    hooks: ExecuteHooks[Pair] | None = None,
+    first_chunk_timeout: float | None = None,
+) -> AsyncStreamResult[T]:
+    """:meth:`execute_stream` for async streams (``fn`` returns an async iterable or an
+    awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
+    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    return await run_aexecute_stream(self, rule, request, fn, opts, first_chunk_timeout)

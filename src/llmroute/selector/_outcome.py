@@ -1,0 +1,101 @@
+"""From an attempt's result to the one :class:`Outcome` the store writes, and the in-flight
+counts of this process."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from ..affinity import pin_change
+from ..config import HealthConfig, Service, ServiceID
+from ..failures import Failure, FailureKind
+from ..state import Outcome, OutcomeKind
+from ..usage import Usage
+from ._result import SelectionResult
+
+__all__ = ["InFlight", "build_outcome"]
+
+
+def build_outcome(
+    result: SelectionResult,
+    served: Service,
+    health: HealthConfig,
+    usage: Usage | None,
+    latency_ms: float | None,
+    ttft_ms: float | None,
+    failure: Failure | None,
+    cancelled: bool = False,
+) -> Outcome:
+    """The outcome of ``served`` answering (or failing) the request ``result`` chose for.
+
+    A success pins the session to ``served`` and makes it the rule's current service (for
+    tactics that keep one); a failure of the service releases the session's pin; a
+    cancellation or a failure of the request itself changes neither. The round-robin turn
+    advances once per selection that did not take it in its read.
+    """
+    kind: OutcomeKind
+    if cancelled or (failure is not None and failure.kind is FailureKind.CANCELLED):
+        kind = "cancelled"
+    elif failure is not None:
+        kind = "failure"
+    else:
+        kind = "success"
+    success = kind == "success"
+    rule = result.rule
+    tactic = result.plan.tactic.tactic
+    counts = failure is not None and failure.counts_against_health and not cancelled
+    return Outcome(
+        rule=rule.uuid,
+        service=served,
+        kind=kind,
+        health=health,
+        usage=usage if success else None,
+        latency_ms=latency_ms if success else None,
+        ttft_ms=ttft_ms if success else None,
+        failure=failure if kind == "failure" else None,
+        read_seq=result.read_seq,
+        pin=pin_change(
+            result.pin_key,
+            float(rule.session_affinity),
+            served.service_id,
+            result.pinned,
+            success,
+            counts,
+        ),
+        current=success and tactic.keeps_current,
+        advance_turn=(
+            tactic.takes_turn and not result.took_turn and served.service_id == result.service_id
+        ),
+    )
+
+
+class InFlight:
+    """Calls in flight per service in this process (read by ``least_busy``).
+
+    They are this process's own by design: a call in flight belongs to the process holding
+    its connection, and counts shared across processes would stay stuck when one dies.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[ServiceID, int] = {}
+        self._view: Mapping[ServiceID, int] = MappingProxyType({})
+
+    def add(self, service_id: ServiceID, delta: int) -> None:
+        """Count ``delta`` (+1 started, -1 finished); a count never goes below 0."""
+        with self._lock:
+            count = max(self._counts.get(service_id, 0) + delta, 0)
+            if count:
+                self._counts[service_id] = count
+            else:
+                self._counts.pop(service_id, None)
+            self._view = MappingProxyType(dict(self._counts))
+
+    def count(self, service_id: str) -> int:
+        """The calls in flight to one service."""
+        return self._counts.get(service_id, 0)  # type: ignore[call-overload]
+
+    def view(self) -> Mapping[ServiceID, int]:
+        """A read-only copy of every count, taken now."""
+        return self._view

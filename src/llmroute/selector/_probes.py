@@ -1,0 +1,122 @@
+"""Running health probes off the request path: a read that took a probe lease hands it here;
+the probe runs on a worker thread (sync callers) or a task (async callers, when the probe is
+a coroutine function), and its answer is written to the store as one outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from typing import Any
+
+from ..config import HealthConfig, Service, ServiceID
+from ..failures import Failure, classify_error
+from ..state import Outcome
+from ..typing import Clock
+
+__all__ = ["ProbeRunner"]
+
+_log = logging.getLogger("llmroute.health")
+
+
+class ProbeRunner:
+    """Starts the probes whose leases a read took; each answer is one outcome write."""
+
+    def __init__(self, state: Any, probe: Any, clock: Clock) -> None:
+        self._state = state
+        self._probe = probe
+        self._clock = clock
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.enabled = False
+
+    @property
+    def has_probe(self) -> bool:
+        """Whether a probe function was given."""
+        return self._probe is not None
+
+    @property
+    def active(self) -> bool:
+        """Whether reads should take probe leases."""
+        return self.enabled and self._probe is not None
+
+    def start(
+        self, rule: str, leases: tuple[tuple[ServiceID, int], ...], health: HealthConfig
+    ) -> None:
+        """Start one probe per lease, on a task when called from a running event loop with a
+        coroutine-function probe, else on a daemon thread."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        for service_id, lease_seq in leases:
+            if loop is not None and inspect.iscoroutinefunction(self._probe):
+                task = loop.create_task(self._arun(rule, service_id, lease_seq, health))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            else:
+                threading.Thread(
+                    target=self._run,
+                    args=(rule, service_id, lease_seq, health),
+                    name=f"llmroute-probe-{service_id}",
+                    daemon=True,
+                ).start()
+
+    def _run(self, rule: str, service_id: ServiceID, lease_seq: int, health: HealthConfig) -> None:
+        failure: Failure | None = None
+        try:
+            ok = bool(self._probe(service_id))
+        except Exception as exc:
+            ok, failure = False, classify_error(exc, now=self._clock())
+        self._write(self._answer(rule, service_id, lease_seq, health, ok, failure))
+
+    async def _arun(
+        self, rule: str, service_id: ServiceID, lease_seq: int, health: HealthConfig
+    ) -> None:
+        failure: Failure | None = None
+        try:
+            ok = bool(await self._probe(service_id))
+        except Exception as exc:
+            ok, failure = False, classify_error(exc, now=self._clock())
+        outcome = self._answer(rule, service_id, lease_seq, health, ok, failure)
+        awrite = getattr(self._state, "awrite", None)
+        try:
+            if awrite is not None:
+                await awrite(outcome)
+            else:
+                self._state.write(outcome)
+        except Exception:
+            _log.exception("llmroute: writing a probe's answer failed", extra=_extra(service_id))
+
+    def _answer(
+        self,
+        rule: str,
+        service_id: ServiceID,
+        lease_seq: int,
+        health: HealthConfig,
+        ok: bool,
+        failure: Failure | None,
+    ) -> Outcome:
+        _log.debug("health probe of %s answered %s", service_id, ok, extra=_extra(service_id))
+        service = Service(provider=service_id.provider, model=service_id.model)
+        return Outcome(
+            rule=rule,
+            service=service,
+            kind="probe",
+            health=health,
+            failure=failure,
+            ok=ok,
+            lease_seq=lease_seq,
+        )
+
+    def _write(self, outcome: Outcome) -> None:
+        try:
+            self._state.write(outcome)
+        except Exception:
+            _log.exception(
+                "llmroute: writing a probe's answer failed", extra=_extra(outcome.service.service_id)
+            )
+
+
+def _extra(service_id: str) -> dict[str, str]:
+    return {"event": "probe_answered", "service_id": service_id}

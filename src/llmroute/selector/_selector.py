@@ -1,0 +1,453 @@
+"""The ServiceSelector: picks a service for each request from one state read, and learns
+from each outcome with one state write.
+
+``select`` / ``aselect`` build the rule's state query, read the store once (sync or awaited),
+and run the pure stages of :mod:`._stages` on the snapshot; nothing is written. ``record`` /
+``arecord`` write one outcome. The execute forms (:mod:`._execute`) do both around your call.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..affinity import DEFAULT_SESSION_HEADERS, SessionID, pin_keys
+from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service
+from ..config._routing import index_providers
+from ..errors import NoServiceAvailableError
+from ..failures import Failure, classify_error
+from ..health import HealthMonitor
+from ..smart import TokenCounter
+from ..state import InMemoryState, InMemoryTacticState, StateQuery, StateSnapshot
+from ..stats import InMemoryStatsStore
+from ..typing import Clock, Probe, system_clock
+from ..usage import Usage
+from . import _forms
+from ._outcome import InFlight, build_outcome
+from ._plan import RulePlan
+from ._probes import ProbeRunner
+from ._result import Request, SelectionResult
+from ._stages import decide
+
+__all__ = ["ServiceSelector"]
+
+
+class ServiceSelector:
+    """Chooses the service for each request and records how it went.
+
+    ``providers`` (a list of :class:`Provider` or a :class:`RoutingConfig`) resolve each
+    service's ``provider`` by uuid or name; a service whose provider is missing or disabled
+    is skipped. Without providers every service is usable and results carry no provider.
+
+    ``state`` is the state store (any ``StateStore`` / ``AsyncStateStore``; an
+    :class:`InMemoryState` on ``clock`` by default). Without ``state``, the in-memory store is
+    built from the parts you pass: ``health`` (a :class:`HealthMonitor`; ``False`` routes
+    without health), ``stats``, ``affinity`` and ``tactic_state``. ``probe`` checks an
+    ejected service once its recovery time has passed (with ``health.probe_enabled``); it runs
+    on a worker thread (or a task for ``aselect``), never inside a selection. ``rng`` (seed it
+    for reproducible choices), ``token_counter`` (for the ``token`` ops) and
+    ``session_headers`` (headers that carry a session id) complete it. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        providers: Iterable[Provider] | RoutingConfig | None = None,
+        *,
+        state: Any = None,
+        health: HealthMonitor | bool | None = None,
+        probe: Probe | None = None,
+        stats: InMemoryStatsStore | None = None,
+        affinity: Any = None,
+        tactic_state: InMemoryTacticState | None = None,
+        rng: random.Random | None = None,
+        clock: Clock | None = None,
+        token_counter: TokenCounter | None = None,
+        session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
+    ) -> None:
+        self._clock: Clock = clock if clock is not None else system_clock
+        self._config = providers if isinstance(providers, RoutingConfig) else None
+        health_config = self._config.health if self._config is not None else HealthConfig()
+        monitor = health if isinstance(health, HealthMonitor) else None
+        if monitor is not None:
+            health_config = monitor.config
+            probe = probe if probe is not None else monitor.probe
+        if state is None:
+            if monitor is None:
+                monitor = HealthMonitor(health_config, clock=self._clock, probe=probe)
+            state = InMemoryState(
+                clock=self._clock,
+                stats=stats,
+                health=monitor,
+                affinity=affinity,
+                tactics=tactic_state,
+            )
+        elif monitor is not None or stats is not None or affinity is not None or tactic_state:
+            raise TypeError("pass either state= or its in-memory parts, not both")
+        if not callable(getattr(state, "read", None)) and not callable(getattr(state, "aread", None)):
+            raise TypeError(f"state must have read() or aread(), got {type(state).__name__}")
+        self._state = state
+        self._use_health = health is not False
+        self._health_config = health_config
+        self._probes = ProbeRunner(state, probe, self._clock)
+        self._check_probe(health_config)
+        self._rng = rng if rng is not None else random.Random()
+        self._in_flight = InFlight()
+        self.token_counter = token_counter
+        self.session_headers = tuple(session_headers)
+        self._providers: dict[str, Provider] | None = None
+        self._plans: dict[str, RulePlan] = {}
+        self.update_providers(
+            self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
+        )
+
+    @classmethod
+    def from_config(cls, config: RoutingConfig, **kwargs: Any) -> ServiceSelector:
+        """A selector for ``config``'s providers and health settings; rules can then be named
+        by uuid or request model in :meth:`select`."""
+        return cls(config, **kwargs)
+
+    # -- what it holds -------------------------------------------------------------------
+
+    @property
+    def config(self) -> RoutingConfig | None:
+        """The configuration in force (None when built from a provider list)."""
+        return self._config
+
+    # The execute forms, defined in ._forms and run by ._execute.
+    execute = _forms.execute
+    aexecute = _forms.aexecute
+    execute_stream = _forms.execute_stream
+    aexecute_stream = _forms.aexecute_stream
+
+    @property
+    def clock(self) -> Clock:
+        """The clock the selector reads."""
+        return self._clock
+
+    @property
+    def state(self) -> Any:
+        """The state store."""
+        return self._state
+
+    @property
+    def stats(self) -> InMemoryStatsStore | None:
+        """The in-memory store's stats part (None with another store)."""
+        return getattr(self._state, "stats", None)
+
+    @property
+    def health(self) -> HealthMonitor | None:
+        """The in-memory store's health part (None with another store or without health)."""
+        return getattr(self._state, "health", None) if self._use_health else None
+
+    @property
+    def affinity(self) -> Any:
+        """The in-memory store's pins (None with another store)."""
+        return getattr(self._state, "affinity", None)
+
+    def in_flight(self, service: Service | str) -> int:
+        """How many calls this selector has in flight to ``service`` (a service or its id)."""
+        return self._in_flight.count(getattr(service, "service_id", service))
+
+    def provider_for(self, service: Service) -> Provider | None:
+        """The provider a service names (by uuid or name), or None."""
+        return None if self._providers is None else self._providers.get(service.provider)
+
+    def update_config(self, config: RoutingConfig) -> None:
+        """Swap in a reloaded configuration: its providers, rules and health settings. State
+        keyed by service id and rule uuid (stats, health, pins, cursors) is kept."""
+        if not isinstance(config, RoutingConfig):
+            raise TypeError(f"config must be a RoutingConfig, got {type(config).__name__}")
+        self._check_probe(config.health)
+        configure = getattr(self._state, "configure", None)
+        if configure is not None:
+            configure(config.health)
+        self._health_config = config.health
+        self._config = config
+        self.update_providers(config.providers)
+
+    def update_providers(self, providers: Iterable[Provider] | None) -> None:
+        """Swap the providers (after a config reload); state is kept."""
+        if providers is None:
+            self._providers = None
+        else:
+            providers = tuple(providers)
+            for provider in providers:
+                if not isinstance(provider, Provider):
+                    raise TypeError(f"providers must be Provider objects, got {provider!r}")
+            self._providers = index_providers(providers)
+        self._plans = {}
+
+    # -- selecting -----------------------------------------------------------------------
+
+    def select(
+        self,
+        rule: Rule | str,
+        request: Any = None,
+        *,
+        session_id: SessionID | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> SelectionResult:
+        """Choose the service for ``request`` under ``rule``; writes nothing.
+
+        ``request`` is the body you hold (OpenAI / Anthropic dict, SDK object, a
+        :class:`RequestContext`) or None. The session comes from ``session_id`` when given,
+        else from the request, ``headers`` and ``client_ip`` (see ``resolve_session_id``);
+        it is resolved only when the rule uses affinity. Raises
+        :class:`NoServiceAvailableError` when no usable service is left, saying which stage
+        removed what; all candidates unhealthy is not an error but a degraded result. The
+        same session and state give the same answer: pass the result to :meth:`record`.
+        """
+        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, False)
+        return self._decide(plan, req, self.read(query), False)
+
+    async def aselect(
+        self,
+        rule: Rule | str,
+        request: Any = None,
+        *,
+        session_id: SessionID | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> SelectionResult:
+        """:meth:`select` for async callers: the state read is awaited."""
+        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, False)
+        return self._decide(plan, req, await self.aread(query), False)
+
+    def select_for_embeddings(
+        self,
+        rule: Rule | str,
+        request: Any = None,
+        *,
+        session_id: SessionID | str | None = None,
+        headers: Mapping[str, str] | None = None,
+        client_ip: str | None = None,
+    ) -> SelectionResult:
+        """Like :meth:`select`, without smart routing (embedding requests carry no chat)."""
+        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, True)
+        return self._decide(plan, req, self.read(query), False)
+
+    def prepare(
+        self,
+        rule: Rule | str,
+        request: Any,
+        session_id: SessionID | str | None,
+        headers: Mapping[str, str] | None,
+        client_ip: str | None,
+        *,
+        take_turn: bool,
+    ) -> tuple[RulePlan, Request, StateQuery]:
+        """The plan, request and state query of a selection (for the execute forms, which
+        take the round-robin turn in their read)."""
+        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, False)
+        if take_turn and plan.tactic.tactic.takes_turn:
+            query = query._replace(take_turn=True)
+        return plan, req, query
+
+    def decide(
+        self, plan: RulePlan, request: Request, snapshot: StateSnapshot, took_turn: bool
+    ) -> SelectionResult:
+        """Run the stages on a snapshot read for ``plan``'s query (for the execute forms)."""
+        return self._decide(plan, request, snapshot, took_turn)
+
+    def read(self, query: StateQuery) -> StateSnapshot:
+        """One read of the state store."""
+        read = getattr(self._state, "read", None)
+        if read is None:
+            raise TypeError(f"{type(self._state).__name__} is async only: use aselect()")
+        snapshot: StateSnapshot = read(query)
+        return snapshot
+
+    async def aread(self, query: StateQuery) -> StateSnapshot:
+        """One awaited read of the state store (its sync read when it has no async one)."""
+        aread = getattr(self._state, "aread", None)
+        if aread is None:
+            return self.read(query)
+        snapshot: StateSnapshot = await aread(query)
+        return snapshot
+
+    def _prepare(
+        self,
+        rule: Rule | str,
+        request: Any,
+        session_id: SessionID | str | None,
+        headers: Mapping[str, str] | None,
+        client_ip: str | None,
+        embeddings: bool,
+    ) -> tuple[RulePlan, Request, StateQuery]:
+        plan = self._plan(rule)
+        rule = plan.rule
+        if not rule.active:
+            raise NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
+        if not plan.base and not plan.blocks:
+            raise _nothing_usable(plan)
+        if isinstance(session_id, str):  # the caller's own session id counts as a header's
+            value = session_id.strip()
+            session_id = SessionID("header", value, client_ip or "") if value else None
+        req = Request(
+            request,
+            session_id,
+            headers,
+            client_ip,
+            self.session_headers,
+            self.token_counter,
+            embeddings,
+        )
+        query = plan.query
+        keys: tuple[str, ...] = ()
+        if rule.session_affinity > 0:
+            keys = pin_keys(req.session.key, rule.affinity_scope, len(rule.smart_routing))
+        leasing = self._probes.active and self._use_health
+        if keys or leasing:
+            query = query._replace(pin_keys=keys, lease_probes=leasing)
+        return plan, req, query
+
+    def _decide(
+        self, plan: RulePlan, request: Request, snapshot: StateSnapshot, took_turn: bool
+    ) -> SelectionResult:
+        if snapshot.probes:
+            self._probes.start(plan.rule.uuid, snapshot.probes, self._health_config)
+        if plan.tactic.tactic.reads_in_flight:
+            snapshot = snapshot._replace(in_flight=self._in_flight.view())
+        return decide(
+            plan, request, snapshot, self._rng, use_health=self._use_health, took_turn=took_turn
+        )
+
+    def _plan(self, rule: Rule | str) -> RulePlan:
+        plans = self._plans
+        key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
+        if not isinstance(key, str):
+            raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
+        plan = plans.get(key)
+        if plan is not None and (plan.rule is rule or isinstance(rule, str)):
+            return plan
+        if isinstance(rule, str):
+            found = self._config.get_rule(rule) if self._config is not None else None
+            if found is None:
+                where = "in the configuration" if self._config is not None else "(no config given)"
+                raise NoServiceAvailableError(f"no rule {rule!r} {where}", rule=rule)
+            rule = found
+        elif not isinstance(rule, Rule):
+            raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
+        plan = plans[key] = RulePlan(rule, self._providers, self._health_config)
+        return plan
+
+    def _check_probe(self, health: HealthConfig) -> None:
+        if health.probe_enabled and not self._probes.has_probe:
+            raise ValueError("health config has probe_enabled=true but no probe= was given")
+        self._probes.enabled = health.probe_enabled
+
+    # -- recording outcomes --------------------------------------------------------------
+
+    def outcome(
+        self,
+        result: SelectionResult,
+        service: Service | None = None,
+        *,
+        usage: Usage | None = None,
+        latency_ms: float | None = None,
+        ttft_ms: float | None = None,
+        error: BaseException | Failure | int | None = None,
+        cancelled: bool = False,
+    ) -> tuple[Any, Failure | None]:
+        """The :class:`Outcome` to write for ``result`` served (or not) by ``service``, and
+        the failure's classification (None on success)."""
+        served = service if service is not None else result.service
+        failure = None if error is None else classify_error(error, now=self._clock())
+        outcome = build_outcome(
+            result, served, self._health_config, usage, latency_ms, ttft_ms, failure, cancelled
+        )
+        return outcome, failure
+
+    def record(
+        self,
+        result: SelectionResult,
+        *,
+        service: Service | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cached_tokens: int = 0,
+        latency_ms: float | None = None,
+        ttft_ms: float | None = None,
+        error: BaseException | Failure | int | None = None,
+    ) -> Failure | None:
+        """Feed a request's outcome back in one state write: stats, health, the rule's cursor
+        and the session's pin.
+
+        ``service`` is the one that served (default ``result.service``; pass the fallback
+        that served when you failed over yourself). On success: usage, latency, time to
+        first token and output speed go to stats; health hears of the success; the session
+        is pinned to the service that served. On ``error`` (an exception, a
+        :class:`Failure` or a status code) the error is classified once; health hears of
+        it, and a failure of the service (not of the request) releases the session's pin.
+        Returns the classification (None on success).
+        """
+        usage = Usage(input_tokens, output_tokens, cached_tokens) if error is None else None
+        outcome, failure = self.outcome(
+            result, service, usage=usage, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error
+        )
+        self.write(outcome)
+        return failure
+
+    async def arecord(
+        self,
+        result: SelectionResult,
+        *,
+        service: Service | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cached_tokens: int = 0,
+        latency_ms: float | None = None,
+        ttft_ms: float | None = None,
+        error: BaseException | Failure | int | None = None,
+    ) -> Failure | None:
+        """:meth:`record` for async callers: the state write is awaited."""
+        usage = Usage(input_tokens, output_tokens, cached_tokens) if error is None else None
+        outcome, failure = self.outcome(
+            result, service, usage=usage, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error
+        )
+        await self.awrite(outcome)
+        return failure
+
+    def write(self, outcome: Any) -> None:
+        """One write of the state store."""
+        write = getattr(self._state, "write", None)
+        if write is None:
+            raise TypeError(f"{type(self._state).__name__} is async only: use arecord()")
+        write(outcome)
+
+    async def awrite(self, outcome: Any) -> None:
+        """One awaited write of the state store (its sync write when it has no async one)."""
+        awrite = getattr(self._state, "awrite", None)
+        if awrite is None:
+            self.write(outcome)
+        else:
+            await awrite(outcome)
+
+    def started(self, service: Service) -> None:
+        """Count a call to ``service`` as in flight (the execute forms do)."""
+        self._in_flight.add(service.service_id, 1)
+
+    def finished(self, service: Service) -> None:
+        """Count a call to ``service`` as done."""
+        self._in_flight.add(service.service_id, -1)
+
+    def __repr__(self) -> str:
+        providers = (
+            "none" if self._providers is None else str(len(set(map(id, self._providers.values()))))
+        )
+        return f"ServiceSelector(providers={providers}, state={type(self._state).__name__})"
+
+
+def _nothing_usable(plan: RulePlan) -> NoServiceAvailableError:
+    rule = plan.rule
+    if not rule.services and not rule.smart_routing:
+        why = "it has no services"
+    elif not rule.active_services() and not plan.skipped:
+        why = "none of its services is active"
+    else:
+        why = f"every service was skipped: {plan.skipped_text() or 'none active'}"
+    return NoServiceAvailableError(
+        f"rule {rule.uuid!r} has no usable service: {why}", rule=rule.uuid
+    )

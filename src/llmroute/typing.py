@@ -1,0 +1,112 @@
+"""Every plug-in protocol of llmroute in one place, each with its async twin where it has I/O.
+
+A plug-in is anything that structurally matches its protocol; nothing needs to subclass.
+
+- :data:`Clock`: a zero-argument callable returning seconds (``time.time`` by default).
+- :class:`StateStore` / :class:`AsyncStateStore`: where routing state lives (health, usage
+  windows, latency figures, pins, cursors). A request touches it twice: one :meth:`read` of a
+  :class:`~llmroute.state.StateQuery` answered by an immutable
+  :class:`~llmroute.state.StateSnapshot` before deciding, and one :meth:`write` of an
+  :class:`~llmroute.state.Outcome` after the call. ``llmroute.state.InMemoryState`` implements
+  both protocols.
+- :data:`Probe` / :data:`AsyncProbe`: a health check of an ejected service.
+- :class:`CooldownTracker`: what plain :func:`llmroute.execute` needs to skip providers that
+  are cooling down (``llmroute.HealthMonitor`` implements it).
+- :data:`UsageReader`: reads token usage off a response or stream chunk.
+
+This module imports nothing of llmroute at run time (the value types it names are imported for
+type checkers only), so every other module may import it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from .state import Outcome, StateQuery, StateSnapshot
+    from .usage import Usage
+
+__all__ = [
+    "AsyncProbe",
+    "AsyncStateStore",
+    "Clock",
+    "CooldownTracker",
+    "Probe",
+    "StateStore",
+    "UsageReader",
+    "system_clock",
+]
+
+#: A zero-argument callable returning the current time in seconds (``time.time`` by default).
+Clock = Callable[[], float]
+
+#: The default clock: wall time, so TTLs and windows read as seconds since the epoch.
+system_clock: Clock = time.time
+
+#: A health probe: called with the service id, returns True when the service is healthy
+#: again; raising counts as a failed probe. It never runs inside a read: the selector (or the
+#: health monitor) runs it on a worker thread.
+Probe = Callable[[str], bool]
+
+#: The async form of :data:`Probe`, run as a task by async callers.
+AsyncProbe = Callable[[str], Awaitable[bool]]
+
+#: Reads the token usage off a response or a stream chunk; None when it carries none.
+UsageReader = Callable[[Any], "Usage | None"]
+
+
+@runtime_checkable
+class StateStore(Protocol):
+    """Where routing state lives; one read and one write per request. Thread-safe.
+
+    :meth:`read` answers a query with an immutable snapshot in one step (it may carry one
+    atomic increment: the round-robin turn when ``query.take_turn`` is set, and the probe
+    leases when ``query.lease_probes`` is set). :meth:`write` applies one outcome in one step:
+    stats, health, the rule's cursor and the session's pin together. Neither may raise for a
+    store that is unreachable; a shared store degrades to what it last knew.
+    """
+
+    def read(self, query: StateQuery, /) -> StateSnapshot:
+        """The state ``query`` asks for, as of now."""
+        ...
+
+    def write(self, outcome: Outcome, /) -> None:
+        """Apply one outcome (a success, a failure, a cancellation, a probe's answer)."""
+        ...
+
+
+@runtime_checkable
+class AsyncStateStore(Protocol):
+    """The async twin of :class:`StateStore`: ``await aread(query)``, ``await awrite(outcome)``."""
+
+    async def aread(self, query: StateQuery, /) -> StateSnapshot:
+        """The state ``query`` asks for, as of now."""
+        ...
+
+    async def awrite(self, outcome: Outcome, /) -> None:
+        """Apply one outcome."""
+        ...
+
+
+@runtime_checkable
+class CooldownTracker(Protocol):
+    """What plain ``execute()`` needs to skip providers that are cooling down.
+
+    Names are whatever identifies a provider or service to you (provider names, service ids).
+    ``llmroute.HealthMonitor`` implements it; any object with these three methods will do (a
+    ``report_success(name)`` method, when present, hears of successes).
+    """
+
+    def is_available(self, name: str) -> bool:
+        """True unless ``name`` is cooling down."""
+        ...
+
+    def cooldown_remaining(self, name: str) -> float:
+        """Seconds until ``name`` may be tried again (0.0 when available or due)."""
+        ...
+
+    def record_failure(self, name: str, error: object) -> bool:
+        """Record a failed call; True when this failure put ``name`` into cooldown."""
+        ...
