@@ -72,12 +72,11 @@ from .health import (
     Probe,
     ServiceHealth,
 )
+from .request import RequestContext, estimate_tokens
 from .selector import ServiceSelector
 from .smart import (
-    RequestContext,
     SmartMatch,
     SmartRouter,
-    estimate_tokens,
     extract_context,
     register_extractor,
     validate_smart_op,

@@ -17,7 +17,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from .smart import RequestContext, extract_context
+from .request import RequestContext
+from .smart import extract_context
 from .smart._extract import SYSTEM_ROLES, content_text, read_parts
 
 #: Where a session id came from, strongest first; ``"none"`` when nothing identifies it.

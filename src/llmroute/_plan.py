@@ -26,7 +26,8 @@ class RulePlan:
     order. ``blocks``: the same for each smart-routing block. ``skipped``: services left out
     and why (for traces and errors). ``providers``: service id -> :class:`Provider` (None
     when the selector has no providers). ``all_ids``: every id in ``base`` and ``blocks``.
-    ``router``: the rule's smart router when smart routing is on and has blocks.
+    ``router``: a smart router over the rule's blocks, built here, when smart routing is on
+    and has blocks.
     ``by_id``: the services of ``base`` by id.
     """
 
@@ -57,7 +58,7 @@ class RulePlan:
             ids.update(dict.fromkeys(s.service_id for s in block))
         self.all_ids = tuple(ids)
         self.router: SmartRouter | None = (
-            rule.smart_router if rule.smart_enabled and rule.smart_routing else None
+            SmartRouter(rule.smart_routing) if rule.smart_enabled and rule.smart_routing else None
         )
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
 

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from ._plan import failover_order
 from .affinity import SessionID, resolve_session_id
 from .config import Provider, Rule, Service, ServiceID
-from .smart import RequestContext, extract_context
+from .request import RequestContext
+from .smart import extract_context
 
 if TYPE_CHECKING:
     from ._plan import RulePlan

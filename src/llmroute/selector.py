@@ -30,7 +30,7 @@ from .config._routing import index_providers
 from .errors import NoServiceAvailableError
 from .failures import Failure, classify_error
 from .health import CooldownTracker, HealthMonitor
-from .smart import TokenCounter
+from .request import TokenCounter
 from .stages import SelectionStage, affinity_key, default_stages
 from .stats import InMemoryStatsStore, StatsStore
 from .tactics import HealthView, InMemoryTacticState, LoadBalancer, TacticState

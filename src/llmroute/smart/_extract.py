@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ._context import RequestContext, TokenCounter, _as_text, _new_context
+from ..request import RequestContext, TokenCounter, _as_text, _new_context
 
 #: A custom extractor: returns a context, or a body (a mapping) in one of the known shapes.
 Extractor = Callable[[Any], "RequestContext | Mapping[str, Any]"]
