@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmroute.smart._find import Needle, occurs
+from llmroute.config._find import Needle, occurs
 
 PROSE = "deploy the service to the cluster, then check latency and the error budget. " * 40
 

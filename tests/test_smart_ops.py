@@ -20,14 +20,16 @@ from llmroute import (
     validate_smart_op,
     validate_smart_routing,
 )
-from llmroute.smart import OPERATIONS, POSITIONS, SmartOpSpec, compile_glob, glob_to_regex
-from llmroute.smart._find import Needle
-from llmroute.smart._ops import _MATCHERS, _parse_value, _search_at, _search_filtered
-from llmroute.smart._prefilter import (
-    leading_literals,
-    required_literal_groups,
-    required_literals,
+from llmroute.config import (
+    OPERATIONS,
+    POSITIONS,
+    SmartOpSpec,
+    compile_glob,
+    compile_op,
+    glob_to_regex,
 )
+from llmroute.config._ops import _MATCHERS, _parse_value
+from llmroute.request import RequestContext
 
 SERVICE = {"provider": "p", "model": "m"}
 
@@ -338,126 +340,28 @@ def test_glob_translation_is_anchored() -> None:
     assert glob_to_regex("a*").startswith("\\A") and glob_to_regex("a*").endswith("\\Z")
 
 
-# --- the regex prefilter is sound ---------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("pattern", "literals"),
-    [
-        (r"\bdebug\b", ("debug",)),
-        (r"(?:translate|summari[sz]e) this", ("translate", "summari")),
-        (r"foo|barbaz", ("foo", "barbaz")),
-        (r"(ab)+cd", ("ab",)),
-        (r"x?y", ("y",)),
-        (r"(?i)debug", None),
-        (r"a(?i:b)c", ("a",)),
-        (r"foo|.*", None),
-        (r"\d+", None),
-    ],
-)
-def test_required_literals(pattern: str, literals: tuple[str, ...] | None) -> None:
-    assert required_literals(re.compile(pattern)) == literals
-
-
-@pytest.mark.parametrize(
-    ("pattern", "starts"),
-    [
-        (r"\bdeploy\b", ("deploy",)),
-        (r"\b(refactor|review)\b", ("refactor", "review")),
-        (r"a(b|c)d", ("a",)),
-        (r"\Bfoo", ("foo",)),
-        (r"^You", None),
-        (r"(a|)b", None),
-        (r"x?y", None),
-        (r"(?i)deploy", None),
-        (r"(?=a)ab", None),
-    ],
-)
-def test_leading_literals(pattern: str, starts: tuple[str, ...] | None) -> None:
-    assert leading_literals(re.compile(pattern)) == starts
-
-
-@pytest.mark.parametrize(
-    ("pattern", "groups"),
-    [
-        (r"(?:invoice|order)#42", (("#42",), ("invoice", "order"))),
-        (r"\bdebug\b", (("debug",),)),
-        (r"a.b.c.d.e", (("a",), ("b",), ("c",), ("d",))),
-        (r"(?i)debug", ()),
-        (r"\d+", ()),
-    ],
-)
-def test_required_literal_groups(pattern: str, groups: tuple[tuple[str, ...], ...]) -> None:
-    assert required_literal_groups(re.compile(pattern)) == groups
-
-
-def test_a_rare_required_literal_skips_the_search_of_common_words() -> None:
-    pattern = re.compile(r"(?:invoice|order)#42")
-    groups = _needles(required_literal_groups(pattern))
-    text = "invoice order " * 200
-    assert not _search_filtered(pattern, groups, leading_literals(pattern), text)
-    assert _search_filtered(pattern, groups, leading_literals(pattern), text + "order#42")
-
-
-def _needles(groups: tuple[tuple[str, ...], ...]) -> tuple[tuple[Needle, ...], ...]:
-    return tuple(tuple(Needle(literal) for literal in group) for group in groups)
-
-
-def test_a_very_common_start_falls_back_to_one_search() -> None:
-    pattern = re.compile(r"\ba\d")
-    assert _search_at(pattern, ("a",), "ba " * 40 + "a1")
-
+# --- regex ops are plain searches --------------------------------------------------------
 
 PIECES = st.sampled_from(
     ["a", "b", "ab", "ba", r"\b", ".", "[ab]", "(a|b)", "(ab|ba)", "a*", "b+", "(?:ab)?",
-     "(?i:a)", "x", "|", "a{2}", r"\s", "(?=a)", "b?"]
+     "(?i:a)", "x", "|", "a{2}", r"\s", "(?=a)", "b?", "^", "$"]
 )  # fmt: skip
 
 
-@given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=30))
-def test_a_text_without_the_required_literals_never_matches(pieces: list[str], text: str) -> None:
-    source = "".join(pieces)
-    try:
-        pattern = re.compile(source)
-    except re.error:
-        return
-    literals = required_literals(pattern)
-    if literals is not None and pattern.search(text) is not None:
-        assert any(literal in text for literal in literals)
-
-
-@given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=30))
-def test_a_text_missing_any_required_group_never_matches(pieces: list[str], text: str) -> None:
+@given(
+    st.lists(PIECES, min_size=1, max_size=6),
+    st.lists(st.text(alphabet="abxAB \n", max_size=30), max_size=3),
+)
+def test_a_regex_op_matches_where_the_regex_searches(pieces: list[str], texts: list[str]) -> None:
     try:
         pattern = re.compile("".join(pieces))
     except re.error:
         return
-    if pattern.search(text) is not None:
-        for group in required_literal_groups(pattern):
-            assert any(literal in text for literal in group)
-
-
-@given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=40))
-def test_the_prefiltered_search_finds_what_search_finds(pieces: list[str], text: str) -> None:
-    try:
-        pattern = re.compile("".join(pieces))
-    except re.error:
-        return
-    groups, starts = _needles(required_literal_groups(pattern)), leading_literals(pattern)
-    assert _search_filtered(pattern, groups, starts, text) is (pattern.search(text) is not None)
-
-
-@given(st.lists(PIECES, min_size=1, max_size=6), st.text(alphabet="abxAB \n", max_size=40))
-def test_searching_only_where_a_match_can_start_finds_the_same(
-    pieces: list[str], text: str
-) -> None:
-    try:
-        pattern = re.compile("".join(pieces))
-    except re.error:
-        return
-    starts = leading_literals(pattern)
-    if starts is not None:
-        assert _search_at(pattern, starts, text) is (pattern.search(text) is not None)
+    ctx = RequestContext(system_messages=texts, user_messages=texts)
+    system = compile_op("context_system", "regex", pattern.pattern)
+    user = compile_op("context_user", "regex", pattern.pattern)
+    assert system(ctx) is any(pattern.search(text) is not None for text in texts)
+    assert user(ctx) is (pattern.search("\n".join(texts)) is not None)
 
 
 # --- value types the registry may use -----------------------------------------------------

@@ -19,6 +19,7 @@ from llmroute import (
     SmartRouting,
     extract_context,
 )
+from llmroute.config import compile_op
 
 
 def block(description: str, *ops: tuple[str, str, str], model: str = "m") -> dict[str, Any]:
@@ -74,10 +75,11 @@ def test_the_same_match_object_is_returned_every_time() -> None:
     assert isinstance(first, SmartMatch)
 
 
-def test_a_rule_builds_its_router_once() -> None:
+def test_a_router_is_built_from_a_rules_blocks() -> None:
     rule = Rule.model_validate({"uuid": "r", "smart_routing": [CLAUDE, GPT]})
-    assert rule.smart_router is rule.smart_router
-    assert len(rule.smart_router) == 2
+    router = SmartRouter(rule.smart_routing)
+    assert len(router) == 2
+    assert router.blocks == rule.smart_routing
 
 
 def test_validated_blocks_are_used_as_they_are() -> None:
@@ -136,7 +138,7 @@ def test_evaluation_compiles_no_regex(monkeypatch: pytest.MonkeyPatch) -> None:
     assert match is not None and match.index == 0
 
 
-def test_a_rule_with_compiled_ops_survives_pickling() -> None:
+def test_a_rule_with_regex_and_glob_ops_survives_pickling() -> None:
     rule = Rule.model_validate(
         {
             "uuid": "r",
@@ -146,30 +148,46 @@ def test_a_rule_with_compiled_ops_survives_pickling() -> None:
             ],
         }
     )
-    rule.smart_router.evaluate(request("gpt-5"))  # compiled state is cached before pickling
     again = pickle.loads(pickle.dumps(rule))
     assert again == rule
-    match = again.smart_router.evaluate(request("gpt-5"))
+    match = SmartRouter(again.smart_routing).evaluate(request("gpt-5"))
     assert match is not None and match.index == 1
+
+
+def test_a_router_survives_pickling() -> None:
+    router = SmartRouter([block("re", ("context_user", "regex", r"\bdeploy\b")), GPT])
+    again = pickle.loads(pickle.dumps(router))
+    match = again.evaluate(request("claude", "deploy now"))
+    assert match is not None and match.index == 0
 
 
 def test_a_copied_rule_still_matches() -> None:
     rule = Rule.model_validate({"uuid": "r", "smart_routing": [GPT]})
-    assert rule.model_copy(deep=True).smart_router.evaluate(request("gpt-4o")) is not None
+    copy = rule.model_copy(deep=True)
+    assert SmartRouter(copy.smart_routing).evaluate(request("gpt-4o")) is not None
 
 
-def test_a_rule_copied_with_new_blocks_gets_a_new_router() -> None:
+def test_a_rule_copied_with_new_blocks_routes_by_the_new_blocks() -> None:
     rule = Rule.model_validate({"uuid": "r", "smart_routing": [GPT]})
-    rule.smart_router  # noqa: B018 - cached on the original
     copy = rule.model_copy(update={"smart_routing": (SmartRouting.model_validate(CLAUDE),)})
-    match = copy.smart_router.evaluate(request("claude-sonnet-4-5"))
+    match = SmartRouter(copy.smart_routing).evaluate(request("claude-sonnet-4-5"))
     assert match is not None and match.block.description == "claude"
 
 
 def test_an_op_copied_with_a_new_value_matches_the_new_value() -> None:
     op = SmartRouting.model_validate(GPT).ops[0]
     copy = op.model_copy(update={"value": "claude"})
-    assert copy.matches(extract_context(request("claude-sonnet-4-5")))
+    matcher = compile_op(copy.position, copy.operation, copy.value)
+    assert matcher(extract_context(request("claude-sonnet-4-5")))
+
+
+def test_the_configuration_keeps_no_compiled_ops() -> None:
+    rule = Rule.model_validate({"uuid": "r", "smart_routing": [GPT]})
+    SmartRouter(rule.smart_routing).evaluate(request("gpt-4o"))
+    op = rule.smart_routing[0].ops[0]
+    assert not hasattr(rule, "smart_router")
+    assert not hasattr(rule.smart_routing[0], "matches")
+    assert set(vars(op)) <= set(type(op).model_fields)
 
 
 # --- determinism --------------------------------------------------------------------------
@@ -223,5 +241,9 @@ def test_evaluation_is_deterministic(body: dict[str, Any]) -> None:
 @given(BODIES)
 def test_the_router_agrees_with_the_blocks_one_by_one(body: dict[str, Any]) -> None:
     ctx = extract_context(body)
-    expected = next((i for i, b in enumerate(ROUTER.blocks) if b.matches(ctx)), -1)
+    expected = next((i for i, b in enumerate(ROUTER.blocks) if _all_ops_match(b, ctx)), -1)
     assert _index(body) == expected
+
+
+def _all_ops_match(block: SmartRouting, ctx: RequestContext) -> bool:
+    return all(compile_op(op.position, op.operation, op.value)(ctx) for op in block.ops)

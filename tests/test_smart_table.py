@@ -61,6 +61,7 @@ from openai.types.responses.response_input_item_param import FunctionCallOutput
 from openai.types.shared_params import Reasoning
 
 from llmroute import SmartRouter, SmartRouting, extract_context
+from llmroute.config import compile_op
 
 # --- OpenAI Chat Completions -------------------------------------------------------------
 
@@ -481,7 +482,9 @@ def test_block_matches_request(request_body: Any, ops: list[Op], expected: bool)
 
 
 @pytest.mark.parametrize(("request_body", "ops", "expected"), CASES)
-def test_block_matches_agrees_with_the_router(
+def test_the_ops_compiled_one_by_one_agree_with_the_router(
     request_body: Any, ops: list[Op], expected: bool
 ) -> None:
-    assert block(ops).matches(extract_context(request_body)) is expected
+    ctx = extract_context(request_body)
+    matchers = [compile_op(op.position, op.operation, op.value) for op in block(ops).ops]
+    assert all(matcher(ctx) for matcher in matchers) is expected

@@ -63,12 +63,11 @@ from .execute import (
 )
 from .failures import Failure, FailureKind, classify_error
 from .health import HealthFilter, HealthMonitor, HealthStatus, ServiceHealth
+from .request import RequestContext, estimate_tokens
 from .selector import SelectionResult, ServiceSelector
 from .smart import (
-    RequestContext,
     SmartMatch,
     SmartRouter,
-    estimate_tokens,
     extract_context,
     register_extractor,
     validate_smart_op,

@@ -24,9 +24,9 @@ from ._execute_types import (
     SkippedProvider,
     Strategy,
 )
-from ._health_view import CooldownTracker
 from .errors import AllProvidersFailedError, ConfigError, NoProvidersError, StreamInterruptedError
 from .failures import Failure, FailureKind, classify_error
+from .typing import CooldownTracker
 
 T = TypeVar("T")
 P = TypeVar("P")

@@ -33,7 +33,7 @@ from ._execute_stream_io import (
     within,
 )
 from ._execute_types import Attempt, ExecuteHooks, RoundRobinCounter, SkippedProvider, Strategy
-from ._health_view import CooldownTracker
+from .typing import CooldownTracker
 
 __all__ = ["AsyncStreamResult", "StreamResult", "aexecute_stream", "execute_stream"]
 

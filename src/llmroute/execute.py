@@ -35,7 +35,7 @@ from ._execute_types import (
     SkippedProvider,
     Strategy,
 )
-from ._health_view import CooldownTracker
+from .typing import CooldownTracker
 
 __all__ = [
     "AsyncStreamResult",

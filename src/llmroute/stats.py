@@ -7,9 +7,8 @@ passed since ``window_start`` the window reads zero, and the next write opens a 
 lifetime ``request_count`` never resets. Latency, TTFT and speed keep the last
 ``max_samples`` samples; percentiles interpolate linearly between ranks.
 
-Two live figures sit beside the snapshot and never invalidate it: the number of requests in
-flight (``request_started`` / ``request_finished`` / ``in_flight``) and a peak-sensitive
-moving average of latency (``latency_ewma``), both cheap to read on every selection.
+A peak-sensitive moving average of latency (``latency_ewma``) sits beside the snapshot and
+never invalidates it; it only changes when a sample arrives.
 """
 
 from __future__ import annotations
@@ -18,13 +17,12 @@ import math
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
 
 from .config import Service, ServiceID
 from .typing import Clock, system_clock
 from .usage import Usage
 
-__all__ = ["InMemoryStatsStore", "ServiceStats", "StatsStore", "percentile"]
+__all__ = ["InMemoryStatsStore", "ServiceStats", "percentile"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,88 +59,6 @@ class ServiceStats:
     latency_sample_count: int = 0
     ttft_sample_count: int = 0
     speed_sample_count: int = 0
-
-
-@runtime_checkable
-class StatsStore(Protocol):
-    """Where service statistics live. Implementations must be thread-safe."""
-
-    def record_usage(self, service: Service, input_tokens: int, output_tokens: int) -> None:
-        """Count one request and its tokens in the lifetime and window counters."""
-
-    def record_latency(self, service: Service, ms: float) -> None:
-        """Add a latency sample (milliseconds)."""
-
-    def record_ttft(self, service: Service, ms: float) -> None:
-        """Add a time-to-first-token sample (milliseconds)."""
-
-    def record_speed(self, service: Service, tokens_per_second: float) -> None:
-        """Add an output speed sample (tokens per second)."""
-
-    def record_cache(self, service: Service, hit: bool) -> None:
-        """Count a prompt-cache hit or miss in the window."""
-
-    def snapshot(self, service: Service) -> ServiceStats:
-        """The service's current statistics; zeros for a service never recorded."""
-
-    def get(self, service_id: ServiceID) -> ServiceStats:
-        """The figures of a service by id, its window as of its last write."""
-        record = self._records.get(service_id)
-        if record is None:
-            return ServiceStats(service_id=service_id)
-        now = self._clock()
-        with record.lock:
-            record.roll(now)
-            if record.snap is None:
-                record.snap = record.build()
-            return record.snap
-
-    def ewma_of(self, service_id: str, decay_seconds: float) -> float | None:
-        """:meth:`latency_ewma` by service id."""
-        record = self._records.get(service_id)
-        if record is None:
-            return None
-        with record.lock:
-            return record.fold_ewma(decay_seconds)
-
-    def record_success(
-        self,
-        service: Service,
-        usage: Usage | None,
-        latency_ms: float | None,
-        ttft_ms: float | None,
-    ) -> None:
-        """Record one served request: its tokens, latency, time to first token, output
-        speed (output tokens over the time after the first token) and prompt-cache hit."""
-        input_tokens = usage.input_tokens if usage is not None else 0
-        output_tokens = usage.output_tokens if usage is not None else 0
-        self.record_usage(service, input_tokens, output_tokens)
-        if latency_ms is not None:
-            self.record_latency(service, latency_ms)
-            generating_ms = latency_ms - (ttft_ms or 0.0)
-            if output_tokens > 0 and generating_ms > 0:
-                self.record_speed(service, output_tokens * 1000.0 / generating_ms)
-        if ttft_ms is not None:
-            self.record_ttft(service, ttft_ms)
-        if usage is not None and input_tokens > 0:
-            self.record_cache(service, usage.cached_tokens > 0)
-
-    def request_started(self, service: Service) -> None:
-        """Count one request to the service as in flight (pair it with ``request_finished``)."""
-
-    def request_finished(self, service: Service) -> None:
-        """Count one in-flight request to the service as done; the count never goes below 0."""
-
-    def in_flight(self, service: Service) -> int:
-        """How many requests to the service are in flight now (0 for a service never seen)."""
-
-    def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
-        """The peak-sensitive moving average of the service's latency (ms); None with no samples.
-
-        A sample above the current value replaces it at once; a lower one pulls it down with
-        weight ``1 - exp(-dt / decay_seconds)``, ``dt`` being the seconds since the previous
-        sample. The value only changes when a sample arrives, so reading it is cheap.
-        """
 
 
 def percentile(ordered: list[float], p: float) -> float:
@@ -218,7 +134,6 @@ class _Record:
         "cache_hits",
         "cache_misses",
         "ewma",
-        "in_flight",
         "input_tokens",
         "last_used",
         "latency",
@@ -253,7 +168,6 @@ class _Record:
         self.snap: ServiceStats | None = None
         self.latency_times: deque[float] = deque(maxlen=max_samples)
         self.ewma: dict[float, float] = {}
-        self.in_flight = 0
 
     def roll(self, now: float) -> None:
         """Close the window if it has run out (lock held)."""
@@ -335,7 +249,7 @@ class _Record:
 
 
 class InMemoryStatsStore:
-    """The thread-safe in-process :class:`StatsStore`.
+    """The thread-safe in-process stats store (the stats part of ``InMemoryState``).
 
     ``clock`` is a zero-argument callable returning seconds (``time.time`` by default);
     ``max_samples`` bounds each service's latency, TTFT and speed windows. Snapshots are cached
@@ -350,7 +264,7 @@ class InMemoryStatsStore:
             raise ValueError(f"max_samples must be >= 1, got {max_samples}")
         self._clock = clock or system_clock
         self._max_samples = max_samples
-        self._records: dict[ServiceID, _Record] = {}
+        self._records: dict[str, _Record] = {}
         self._empty: dict[ServiceID, ServiceStats] = {}
         self._lock = threading.Lock()
 
@@ -437,22 +351,47 @@ class InMemoryStatsStore:
                 record.snap = record.build()
             return record.snap
 
-    def request_started(self, service: Service) -> None:
-        record = self._record(service)
-        with record.lock:
-            record.in_flight += 1
-
-    def request_finished(self, service: Service) -> None:
-        record = self._records.get(service.service_id)
+    def get(self, service_id: ServiceID) -> ServiceStats:
+        """The figures of a service by id, its window as of its last write."""
+        record = self._records.get(service_id)
         if record is None:
-            return
+            return ServiceStats(service_id=service_id)
+        now = self._clock()
         with record.lock:
-            if record.in_flight > 0:
-                record.in_flight -= 1
+            record.roll(now)
+            if record.snap is None:
+                record.snap = record.build()
+            return record.snap
 
-    def in_flight(self, service: Service) -> int:
-        record = self._records.get(service.service_id)
-        return 0 if record is None else record.in_flight
+    def ewma_of(self, service_id: str, decay_seconds: float) -> float | None:
+        """:meth:`latency_ewma` by service id."""
+        record = self._records.get(service_id)
+        if record is None:
+            return None
+        with record.lock:
+            return record.fold_ewma(decay_seconds)
+
+    def record_success(
+        self,
+        service: Service,
+        usage: Usage | None,
+        latency_ms: float | None,
+        ttft_ms: float | None,
+    ) -> None:
+        """Record one served request: its tokens, latency, time to first token, output
+        speed (output tokens over the time after the first token) and prompt-cache hit."""
+        input_tokens = usage.input_tokens if usage is not None else 0
+        output_tokens = usage.output_tokens if usage is not None else 0
+        self.record_usage(service, input_tokens, output_tokens)
+        if latency_ms is not None:
+            self.record_latency(service, latency_ms)
+            generating_ms = latency_ms - (ttft_ms or 0.0)
+            if output_tokens > 0 and generating_ms > 0:
+                self.record_speed(service, output_tokens * 1000.0 / generating_ms)
+        if ttft_ms is not None:
+            self.record_ttft(service, ttft_ms)
+        if usage is not None and input_tokens > 0:
+            self.record_cache(service, usage.cached_tokens > 0)
 
     def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
         if not 0 < decay_seconds < math.inf:  # also rejects NaN

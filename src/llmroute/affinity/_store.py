@@ -51,7 +51,7 @@ class InMemoryAffinityStore:
         self._clock: Clock = clock if clock is not None else system_clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[_Key, AffinityEntry] = OrderedDict()
-        self._counts: dict[ServiceID, int] = {}
+        self._counts: dict[str, int] = {}
         self._expiries: list[tuple[float, int, _Key, AffinityEntry]] = []
         self._seq = itertools.count()
 
@@ -122,7 +122,7 @@ class InMemoryAffinityStore:
             self._purge(self._clock())
             return self._counts.get(service_id, 0)
 
-    def counts(self) -> Mapping[ServiceID, int]:
+    def counts(self) -> Mapping[str, int]:
         """Live sessions per service, for every service holding one (a copy)."""
         with self._lock:
             self._purge(self._clock())

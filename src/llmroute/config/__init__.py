@@ -3,8 +3,22 @@
 All are frozen pydantic v2 models that reject unknown keys; invalid input raises
 :class:`llmroute.ConfigError` whose message names the path in the document. The JSON shape
 follows the tingly-box rule format (snake_case keys).
+
+The smart-routing op registry lives here too: :data:`OPERATIONS` lists every valid
+(position, operation) pair, and :func:`compile_op` turns one op into a matcher (the models
+compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them).
 """
 
+from ._glob import compile_glob, glob_to_regex
+from ._ops import (
+    CONTENT_TYPES,
+    OPERATIONS,
+    POSITIONS,
+    Matcher,
+    SmartOpSpec,
+    ValueType,
+    compile_op,
+)
 from ._provider import REVEAL_SECRETS, OAuthDetail, Provider
 from ._routing import HealthConfig, RoutingConfig, load_config
 from ._rule import Rule, SmartOp, SmartOpMeta, SmartRouting
@@ -27,6 +41,9 @@ from ._tactic import (
 )
 
 __all__ = [
+    "CONTENT_TYPES",
+    "OPERATIONS",
+    "POSITIONS",
     "REVEAL_SECRETS",
     "TACTIC_PARAMS",
     "AdaptiveParams",
@@ -36,6 +53,7 @@ __all__ = [
     "LatencyBasedParams",
     "LeastBusyParams",
     "LeastLatencyParams",
+    "Matcher",
     "OAuthDetail",
     "Provider",
     "RandomParams",
@@ -46,11 +64,16 @@ __all__ = [
     "ServiceID",
     "SmartOp",
     "SmartOpMeta",
+    "SmartOpSpec",
     "SmartRouting",
     "SpeedBasedParams",
     "Tactic",
     "TacticName",
     "TacticParams",
     "TokenBasedParams",
+    "ValueType",
+    "compile_glob",
+    "compile_op",
+    "glob_to_regex",
     "load_config",
 ]

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from typing_extensions import Self
 
 from ..errors import ConfigError
 from ._base import ConfigModel, invalid
+from ._ops import compile_op
 from ._service import Service
 from ._tactic import Tactic
-
-if TYPE_CHECKING:
-    from ..smart import RequestContext, SmartRouter
-
-_Matcher = Callable[["RequestContext"], bool]
 
 
 def _null_is_empty(value: Any) -> Any:
@@ -25,7 +21,7 @@ def _null_is_empty(value: Any) -> Any:
 
 
 class _Cached(ConfigModel):
-    """A model with cached properties derived from its fields (compiled ops, the router):
+    """A model with cached properties derived from its fields (a rule's active services):
     ``model_copy(update=...)`` drops them from the copy, to be derived again from its fields."""
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
@@ -38,6 +34,15 @@ class _Cached(ConfigModel):
         return copy
 
 
+def _op_problems(op: SmartOp) -> list[tuple[str, str]]:
+    """The problems of one op (``[]`` when it is valid): compiled to check, then dropped."""
+    try:
+        compile_op(op.position, op.operation, op.value)
+    except ConfigError as exc:
+        return list(exc.problems)
+    return []
+
+
 class SmartOpMeta(ConfigModel):
     """Free-form metadata of a smart-routing op (a description and the value's type name)."""
 
@@ -45,13 +50,14 @@ class SmartOpMeta(ConfigModel):
     type: str = ""
 
 
-class SmartOp(_Cached):
+class SmartOp(ConfigModel):
     """One condition of a smart-routing block: ``position`` ``operation`` ``value``.
 
     ``value`` is text in the document; numbers and booleans are accepted and kept as text.
-    Loading checks the op against :data:`llmroute.smart.OPERATIONS` (a valid position, an
-    operation valid for it, a value of its type) and compiles it, regexes and globs
-    included, so a bad op is a :class:`ConfigError` at load, never at request time.
+    Loading checks the op against :data:`llmroute.config.OPERATIONS` (a valid position, an
+    operation valid for it, a value of its type) by compiling it, regexes and globs
+    included, so a bad op is a :class:`ConfigError` at load, never at request time. The
+    model keeps no compiled form: :class:`llmroute.SmartRouter` compiles the ops it runs.
     """
 
     uuid: str = ""
@@ -75,26 +81,14 @@ class SmartOp(_Cached):
         return {} if value is None else value
 
     @model_validator(mode="after")
-    def _compile(self) -> SmartOp:
-        try:
-            self._matcher  # noqa: B018 - compiles the op now, at load
-        except ConfigError as exc:
-            raise invalid(type(self).__name__, [((p,), m) for p, m in exc.problems]) from None
+    def _check(self) -> SmartOp:
+        problems = _op_problems(self)
+        if problems:
+            raise invalid(type(self).__name__, [((p,), m) for p, m in problems])
         return self
 
-    @cached_property
-    def _matcher(self) -> _Matcher:
-        # A cached property, not a private attribute, so it stays out of == and dumps.
-        from ..smart._ops import compile_op  # here, not at the top: smart imports config
 
-        return compile_op(self.position, self.operation, self.value)
-
-    def matches(self, context: RequestContext) -> bool:
-        """Whether the request ``context`` satisfies this op."""
-        return self._matcher(context)
-
-
-class SmartRouting(_Cached):
+class SmartRouting(ConfigModel):
     """A smart-routing block: when all ``ops`` match a request, ``services`` serve it.
 
     Loading requires a non-blank ``description``, at least one op and at least one
@@ -119,31 +113,12 @@ class SmartRouting(_Cached):
             problems.append(((), "ops cannot be empty"))
         if not self.services:
             problems.append(((), "services cannot be empty"))
-        for i, op in enumerate(self.ops):  # ops given as unvalidated instances compile here
-            try:
-                op._matcher  # noqa: B018
-            except ConfigError as exc:
-                problems.extend((("ops", i, p), m) for p, m in exc.problems)
+        # every op, so one built with model_construct (which skipped its own check) is too
+        for i, op in enumerate(self.ops):
+            problems.extend((("ops", i, p), m) for p, m in _op_problems(op))
         if problems:
             raise invalid(type(self).__name__, problems)
-        self._matchers  # noqa: B018 - orders the compiled ops now, at load
         return self
-
-    @cached_property
-    def _matchers(self) -> tuple[_Matcher, ...]:
-        """The ops' compiled matchers, cheapest first: ops are pure, so the order only
-        changes how soon a block that does not match gives up."""
-        from ..smart._ops import OPERATIONS
-
-        ranked = sorted(
-            range(len(self.ops)),
-            key=lambda i: OPERATIONS[self.ops[i].position, self.ops[i].operation].cost,
-        )
-        return tuple(self.ops[i]._matcher for i in ranked)
-
-    def matches(self, context: RequestContext) -> bool:
-        """Whether every op of the block matches the request ``context`` (short-circuit)."""
-        return all(matcher(context) for matcher in self._matchers)
 
 
 class Rule(_Cached):
@@ -211,17 +186,6 @@ class Rule(_Cached):
     def active_services(self) -> tuple[Service, ...]:
         """The services with ``active`` set, in config order."""
         return self._active
-
-    @cached_property
-    def smart_router(self) -> SmartRouter:
-        """A :class:`llmroute.SmartRouter` over this rule's ``smart_routing`` blocks.
-
-        Built on first access and kept; it is there whether or not ``smart_enabled`` is set
-        (the selector reads that flag).
-        """
-        from ..smart import SmartRouter
-
-        return SmartRouter(self.smart_routing)
 
     @property
     def affinity_enabled(self) -> bool:

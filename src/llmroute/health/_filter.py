@@ -10,7 +10,9 @@ _T = TypeVar("_T")
 __all__ = ["HealthFilter", "panic_filter"]
 
 
-def panic_filter(items: tuple[_T, ...], healthy: Callable[[_T], bool]) -> tuple[tuple[_T, ...], bool]:
+def panic_filter(
+    items: tuple[_T, ...], healthy: Callable[[_T], bool]
+) -> tuple[tuple[_T, ...], bool]:
     """The one panic-mode rule: the healthy ``items`` (order kept), or all of them when none is
     healthy. Returns ``(kept, degraded)``; ``degraded`` is True in panic mode."""
     kept = tuple(item for item in items if healthy(item))

@@ -106,7 +106,9 @@ def lease_probe(state: HealthState, now: float) -> HealthState | None:
 # -- transitions --------------------------------------------------------------------------
 
 
-def settle(state: HealthState, sid: str, now: float, probing: bool) -> tuple[HealthState, list[Event]]:
+def settle(
+    state: HealthState, sid: str, now: float, probing: bool
+) -> tuple[HealthState, list[Event]]:
     """Without probes, re-admit a service whose recovery time has passed."""
     if state.healthy or probing or now < state.unhealthy_until:
         return state, []

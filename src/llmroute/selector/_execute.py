@@ -14,7 +14,6 @@ from collections.abc import (
     Iterable,
     Iterator,
     Mapping,
-    Sequence,
 )
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
@@ -233,7 +232,9 @@ class _Call(NamedTuple):
     cooldown: _SnapshotCooldown
 
 
-def _call(selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opts: ExecuteOptions) -> _Call:
+def _call(
+    selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opts: ExecuteOptions
+) -> _Call:
     plan, req, query = prepared
     selection = selector.decide(plan, req, snapshot, query.take_turn)
     pairs = tuple(plan.pair(s) for s in (selection.service, *selection.fallbacks))
@@ -241,7 +242,9 @@ def _call(selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opt
     return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
 
 
-def _begin(selector: ServiceSelector, rule: Rule | str, request: Any, opts: ExecuteOptions) -> _Call:
+def _begin(
+    selector: ServiceSelector, rule: Rule | str, request: Any, opts: ExecuteOptions
+) -> _Call:
     prepared = selector.prepare(
         rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
     )

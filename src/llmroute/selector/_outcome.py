@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from ..affinity import pin_change
-from ..config import HealthConfig, Service, ServiceID
+from ..config import HealthConfig, Service
 from ..failures import Failure, FailureKind
 from ..state import Outcome, OutcomeKind
 from ..usage import Usage
@@ -79,10 +79,10 @@ class InFlight:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._counts: dict[ServiceID, int] = {}
-        self._view: Mapping[ServiceID, int] = MappingProxyType({})
+        self._counts: dict[str, int] = {}
+        self._view: Mapping[str, int] = MappingProxyType({})
 
-    def add(self, service_id: ServiceID, delta: int) -> None:
+    def add(self, service_id: str, delta: int) -> None:
         """Count ``delta`` (+1 started, -1 finished); a count never goes below 0."""
         with self._lock:
             count = max(self._counts.get(service_id, 0) + delta, 0)
@@ -94,8 +94,8 @@ class InFlight:
 
     def count(self, service_id: str) -> int:
         """The calls in flight to one service."""
-        return self._counts.get(service_id, 0)  # type: ignore[call-overload]
+        return self._counts.get(service_id, 0)
 
-    def view(self) -> Mapping[ServiceID, int]:
+    def view(self) -> Mapping[str, int]:
         """A read-only copy of every count, taken now."""
         return self._view

@@ -52,7 +52,7 @@ class RulePlan:
             ids.update(dict.fromkeys(s.service_id for s in block))
         self.all_ids = tuple(ids)
         self.router: SmartRouter | None = (
-            rule.smart_router if rule.smart_enabled and rule.smart_routing else None
+            SmartRouter(rule.smart_routing) if rule.smart_enabled and rule.smart_routing else None
         )
         self.tactic = RuleTactic(rule)
         tactic = self.tactic.tactic

@@ -114,7 +114,8 @@ class ProbeRunner:
             self._state.write(outcome)
         except Exception:
             _log.exception(
-                "llmroute: writing a probe's answer failed", extra=_extra(outcome.service.service_id)
+                "llmroute: writing a probe's answer failed",
+                extra=_extra(outcome.service.service_id),
             )
 
 

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from ..affinity import AffinityEntry, SessionID, resolve_session_id
 from ..config import Provider, Rule, Service, ServiceID
-from ..smart import RequestContext, TokenCounter, extract_context
+from ..request import RequestContext, TokenCounter
+from ..smart import extract_context
 from ._plan import RulePlan, failover_order
 
 __all__ = ["Request", "SelectionResult", "Source", "TraceStep", "describe"]

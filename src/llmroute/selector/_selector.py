@@ -18,7 +18,7 @@ from ..config._routing import index_providers
 from ..errors import NoServiceAvailableError
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
-from ..smart import TokenCounter
+from ..request import TokenCounter
 from ..state import InMemoryState, InMemoryTacticState, StateQuery, StateSnapshot
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, Probe, system_clock
@@ -84,7 +84,9 @@ class ServiceSelector:
             )
         elif monitor is not None or stats is not None or affinity is not None or tactic_state:
             raise TypeError("pass either state= or its in-memory parts, not both")
-        if not callable(getattr(state, "read", None)) and not callable(getattr(state, "aread", None)):
+        if not callable(getattr(state, "read", None)) and not callable(
+            getattr(state, "aread", None)
+        ):
             raise TypeError(f"state must have read() or aread(), got {type(state).__name__}")
         self._state = state
         self._use_health = health is not False
@@ -147,7 +149,7 @@ class ServiceSelector:
 
     def in_flight(self, service: Service | str) -> int:
         """How many calls this selector has in flight to ``service`` (a service or its id)."""
-        return self._in_flight.count(getattr(service, "service_id", service))
+        return self._in_flight.count(service if isinstance(service, str) else service.service_id)
 
     def provider_for(self, service: Service) -> Provider | None:
         """The provider a service names (by uuid or name), or None."""

@@ -20,7 +20,7 @@ from ._result import Request, SelectionResult, Source, TraceStep, describe
 __all__ = ["STAGES", "decide"]
 
 #: The stages, in the order they run.
-STAGES = ("health", "smart_routing", "affinity", "load_balancer")
+STAGES: tuple[str, ...] = ("health", "smart_routing", "affinity", "load_balancer")
 
 
 class _Draft:
@@ -110,7 +110,9 @@ def _smart_routing(plan: RulePlan, request: Request, draft: _Draft) -> None:
     healthy ones; all of them in panic mode: a content rule is never broken for health)."""
     router = plan.router
     if router is None or request.embeddings:
-        draft.note("smart_routing", "skipped for embeddings" if request.embeddings else "off for this rule")
+        draft.note(
+            "smart_routing", "skipped for embeddings" if request.embeddings else "off for this rule"
+        )
         return
     match = router.evaluate(request.context)
     if match is None:
@@ -189,5 +191,7 @@ def _load_balancer(
     assert candidates is not None  # the plan's services are active and distinct
     service, template, args = plan.tactic.choose(candidates, snapshot, rng)
     name, count = plan.tactic.tactic.name, len(candidates.services)
-    draft.note("load_balancer", "{} over {} -> {}: " + template, name, count, service.service_id, *args)
+    draft.note(
+        "load_balancer", "{} over {} -> {}: " + template, name, count, service.service_id, *args
+    )
     return service

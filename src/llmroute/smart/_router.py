@@ -8,16 +8,17 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..config import Service, SmartOp, SmartRouting
+from ..config import OPERATIONS, Matcher, Service, SmartOp, SmartRouting, compile_op
 from ..config._base import config_error
-from ._context import RequestContext
+from ..request import RequestContext
 from ._extract import extract_context
 
 _BLOCKS: TypeAdapter[tuple[SmartRouting, ...]] = TypeAdapter(tuple[SmartRouting, ...])
 
 
 def validate_smart_op(op: SmartOp | Mapping[str, Any]) -> SmartOp:
-    """Check one op against :data:`OPERATIONS` and return it as a compiled :class:`SmartOp`.
+    """Check one op against :data:`llmroute.config.OPERATIONS` and return it as a
+    validated :class:`SmartOp`.
 
     Accepts the document form (a mapping) or a :class:`SmartOp`, which is checked again
     (one built with ``model_construct`` skipped validation). Raises :class:`ConfigError`
@@ -34,7 +35,7 @@ def validate_smart_op(op: SmartOp | Mapping[str, Any]) -> SmartOp:
 
 
 def validate_smart_routing(block: SmartRouting | Mapping[str, Any]) -> SmartRouting:
-    """Check one smart-routing block and return it as a compiled :class:`SmartRouting`.
+    """Check one smart-routing block and return it as a validated :class:`SmartRouting`.
 
     Accepts the document form (a mapping) or a :class:`SmartRouting`, which is checked
     again. Raises :class:`ConfigError` listing every problem with its path in the block:
@@ -67,9 +68,9 @@ class SmartRouter:
 
     ``blocks`` are :class:`SmartRouting` models (validated when they were built) or their
     document form (mappings, validated here: :class:`ConfigError` with paths like
-    ``[1].ops[0].value``). Evaluation compiles nothing and allocates nothing of its own:
-    every op was compiled at load and each block's :class:`SmartMatch` is built once.
-    A router is immutable and safe to share between threads.
+    ``[1].ops[0].value``). The router compiles every op once, here; evaluation compiles
+    nothing and allocates nothing of its own (each block's :class:`SmartMatch` is built
+    once too). A router is immutable and safe to share between threads.
     """
 
     __slots__ = ("_blocks", "_table")
@@ -88,7 +89,7 @@ class SmartRouter:
                 raise config_error(exc) from None
         self._blocks = checked
         self._table = tuple(
-            (block._matchers, SmartMatch(i, block, block.services))
+            (_compile_block(block), SmartMatch(i, block, block.services))
             for i, block in enumerate(checked)
         )
 
@@ -119,3 +120,10 @@ class SmartRouter:
             else:
                 return match
         return None
+
+
+def _compile_block(block: SmartRouting) -> tuple[Matcher, ...]:
+    """The block's ops compiled, cheapest first: ops are pure, so the order only changes
+    how soon a block that does not match gives up."""
+    ranked = sorted(block.ops, key=lambda op: OPERATIONS[op.position, op.operation].cost)
+    return tuple(compile_op(op.position, op.operation, op.value) for op in ranked)

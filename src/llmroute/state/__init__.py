@@ -8,7 +8,7 @@ in-process store; a shared backend implements the same two calls.
 """
 
 from ._cursors import InMemoryTacticState
-from ._memory import InMemoryState, stats_view
+from ._memory import InMemoryState, ewma_view, stats_view
 from ._types import EMPTY, Outcome, OutcomeKind, StateQuery, StateSnapshot, TacticCursor
 
 __all__ = [
@@ -20,5 +20,6 @@ __all__ = [
     "StateQuery",
     "StateSnapshot",
     "TacticCursor",
+    "ewma_view",
     "stats_view",
 ]

@@ -13,7 +13,7 @@ from ..typing import Clock, system_clock
 from ._cursors import InMemoryTacticState
 from ._types import EMPTY, Outcome, StateQuery, StateSnapshot
 
-__all__ = ["InMemoryState", "stats_view"]
+__all__ = ["InMemoryState", "ewma_view", "stats_view"]
 
 
 class InMemoryState:
@@ -66,7 +66,7 @@ class InMemoryState:
             unhealthy=unhealthy,
             probing=query.health.probe_enabled,
             stats=stats_view(self.stats) if query.stats else EMPTY,
-            ewma=stats_view(self.stats, query.ewma_decay) if query.ewma_decay else EMPTY,
+            ewma=ewma_view(self.stats, query.ewma_decay) if query.ewma_decay else EMPTY,
             sessions=self.affinity.counts() if query.sessions else EMPTY,
             pins=self.affinity.get_many(rule, query.pin_keys) if query.pin_keys else EMPTY,
             cursor=self.tactics.cursor(rule),
@@ -122,15 +122,16 @@ class InMemoryState:
         return f"InMemoryState({self.health!r}, {self.affinity!r})"
 
 
-def stats_view(
-    stats: InMemoryStatsStore, ewma_decay: float | None = None
-) -> Mapping[str, ServiceStats] | Mapping[str, float]:
+def stats_view(stats: InMemoryStatsStore) -> Mapping[str, ServiceStats]:
     """A snapshot's figures read lazily from ``stats``: each service's :class:`ServiceStats`,
-    or with ``ewma_decay`` its latency EWMA (absent without samples), read once on first
-    access and kept."""
-    if ewma_decay is None:
-        return _StatsView(stats)
-    return _EwmaView(stats, ewma_decay)
+    read once on first access and kept."""
+    return _StatsView(stats)
+
+
+def ewma_view(stats: InMemoryStatsStore, decay: float) -> Mapping[str, float]:
+    """A snapshot's latency EWMAs for ``decay`` read lazily from ``stats`` (a service without
+    samples is absent), read once on first access and kept."""
+    return _EwmaView(stats, decay)
 
 
 class _StatsView(Mapping[str, ServiceStats]):
@@ -145,7 +146,9 @@ class _StatsView(Mapping[str, ServiceStats]):
     def __getitem__(self, service_id: str) -> ServiceStats:
         found = self._read.get(service_id)
         if found is None:
-            found = self._read[service_id] = self._stats.get(ServiceID.parse(service_id) if not isinstance(service_id, ServiceID) else service_id)
+            found = self._read[service_id] = self._stats.get(
+                ServiceID.parse(service_id) if not isinstance(service_id, ServiceID) else service_id
+            )
         return found
 
     def __iter__(self) -> Iterator[str]:

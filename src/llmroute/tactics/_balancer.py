@@ -11,7 +11,7 @@ from types import MappingProxyType
 from ..config import Rule, Service, ServiceID
 from ..errors import NoServiceAvailableError
 from ..health import HealthState, panic_filter
-from ..state import EMPTY, InMemoryTacticState, StateSnapshot, stats_view
+from ..state import EMPTY, InMemoryTacticState, StateSnapshot, ewma_view, stats_view
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, system_clock
 from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts
@@ -172,9 +172,7 @@ class RuleTactic:
         self.sets = ((services, candidates), *self.sets[: _MAX_SETS - 1])
         return candidates
 
-    def choose(
-        self, candidates: CandidateSet, snapshot: StateSnapshot, rng: random.Random
-    ) -> Pick:
+    def choose(self, candidates: CandidateSet, snapshot: StateSnapshot, rng: random.Random) -> Pick:
         """The tactic's pick among ``candidates`` (the only one, when there is one)."""
         if len(candidates.services) == 1:
             return candidates.services[0], "the only candidate left", ()
@@ -208,7 +206,7 @@ class LoadBalancer:
         self._rng = rng if rng is not None else random.Random()
         self._health = health
         self._sessions = sessions
-        self._in_flight: dict[ServiceID, int] = {}
+        self._in_flight: dict[str, int] = {}
         self._rules: dict[str, RuleTactic] = {}
 
     @property
@@ -287,7 +285,7 @@ class LoadBalancer:
             now=self._clock(),
             unhealthy=unhealthy,
             stats=stats_view(self._stats) if tactic.reads_stats else EMPTY,
-            ewma=stats_view(self._stats, tactic.ewma_decay) if tactic.ewma_decay else EMPTY,
+            ewma=ewma_view(self._stats, tactic.ewma_decay) if tactic.ewma_decay else EMPTY,
             sessions=(
                 {sid: sessions.count_by_service(sid) for sid in used.ids}
                 if sessions is not None and tactic.reads_sessions
@@ -304,7 +302,9 @@ class LoadBalancer:
         entry = self._rules.get(rule.uuid)
         if entry is not None and entry.rule is rule:
             return entry
-        tactic = entry.tactic if entry is not None and entry.tactic.config == rule.lb_tactic else None
+        tactic = (
+            entry.tactic if entry is not None and entry.tactic.config == rule.lb_tactic else None
+        )
         entry = self._rules[rule.uuid] = RuleTactic(rule, tactic)
         return entry
 

@@ -87,8 +87,9 @@ class BalancingTactic(ABC):
 
     A tactic declares what it reads, so one state read fetches exactly that: ``reads_stats``
     (usage windows, latency and speed figures), ``ewma_decay`` (the latency EWMA, None when
-    not read), ``reads_sessions`` (live session counts), ``reads_in_flight`` (calls in flight) and ``takes_turn`` (the rule's
-    round-robin turn). :meth:`pick` is called with at least two candidates and must return one
+    not read), ``reads_sessions`` (live session counts), ``reads_in_flight`` (calls in
+    flight) and ``takes_turn`` (the rule's round-robin turn). :meth:`pick` is called with at
+    least two candidates and must return one
     of them; it reads only the snapshot and ``rng`` and does no I/O. Ties go to the first
     candidate unless the tactic says otherwise.
     """
@@ -110,9 +111,7 @@ class BalancingTactic(ABC):
         return None
 
     @abstractmethod
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         """Choose among ``candidates``; return ``(service, reason template, reason args)``."""
 
     def __repr__(self) -> str:

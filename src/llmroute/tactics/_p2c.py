@@ -45,9 +45,7 @@ class LeastLatencyTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Unsampled:
         return _Unsampled(len(candidates))
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         services, ids = candidates.services, candidates.ids
         ewma = snapshot.ewma
         unsampled: _Unsampled = candidates.data
@@ -76,8 +74,9 @@ class LeastLatencyTactic(BalancingTactic):
 class LeastBusyTactic(BalancingTactic):
     """``least_busy``: the candidate with the fewest in-flight requests.
 
-    In-flight counts come from the snapshot (the selector counts the calls it has in flight). When several tie for the fewest, two of them are drawn at random
-    and the lower latency EWMA wins (no samples counts as 0; equal: either, at random).
+    In-flight counts come from the snapshot (the selector counts the calls it has in
+    flight). When several tie for the fewest, two of them are drawn at random and the lower
+    latency EWMA wins (no samples counts as 0; equal: either, at random).
     """
 
     name = "least_busy"
@@ -88,9 +87,7 @@ class LeastBusyTactic(BalancingTactic):
         self.decay = params_of(config, LeastBusyParams).decay_seconds
         self.ewma_decay = self.decay
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         services, ids = candidates.services, candidates.ids
         in_flight = snapshot.in_flight
         busy = [in_flight.get(sid, 0) for sid in ids]

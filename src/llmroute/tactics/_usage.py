@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..config import HybridParams, Tactic, TokenBasedParams
 import random
 
+from ..config import HybridParams, Tactic, TokenBasedParams
 from ..state import StateSnapshot
 from ..stats import ServiceStats
 from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_min, params_of
@@ -22,9 +22,7 @@ class TokenBasedTactic(BalancingTactic):
         super().__init__(config)
         self.threshold = params_of(config, TokenBasedParams).token_threshold
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         stats = snapshot.stats_of
         current = current_of(snapshot, candidates)
         if current is not None:
@@ -63,9 +61,7 @@ class HybridTactic(BalancingTactic):
         self.request_threshold = params.request_threshold
         self.token_threshold = params.token_threshold
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         stats = snapshot.stats_of
         current = current_of(snapshot, candidates)
         if current is not None:

@@ -52,9 +52,7 @@ class RandomTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Table:
         return _Table([s.weight for s in candidates.services])
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         table: _Table = candidates.data
         i = table.draw(rng)
         if table.uniform:
@@ -81,9 +79,7 @@ class RoundRobinTactic(BalancingTactic):
         super().__init__(config)
         self.threshold = params_of(config, RoundRobinParams).request_threshold
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         turn, threshold = snapshot.turn, self.threshold
         position = (turn // threshold) % len(candidates.services)
         return (
@@ -118,9 +114,7 @@ class CapacityBasedTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Table:
         return _Table([service_capacity(s) for s in candidates.services])
 
-    def pick(
-        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random
-    ) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
         table: _Table = candidates.data
         sessions = snapshot.sessions
         if not sessions:

@@ -9,7 +9,7 @@ from datetime import timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from ._clock import system_clock
+from ..typing import system_clock
 
 _RETRY_IN_TEXT_RE = re.compile(
     r"(?:try again|retry)(?: after| in)?\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s\b|sec|seconds?)"

@@ -1,4 +1,8 @@
-"""The request context smart routing reads, and the token estimate."""
+"""The request context smart routing reads, and the token estimate.
+
+A leaf module: it imports nothing from llmroute, so the configuration models (which
+compile smart-routing ops against it) and smart routing (which extracts it) both can.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """The registry of smart-routing operations, and compiling one op into a matcher.
 
-This module depends only on :mod:`llmroute.errors` and the request context, so the
-configuration models can compile their ops at load without an import cycle.
+This module depends only on :mod:`llmroute.errors` and :mod:`llmroute.request`: the
+configuration models check their ops with it at load, and :class:`llmroute.SmartRouter`
+compiles them with it.
 """
 
 from __future__ import annotations
@@ -15,20 +16,15 @@ from types import MappingProxyType
 from typing import Literal
 
 from ..errors import ConfigError
-from ._context import RequestContext
+from ..request import RequestContext
 from ._find import Needle, occurs
 from ._glob import compile_glob
-from ._prefilter import leading_literals, required_literal_groups
 
 #: The type an op's value must have: checked and converted at config load.
 ValueType = Literal["string", "int", "bool", "float"]
 
 #: A compiled op: tells whether a request context satisfies it.
 Matcher = Callable[[RequestContext], bool]
-
-# A regex's required literal groups and the literals its matches start with (None: unknown).
-_Groups = tuple[tuple[Needle, ...], ...]
-_Starts = tuple[str, ...] | None
 
 #: The values ``latest_user type`` accepts.
 CONTENT_TYPES = ("text", "image", "audio", "file", "document")
@@ -113,19 +109,9 @@ def compile_op(position: str, operation: str, value: str) -> Matcher:
     if spec.value_type == "string":
         if operation == "regex":
             try:
-                pattern = re.compile(value)
+                parsed = re.compile(value)
             except re.error as exc:
                 raise _problem("value", f"value {value!r} is not a valid regex: {exc}") from None
-            starts = leading_literals(pattern)
-            groups = tuple(
-                tuple(Needle(literal) for literal in group)
-                for group in required_literal_groups(pattern)
-            )
-            if starts or groups:
-                # Search only texts that hold what every match holds, and only try where a
-                # match can start.
-                return partial(_PREFILTERED[position], pattern, groups, starts)
-            parsed = pattern
         elif operation == "glob":
             try:
                 parsed = compile_glob(value)
@@ -202,14 +188,7 @@ def _system_contains_each(needle: Needle, ctx: RequestContext) -> bool:
 
 
 def _system_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
-    search = pattern.search
-    return any(search(text) is not None for text in ctx.system_messages)
-
-
-def _system_regex_prefiltered(
-    pattern: re.Pattern[str], groups: _Groups, starts: _Starts, ctx: RequestContext
-) -> bool:
-    return any(_search_filtered(pattern, groups, starts, text) for text in ctx.system_messages)
+    return any(pattern.search(text) is not None for text in ctx.system_messages)
 
 
 def _user_contains(needle: Needle, ctx: RequestContext) -> bool:
@@ -222,45 +201,6 @@ def _user_contains_each(needle: Needle, ctx: RequestContext) -> bool:
 
 def _user_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
     return pattern.search(ctx.user_text) is not None
-
-
-def _user_regex_prefiltered(
-    pattern: re.Pattern[str], groups: _Groups, starts: _Starts, ctx: RequestContext
-) -> bool:
-    return _search_filtered(pattern, groups, starts, ctx.user_text)
-
-
-def _search_filtered(pattern: re.Pattern[str], groups: _Groups, starts: _Starts, text: str) -> bool:
-    """Whether ``pattern`` matches in ``text``, where every match holds a literal of each of
-    ``groups`` and (unless None) starts with one of ``starts``: a text missing a group is
-    given up after a substring test, which runs at memory speed."""
-    for group in groups:
-        for literal in group:
-            if occurs(literal, text):
-                break
-        else:
-            return False  # no literal of this group: no match can be there
-    if starts:
-        return _search_at(pattern, starts, text)
-    return pattern.search(text) is not None
-
-
-def _search_at(pattern: re.Pattern[str], starts: tuple[str, ...], text: str) -> bool:
-    """Whether ``pattern`` (whose every match starts with one of ``starts``) matches in
-    ``text``: tries a match only where one of them occurs, at memory speed in between."""
-    match = pattern.match
-    find = text.find
-    for start in starts:
-        at = find(start)
-        for _ in range(_MAX_TRIES):
-            if at < 0:
-                break
-            if match(text, at) is not None:
-                return True
-            at = find(start, at + 1)
-        else:  # a start too common to try one by one: one plain search
-            return pattern.search(text) is not None
-    return False
 
 
 def _latest_user_contains(needle: Needle, ctx: RequestContext) -> bool:
@@ -317,11 +257,6 @@ _MATCHERS: dict[tuple[str, str], Callable[..., bool]] = {
     ("token", "gt"): _token_gt,
     ("token", "le"): _token_le,
     ("token", "lt"): _token_lt,
-}
-_MAX_TRIES = 16
-_PREFILTERED: dict[str, Callable[..., bool]] = {
-    "context_system": _system_regex_prefiltered,
-    "context_user": _user_regex_prefiltered,
 }
 # The positions whose "contains" searches texts that may be long (a Needle finds fast there).
 _LONG_TEXTS = frozenset(("context_system", "context_user", "latest_user", "tool_use"))

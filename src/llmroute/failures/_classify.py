@@ -1,100 +1,15 @@
-"""One classification of failures, read by health, cooldown and fallback.
-
-:func:`classify_error` turns whatever a provider call raised (an ``openai`` or ``anthropic`` SDK
-exception, an ``httpx`` / ``requests`` style error with a ``response``, a builtin timeout or
-connection error, a cancellation, a bare HTTP status code, or just a message) into an immutable
-:class:`Failure`. It reads everything by duck typing, so no SDK is imported, and it never raises.
-
-What counts against a service's health: rate limits, auth (401/402/403), server errors
-(409, 5xx, Anthropic 529 "overloaded"), timeouts (408, 504, client-side), connection errors,
-NOT_FOUND (404/405/410: the model or endpoint is missing on *that* service) and UNKNOWN errors.
-What never does, because it is the request's own fault: BAD_REQUEST (also a ``TypeError``,
-``AttributeError``, ``NameError``, ``AssertionError`` or ``ImportError`` without an HTTP status:
-a bug in the calling code, which no other service would fix), CONTEXT_LENGTH (incl. 413
-"request too large", which another service with a larger limit may accept), CONTENT_POLICY and
-CANCELLED (``asyncio.CancelledError``, ``KeyboardInterrupt``, HTTP 499).
-"""
+"""Classifying what a provider call raised into a :class:`Failure`: by HTTP status, provider
+error code, exception type and, last, the message text."""
 
 from __future__ import annotations
 
 import asyncio
 import re
-from dataclasses import dataclass
-from enum import Enum
 
-from ._failure_text import clean, get_attr, message_of, retry_after_of, retry_in_text
+from ._kinds import Failure, FailureKind
+from ._text import clean, get_attr, message_of, retry_after_of, retry_in_text
 
-__all__ = ["Failure", "FailureKind", "classify_error"]
-
-
-class FailureKind(str, Enum):
-    """What kind of failure a provider call ended in; the value is a stable snake_case name.
-
-    :attr:`counts_against_health` tells whether the kind is the service's fault (it counts
-    towards ejecting the service) or the request's own (it never does).
-    """
-
-    RATE_LIMIT = "rate_limit"
-    AUTH = "auth"
-    SERVER = "server"
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    BAD_REQUEST = "bad_request"
-    CONTEXT_LENGTH = "context_length"
-    CONTENT_POLICY = "content_policy"
-    NOT_FOUND = "not_found"
-    CANCELLED = "cancelled"
-    UNKNOWN = "unknown"
-
-    @property
-    def counts_against_health(self) -> bool:
-        """False for the request-scoped kinds (bad request, context length, content policy,
-        cancelled); True for every kind that says something about the service."""
-        return self not in _REQUEST_SCOPED
-
-
-_REQUEST_SCOPED = frozenset(
-    {
-        FailureKind.BAD_REQUEST,
-        FailureKind.CONTEXT_LENGTH,
-        FailureKind.CONTENT_POLICY,
-        FailureKind.CANCELLED,
-    }
-)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """The classification of one failed provider call (immutable, hashable, picklable).
-
-    ``status_code`` is the HTTP status when one was found (4xx/5xx only), ``retry_after`` the
-    server's hint in seconds (``retry-after-ms`` / ``retry-after`` headers, or the message) or
-    None, ``code`` the provider's error code or type when it gave one
-    (``"context_length_exceeded"``, ``"overloaded_error"``) and ``message`` a short excerpt of
-    the error text with anything that looks like a key or token masked.
-    """
-
-    kind: FailureKind
-    status_code: int | None = None
-    retry_after: float | None = None
-    code: str | None = None
-    message: str = ""
-
-    @property
-    def counts_against_health(self) -> bool:
-        """Whether this failure is the service's fault (see :class:`FailureKind`)."""
-        return self.kind not in _REQUEST_SCOPED
-
-    def __str__(self) -> str:
-        parts = [self.kind.value]
-        if self.status_code is not None:
-            parts.append(f"HTTP {self.status_code}")
-        if self.code:
-            parts.append(self.code)
-        if self.retry_after is not None:
-            parts.append(f"retry after {self.retry_after:g}s")
-        head = ", ".join(parts)
-        return f"{head}: {self.message}" if self.message else head
+__all__ = ["classify_error"]
 
 
 _K = FailureKind
