@@ -17,14 +17,21 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
-from ._execute_core import default_logger
-from ._execute_stream import AsyncStreamResult, StreamResult, aexecute_stream, execute_stream
-from ._execute_stream_io import aclose_stream, async_iterable, close_stream
-from ._execute_types import ExecuteHooks, ExecuteResult
 from ._health_view import CooldownTracker
 from .affinity import SessionID
 from .config import Provider, Rule, Service
-from .execute import aexecute, execute
+from .execute import (
+    AsyncStreamResult,
+    ExecuteHooks,
+    ExecuteResult,
+    StreamResult,
+    aexecute,
+    aexecute_stream,
+    execute,
+    execute_stream,
+)
+from .execute._io import aclose_stream, async_iterable, close_stream
+from .execute._log import default_logger
 from .failures import Failure, FailureKind
 from .usage import Usage
 
