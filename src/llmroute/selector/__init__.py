@@ -7,9 +7,9 @@ the execute forms (:mod:`._forms`, :mod:`._execute`) write one outcome per attem
 (:mod:`._outcome`). Probes whose leases a read took run in :mod:`._probes`.
 """
 
-from ._execute import ExecuteOptions
+from ._execute import RouteOptions
 from ._result import SelectionResult
 from ._selector import ServiceSelector
 from ._stages import STAGES
 
-__all__ = ["STAGES", "ExecuteOptions", "SelectionResult", "ServiceSelector"]
+__all__ = ["STAGES", "RouteOptions", "SelectionResult", "ServiceSelector"]

@@ -17,13 +17,22 @@ from collections.abc import (
 )
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from .._execute_core import default_logger
-from .._execute_stream import AsyncStreamResult, StreamResult, aexecute_stream, execute_stream
-from .._execute_stream_io import aclose_stream, async_iterable, close_stream
-from .._execute_types import ExecuteHooks, ExecuteResult
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
-from ..execute import aexecute, execute
+from ..execute import (
+    AsyncStreamResult,
+    ExecuteHooks,
+    ExecuteResult,
+    StreamResult,
+    aclose_stream,
+    aexecute,
+    aexecute_stream,
+    async_iterable,
+    close_stream,
+    default_logger,
+    execute,
+    execute_stream,
+)
 from ..failures import Failure
 from ..state import Outcome, StateSnapshot
 from ..usage import Usage
@@ -212,7 +221,7 @@ class _AsyncTap(_Tap, Generic[T]):
         await aclose_stream(self.inner, self.source, self.logger)
 
 
-class ExecuteOptions(NamedTuple):
+class RouteOptions(NamedTuple):
     """What the four execute forms of the selector share, besides the rule, request and fn."""
 
     session_id: SessionID | str | None = None
@@ -233,7 +242,7 @@ class _Call(NamedTuple):
 
 
 def _call(
-    selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opts: ExecuteOptions
+    selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opts: RouteOptions
 ) -> _Call:
     plan, req, query = prepared
     selection = selector.decide(plan, req, snapshot, query.take_turn)
@@ -242,9 +251,7 @@ def _call(
     return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
 
 
-def _begin(
-    selector: ServiceSelector, rule: Rule | str, request: Any, opts: ExecuteOptions
-) -> _Call:
+def _begin(selector: ServiceSelector, rule: Rule | str, request: Any, opts: RouteOptions) -> _Call:
     prepared = selector.prepare(
         rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
     )
@@ -252,7 +259,7 @@ def _begin(
 
 
 async def _abegin(
-    selector: ServiceSelector, rule: Rule | str, request: Any, opts: ExecuteOptions
+    selector: ServiceSelector, rule: Rule | str, request: Any, opts: RouteOptions
 ) -> _Call:
     prepared = selector.prepare(
         rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
@@ -265,7 +272,7 @@ def run_execute(
     rule: Rule | str,
     request: Any,
     fn: Callable[[Service, Provider | None], T],
-    opts: ExecuteOptions,
+    opts: RouteOptions,
 ) -> ExecuteResult[T]:
     """The sync form: one read, the attempts, one outcome write per attempt."""
     call = _begin(selector, rule, request, opts)
@@ -287,7 +294,7 @@ async def run_aexecute(
     rule: Rule | str,
     request: Any,
     fn: Callable[[Service, Provider | None], Awaitable[T]],
-    opts: ExecuteOptions,
+    opts: RouteOptions,
 ) -> ExecuteResult[T]:
     """The async form: the read and the writes are awaited."""
     call = await _abegin(selector, rule, request, opts)
@@ -312,7 +319,7 @@ def run_execute_stream(
     rule: Rule | str,
     request: Any,
     fn: Callable[[Service, Provider | None], Iterable[T]],
-    opts: ExecuteOptions,
+    opts: RouteOptions,
 ) -> StreamResult[T]:
     """The sync stream form."""
     call = _begin(selector, rule, request, opts)
@@ -342,7 +349,7 @@ async def run_aexecute_stream(
     rule: Rule | str,
     request: Any,
     fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
-    opts: ExecuteOptions,
+    opts: RouteOptions,
     first_chunk_timeout: float | None,
 ) -> AsyncStreamResult[T]:
     """The async stream form."""

@@ -1,5 +1,5 @@
 """The four execute methods of :class:`ServiceSelector`, thin wrappers that gather their
-keyword arguments into one :class:`ExecuteOptions` and run the matching form."""
+keyword arguments into one :class:`RouteOptions` and run the matching form."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import logging
 from collections.abc import AsyncIterable, Awaitable, Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from .._execute_stream import AsyncStreamResult, StreamResult
-from .._execute_types import ExecuteHooks, ExecuteResult
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
+from ..execute import AsyncStreamResult, ExecuteHooks, ExecuteResult, StreamResult
 from ..usage import Usage
 from ._execute import (
-    ExecuteOptions,
     Pair,
+    RouteOptions,
     UsageReader,
     run_aexecute,
     run_aexecute_stream,
@@ -57,7 +56,7 @@ def execute(
     attempt. The result's ``selection`` is the :class:`SelectionResult`; ``provider`` the
     serving service id. Raises what :meth:`select` and :func:`llmroute.execute` raise.
     """
-    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return run_execute(self, rule, request, fn, opts)
 
 
@@ -77,7 +76,7 @@ async def aexecute(
     hooks: ExecuteHooks[Pair] | None = None,
 ) -> ExecuteResult[T]:
     """:meth:`execute` for an async ``fn``; the state read and writes are awaited."""
-    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return await run_aexecute(self, rule, request, fn, opts)
 
 
@@ -103,7 +102,7 @@ def execute_stream(
     stream's duration as latency, and the usage the chunks report (OpenAI's final chunk with
     ``stream_options={"include_usage": True}``, Anthropic's message events) as tokens.
     """
-    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return run_execute_stream(self, rule, request, fn, opts)
 
 
@@ -125,5 +124,5 @@ async def aexecute_stream(
 ) -> AsyncStreamResult[T]:
     """:meth:`execute_stream` for async streams (``fn`` returns an async iterable or an
     awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
-    opts = ExecuteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return await run_aexecute_stream(self, rule, request, fn, opts, first_chunk_timeout)

@@ -22,8 +22,8 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
-from ._execute_core import Chain
-from ._execute_stream_io import (
+from ..typing import CooldownTracker
+from ._io import (
     NOTHING,
     aclose_stream,
     check_timeout,
@@ -32,8 +32,9 @@ from ._execute_stream_io import (
     opened_pair,
     within,
 )
-from ._execute_types import Attempt, ExecuteHooks, RoundRobinCounter, SkippedProvider, Strategy
-from .typing import CooldownTracker
+from ._loop import AttemptLoop
+from ._options import ExecuteOptions
+from ._types import Attempt, ExecuteHooks, RoundRobinCounter, SkippedProvider, Strategy
 
 __all__ = ["AsyncStreamResult", "StreamResult", "aexecute_stream", "execute_stream"]
 
@@ -46,20 +47,22 @@ class _StreamInfo(Generic[T]):
     bookkeeping when the stream ends."""
 
     __slots__ = (
-        "_chain",
         "_chunks",
         "_completed",
         "_done",
         "_iterator",
+        "_loop",
         "_pending",
         "_source",
         "_ttft",
         "selection",
     )
 
-    def __init__(self, chain: Chain[Any], source: object, iterator: object, first: object) -> None:
-        self._ttft = chain.committed(first is not NOTHING)
-        self._chain = chain
+    def __init__(
+        self, loop: AttemptLoop[Any], source: object, iterator: object, first: object
+    ) -> None:
+        self._ttft = loop.committed(first is not NOTHING)
+        self._loop = loop
         self._source = source
         self._iterator = iterator
         self._pending = first
@@ -72,7 +75,7 @@ class _StreamInfo(Generic[T]):
         if first is NOTHING:  # an empty stream: it is over already (close() still closes it)
             self._completed = True
             self._done = True
-            chain.stream_ended(self)
+            loop.stream_ended(self)
 
     def _release(self) -> tuple[object, object]:
         """Take (iterator, source) out of the result, to close them exactly once."""
@@ -83,7 +86,7 @@ class _StreamInfo(Generic[T]):
     @property
     def provider(self) -> str:
         """The name of the provider whose stream this is."""
-        return self._chain.names[self._chain.index]
+        return self._loop.name
 
     @property
     def time_to_first_chunk(self) -> float:
@@ -93,22 +96,22 @@ class _StreamInfo(Generic[T]):
     @property
     def attempt_num(self) -> int:
         """1-based number of the attempt that streams, counting only providers called."""
-        return len(self._chain.attempts) + 1
+        return self._loop.attempt_num
 
     @property
     def was_terminus(self) -> bool:
         """True when the last provider of a ``fallback`` chain (the last resort) streams."""
-        return self._chain.was_terminus()
+        return self._loop.was_terminus
 
     @property
     def attempts(self) -> tuple[Attempt, ...]:
         """The attempts that failed before the first chunk, in order."""
-        return tuple(self._chain.attempts)
+        return self._loop.attempts
 
     @property
     def skipped(self) -> tuple[SkippedProvider, ...]:
         """The providers skipped because they were cooling down, in order."""
-        return tuple(self._chain.skipped)
+        return self._loop.skipped
 
     @property
     def chunks_delivered(self) -> int:
@@ -126,7 +129,7 @@ class _StreamInfo(Generic[T]):
         self._done = True
         self._completed = completed
         self._pending = NOTHING
-        self._chain.stream_ended(self)
+        self._loop.stream_ended(self)
 
     def __repr__(self) -> str:
         state = "completed" if self._completed else "closed" if self._done else "open"
@@ -164,15 +167,12 @@ class StreamResult(_StreamInfo[T]):
             chunk = cast(Iterator[T], self._iterator).__next__()
         except StopIteration:
             self._end(completed=True)
-            close_stream(*self._release(), self._chain.logger)
+            close_stream(*self._release(), self._loop.logger)
             raise
         except BaseException as exc:
             self._done = True
-            close_stream(*self._release(), self._chain.logger)
-            error = self._chain.interrupted(exc, self._chunks)
-            if error is None:
-                raise
-            raise error from exc
+            close_stream(*self._release(), self._loop.logger)
+            self._loop.stream_failed(exc, self._chunks)
         self._chunks += 1
         return chunk
 
@@ -181,7 +181,7 @@ class StreamResult(_StreamInfo[T]):
         iterator, source = self._release()
         self._end(completed=False)
         if iterator is not None or source is not None:
-            close_stream(iterator, source, self._chain.logger)
+            close_stream(iterator, source, self._loop.logger)
 
     def __enter__(self) -> StreamResult[T]:
         return self
@@ -225,15 +225,12 @@ class AsyncStreamResult(_StreamInfo[T]):
             chunk = await cast(AsyncIterator[T], self._iterator).__anext__()
         except StopAsyncIteration:
             self._end(completed=True)
-            await aclose_stream(*self._release(), self._chain.logger)
+            await aclose_stream(*self._release(), self._loop.logger)
             raise
         except BaseException as exc:
             self._done = True
-            await aclose_stream(*self._release(), self._chain.logger)
-            error = self._chain.interrupted(exc, self._chunks)
-            if error is None:
-                raise
-            raise error from exc
+            await aclose_stream(*self._release(), self._loop.logger)
+            self._loop.stream_failed(exc, self._chunks)
         self._chunks += 1
         return chunk
 
@@ -242,7 +239,7 @@ class AsyncStreamResult(_StreamInfo[T]):
         iterator, source = self._release()
         self._end(completed=False)
         if iterator is not None or source is not None:
-            await aclose_stream(iterator, source, self._chain.logger)
+            await aclose_stream(iterator, source, self._loop.logger)
 
     async def __aenter__(self) -> AsyncStreamResult[T]:
         return self
@@ -283,11 +280,19 @@ def execute_stream(
     sync form: set your SDK's read timeout. The attempt ends, for the tracker and ``hooks``,
     when the stream is exhausted, closed, or fails.
     """
-    chain: Chain[P] = Chain(
-        providers, strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
     )
+    loop = AttemptLoop(providers, options)
     while True:
-        provider = chain.begin()
+        provider = loop.start_next()
         source: Any = None
         iterator: Iterator[T] | None = None
         try:
@@ -295,11 +300,10 @@ def execute_stream(
             iterator = iter(source)
             first = next(iterator, NOTHING)
         except BaseException as exc:
-            close_stream(iterator, source, chain.logger)
-            if chain.failed(exc):
-                raise
+            close_stream(iterator, source, loop.logger)
+            loop.failed(exc)
         else:
-            return StreamResult(chain, source, iterator, first)
+            return StreamResult(loop, source, iterator, first)
 
 
 async def aexecute_stream(
@@ -326,11 +330,19 @@ async def aexecute_stream(
     :class:`AsyncStreamResult` to ``async for``.
     """
     timeout = check_timeout(first_chunk_timeout)
-    chain: Chain[P] = Chain(
-        providers, strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
     )
+    loop = AttemptLoop(providers, options)
     while True:
-        provider = chain.begin()
+        provider = loop.start_next()
         opened: list[Any] = []
         try:
             if timeout is None:
@@ -338,12 +350,11 @@ async def aexecute_stream(
             else:
                 first, expired = await within(open_stream(fn, provider, opened), timeout)
                 if expired:
-                    name = chain.names[chain.index]
+                    name = loop.name
                     raise TimeoutError(f"no chunk from provider {name} within {timeout:g}s")
         except BaseException as exc:
-            await aclose_stream(*opened_pair(opened), chain.logger)
-            if chain.failed(exc):
-                raise
+            await aclose_stream(*opened_pair(opened), loop.logger)
+            loop.failed(exc)
         else:
             iterator, source = opened_pair(opened)
-            return AsyncStreamResult(chain, source, iterator, first)
+            return AsyncStreamResult(loop, source, iterator, first)

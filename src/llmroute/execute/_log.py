@@ -1,14 +1,18 @@
 """The log records of ``execute()``: one per failed attempt (INFO), per skip and per
-cancellation (DEBUG), with structured ``extra`` fields. They carry the failure's kind,
-status, code and type, never its message (which may quote the request) nor any secret."""
+cancellation (DEBUG), per failed bookkeeping callback (ERROR), with structured ``extra``
+fields. They carry the failure's kind, status, code and type, never its message (which may
+quote the request) nor any secret."""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-from .errors import _describe_failure
-from .failures import Failure
+from ..errors import _describe_failure
+from ..failures import Failure
+
+#: The logger ``execute()`` uses when given none.
+default_logger = logging.getLogger("llmroute.execute")
 
 
 def log_failure(
@@ -24,6 +28,8 @@ def log_failure(
 ) -> None:
     """A failed attempt; ``action`` is ``fallback``, ``stop`` (fallback_on said no) or
     ``give_up`` (nothing left to try, or a strategy without fallback)."""
+    if not logger.isEnabledFor(logging.INFO):
+        return
     if action == "fallback":
         then = "falling back"
     elif action == "stop":
@@ -82,6 +88,18 @@ def log_cancelled(logger: logging.Logger, name: str, error: BaseException) -> No
             type(error).__name__,
             extra={"event": "attempt_cancelled", "provider": name},
         )
+
+
+def log_bookkeeping_failed(logger: logging.Logger, callback: str, name: str) -> None:
+    """A hook or cooldown-tracker callback raised (call it from the ``except`` block): one
+    ERROR record with the traceback; the call itself goes on as if it had not raised."""
+    logger.error(
+        "llmroute: %s for provider %s raised; ignored, the call goes on",
+        callback,
+        name,
+        exc_info=True,
+        extra={"event": "bookkeeping_failed", "provider": name, "callback": callback},
+    )
 
 
 def _fields(

@@ -7,7 +7,7 @@ import threading
 from enum import Enum
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from .failures import Failure, FailureKind
+from ..failures import Failure, FailureKind
 
 __all__ = [
     "Attempt",
@@ -205,7 +205,9 @@ class ExecuteHooks(Generic[P]):
     attempt ends when the stream does: :meth:`attempt_succeeded` (``response`` is the stream
     result, read ``completed`` and ``chunks_delivered`` on it) when it is exhausted, closed or
     collected, :meth:`attempt_failed` when it fails before or after its first chunk. An
-    exception raised by a hook propagates out of the call, so keep them cheap and safe.
+    ``Exception`` raised by a hook never changes the call's outcome: it is logged (ERROR, with
+    ``extra={"event": "bookkeeping_failed"}``) and the call goes on as if the hook had
+    returned, so a served response is never lost. Keep hooks cheap all the same.
     """
 
     def attempt_started(self, provider: P, name: str) -> None:

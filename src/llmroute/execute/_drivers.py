@@ -1,0 +1,122 @@
+"""``execute()`` and ``aexecute()``: the drivers of the attempt loop for a plain call.
+
+They only call ``fn`` (with or without ``await``); :class:`AttemptLoop` decides the rest.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable
+from typing import Any, TypeVar
+
+from ..typing import CooldownTracker
+from ._loop import AttemptLoop
+from ._options import ExecuteOptions
+from ._types import ExecuteHooks, ExecuteResult, RoundRobinCounter, Strategy
+
+__all__ = ["aexecute", "execute"]
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+def execute(
+    providers: Iterable[P],
+    fn: Callable[[P], T],
+    *,
+    strategy: Strategy | str = "fallback",
+    cooldown: CooldownTracker | None = None,
+    exempt: Collection[Any] = (),
+    counter: RoundRobinCounter | None = None,
+    fallback_on: Callable[[BaseException], bool] | None = None,
+    logger: logging.Logger | None = None,
+    hooks: ExecuteHooks[P] | None = None,
+    key: Callable[[P], str] | None = None,
+) -> ExecuteResult[T]:
+    """Call ``fn(provider)`` on the providers as ``strategy`` says; return the first success.
+
+    ``providers``: a list of plain strings, of objects with a ``name`` (a :class:`Provider`, a
+    :class:`Service`, whose name is its service id), or of anything ``key=`` names.
+    ``strategy`` (a :class:`Strategy` or its name; an unknown one raises ``ConfigError``):
+
+    - ``"fallback"``: in order until one succeeds. A provider cooling down
+      (``cooldown.is_available(name)`` false) is skipped, except the last one, which is
+      always tried as the last resort. ``fallback_on(error) -> bool`` decides whether an
+      error moves on (default :func:`default_fallback_on`: all but a plain bad request).
+    - ``"primary_only"``: the first provider only, called even when cooling down.
+    - ``"round_robin"``: one call, of the next provider in the rotation of ``counter`` (a
+      shared :class:`RoundRobinCounter`, required) not cooling down; it fails if all are.
+
+    ``cooldown``: a :class:`HealthMonitor` or any ``CooldownTracker``, kept as long as your app
+    runs (one per app, or the selector's); None (the default) tracks nothing. A failure is
+    recorded with ``cooldown.record_failure(name, failure)`` unless the provider's name is in
+    ``exempt`` or the failure is the request's own (bad request, context length, content
+    policy); a success calls ``cooldown.report_success(name)`` when the tracker has it.
+
+    Returns an :class:`ExecuteResult`. Raises :class:`NoProvidersError` for an empty list and
+    :class:`AllProvidersFailedError` (every attempt inside, the last error as ``__cause__``)
+    when no provider served the call. A cancellation (``KeyboardInterrupt``, ``SystemExit``,
+    anything not an ``Exception``) propagates at once: nothing recorded, nothing else tried.
+    ``logger`` (default ``logging.getLogger("llmroute.execute")``) gets one INFO record per
+    failed attempt, one DEBUG record per skip. ``hooks`` (:class:`ExecuteHooks`) hear about
+    every attempt; a hook or tracker update that raises is logged at ERROR and ignored.
+    """
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
+    )
+    loop = AttemptLoop(providers, options)
+    while True:
+        provider = loop.start_next()
+        try:
+            response = fn(provider)
+        except BaseException as exc:
+            loop.failed(exc)
+        else:
+            return loop.succeeded(response)
+
+
+async def aexecute(
+    providers: Iterable[P],
+    fn: Callable[[P], Awaitable[T]],
+    *,
+    strategy: Strategy | str = "fallback",
+    cooldown: CooldownTracker | None = None,
+    exempt: Collection[Any] = (),
+    counter: RoundRobinCounter | None = None,
+    fallback_on: Callable[[BaseException], bool] | None = None,
+    logger: logging.Logger | None = None,
+    hooks: ExecuteHooks[P] | None = None,
+    key: Callable[[P], str] | None = None,
+) -> ExecuteResult[T]:
+    """:func:`execute` for an async ``fn``: ``await fn(provider)`` on each provider tried.
+
+    Everything else is the same. Cancelling the task (``asyncio.CancelledError``) while a
+    provider call is running propagates at once: no failure is recorded against that
+    provider and no further provider is tried.
+    """
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
+    )
+    loop = AttemptLoop(providers, options)
+    while True:
+        provider = loop.start_next()
+        try:
+            response = await fn(provider)
+        except BaseException as exc:
+            loop.failed(exc)
+        else:
+            return loop.succeeded(response)

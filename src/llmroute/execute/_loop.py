@@ -1,0 +1,340 @@
+"""THE attempt loop of ``execute()``: one small state machine that all four drivers (sync,
+async, and their stream forms) drive, so no decision is written twice.
+
+An :class:`AttemptLoop` walks one call's providers in the order its strategy gives. It picks
+the next provider to call (skipping those cooling down, except the fallback of last resort),
+is told how each call went, records that (cooldown tracker, hooks, log) and decides whether
+to fall back, stop or re-raise. It does no I/O and never calls your ``fn``: the driver does,
+with or without ``await``, between :meth:`AttemptLoop.start_next` and one of
+:meth:`AttemptLoop.succeeded` / :meth:`AttemptLoop.failed`. Driving it from outside::
+
+    loop = AttemptLoop(providers, ExecuteOptions.build(cooldown=health, hooks=hooks, key=key))
+    while True:
+        provider = loop.start_next()   # raises AllProvidersFailedError when none is left
+        try:
+            response = call(provider)  # or: await call(provider)
+        except BaseException as exc:
+            loop.failed(exc)           # returns to go on; raises to stop (see below)
+        else:
+            return loop.succeeded(response)  # the ExecuteResult
+
+- ``start_next() -> P``: the next provider to call. Skips are recorded (hook, DEBUG log) on
+  the way, ``hooks.attempt_started`` is told and the attempt's clock starts. Raises
+  :class:`AllProvidersFailedError` when no provider is left.
+- ``succeeded(response) -> ExecuteResult``: the current call returned; records the success.
+- ``failed(error) -> None``: the current call raised ``error`` (call it from the ``except``
+  block). Returns when the next provider should be tried. Re-raises ``error`` itself when it
+  is a cancellation (anything not an ``Exception``, or classified ``CANCELLED``: nothing is
+  recorded against the provider), and raises :class:`AllProvidersFailedError` from ``error``
+  when the loop stops (strategy without fallback, ``fallback_on`` said no, nothing left).
+
+Streams, once a call returned a stream: ``committed(has_chunk) -> float`` when its first
+chunk arrived (or it ended empty; returns the time to first chunk), then
+``stream_ended(stream) -> None`` when it was exhausted, closed or collected (a success), or
+``stream_failed(error, chunks) -> NoReturn`` when it broke after ``chunks`` chunks (raises
+``error`` for a cancellation, else :class:`StreamInterruptedError` from it).
+
+Read-only state for results: ``provider`` and ``name`` (the current attempt), ``attempt_num``,
+``was_terminus``, ``attempts``, ``skipped``, ``logger``, ``options``.
+
+Bookkeeping never changes the outcome: an ``Exception`` raised by a hook or by the tracker's
+``record_failure`` / ``report_success`` is logged once at ERROR (``event`` =
+``bookkeeping_failed``) and the loop goes on as if it had not raised. The tracker's reads
+(``is_available``, ``cooldown_remaining``) and ``fallback_on`` are decisions, not
+bookkeeping: what they raise propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from time import perf_counter
+from typing import Any, Generic, NoReturn, TypeVar
+
+from ..errors import AllProvidersFailedError, NoProvidersError, StreamInterruptedError
+from ..failures import Failure, FailureKind
+from ._log import log_bookkeeping_failed, log_cancelled, log_failure, log_interrupted, log_skip
+from ._options import ExecuteOptions, classify, name_of
+from ._types import Attempt, ExecuteResult, SkippedProvider, Strategy
+
+__all__ = ["AttemptLoop"]
+
+T = TypeVar("T")
+P = TypeVar("P")
+
+
+def _as_sequence(providers: Iterable[P]) -> Sequence[P]:
+    if isinstance(providers, (str, bytes)):
+        raise TypeError("providers must be a list of providers, not one string: use [name]")
+    if isinstance(providers, (list, tuple)):
+        return providers
+    try:
+        return tuple(providers)
+    except TypeError:
+        raise TypeError(
+            f"providers must be a list or other iterable, got {type(providers).__name__}"
+        ) from None
+
+
+class AttemptLoop(Generic[P]):
+    """One call's walk through its providers; see the module docstring for how to drive it.
+
+    ``providers`` as :func:`execute` takes them (raises ``NoProvidersError`` when empty,
+    ``TypeError`` when not a list); each provider is named when the loop reaches it.
+    """
+
+    __slots__ = (
+        "_attempts",
+        "_index",
+        "_items",
+        "_names",
+        "_order",
+        "_pos",
+        "_skipped",
+        "_start",
+        "_stopped",
+        "options",
+    )
+
+    def __init__(self, providers: Iterable[P], options: ExecuteOptions[P]) -> None:
+        items = _as_sequence(providers)
+        if not items:
+            raise NoProvidersError("no providers given: execute() needs at least one")
+        self.options = options
+        self._items = items
+        self._names: list[str | None] = [None] * len(items)
+        self._order = _order(options, len(items))
+        self._attempts: list[Attempt] = []
+        self._skipped: list[SkippedProvider] = []
+        self._pos = 0  # how many entries of the order were taken
+        self._index = -1  # the item of the current attempt
+        self._start = 0.0
+        self._stopped = False
+
+    # -- the state, for results ----------------------------------------------------------
+
+    @property
+    def provider(self) -> P:
+        """The provider of the current attempt."""
+        return self._items[self._index]
+
+    @property
+    def name(self) -> str:
+        """The name of the provider of the current attempt."""
+        return self._name_at(self._index)
+
+    @property
+    def attempt_num(self) -> int:
+        """1-based number of the current attempt, counting only providers called."""
+        return len(self._attempts) + 1
+
+    @property
+    def was_terminus(self) -> bool:
+        """Whether the current attempt is the last resort of a fallback chain."""
+        return self.options.strategy is Strategy.FALLBACK and self._index == len(self._items) - 1
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """The failed attempts so far, in order."""
+        return tuple(self._attempts)
+
+    @property
+    def skipped(self) -> tuple[SkippedProvider, ...]:
+        """The providers skipped as cooling down so far, in order."""
+        return tuple(self._skipped)
+
+    @property
+    def logger(self) -> logging.Logger:
+        """The logger of the call."""
+        return self.options.logger
+
+    # -- driving it ----------------------------------------------------------------------
+
+    def start_next(self) -> P:
+        """The next provider to call (skips recorded, hooks told, clock started); raises
+        :class:`AllProvidersFailedError` when none is left."""
+        last = len(self._order) - 1
+        while not self._stopped and self._pos <= last:
+            index = self._order[self._pos]
+            terminus = self._pos == last
+            self._pos += 1
+            name = self._name_at(index)
+            if self._skips(name, terminus):
+                self._skip(index, name)
+                continue
+            self._index = index
+            hooks = self.options.hooks
+            if hooks is not None:
+                self._quietly(
+                    "attempt_started", name, hooks.attempt_started, self._items[index], name
+                )
+            self._start = perf_counter()
+            return self._items[index]
+        raise self._exhausted()
+
+    def succeeded(self, response: T) -> ExecuteResult[T]:
+        """The current call returned ``response``: record the success, build the result."""
+        latency = perf_counter() - self._start
+        self._record_success(response, latency)
+        return ExecuteResult(
+            response,
+            self.name,
+            latency,
+            self.attempt_num,
+            self.was_terminus,
+            self.attempts,
+            self.skipped,
+        )
+
+    def failed(self, error: BaseException) -> None:
+        """The current call raised ``error``: returns to go on to the next provider; raises
+        ``error`` (a cancellation) or :class:`AllProvidersFailedError` (the loop stops)."""
+        latency = perf_counter() - self._start
+        failure = self._failure_or_cancel(error, latency)
+        name = self.name
+        self._attempts.append(Attempt(name, error, failure, latency))
+        cooling = self._record_failure(error, failure, latency)
+        fallback = self.options.strategy is Strategy.FALLBACK
+        has_next = fallback and self._pos < len(self._order)
+        go_on = has_next and self.options.falls_over(error, failure)
+        action = "fallback" if go_on else "stop" if has_next else "give_up"
+        log_failure(
+            self.logger,
+            name,
+            error,
+            failure,
+            latency,
+            action,
+            cooling,
+            len(self._attempts),
+            fallback,
+        )
+        if not go_on:
+            self._stopped = has_next
+            raise self._exhausted() from error
+
+    # -- streams -------------------------------------------------------------------------
+
+    def committed(self, has_chunk: bool) -> float:
+        """The current call's stream produced its first chunk (or ended empty): returns the
+        seconds since the call started and tells the hooks."""
+        elapsed = perf_counter() - self._start
+        hooks = self.options.hooks
+        if has_chunk and hooks is not None:
+            self._quietly(
+                "first_chunk", self.name, hooks.first_chunk, self.provider, self.name, elapsed
+            )
+        return elapsed
+
+    def stream_ended(self, stream: object) -> None:
+        """The committed stream was exhausted, closed or collected: a success."""
+        self._record_success(stream, perf_counter() - self._start)
+
+    def stream_failed(self, error: BaseException, chunks: int) -> NoReturn:
+        """The committed stream raised ``error`` after ``chunks`` chunks: records the failure
+        and raises :class:`StreamInterruptedError` from it (``error`` itself if a cancellation)."""
+        latency = perf_counter() - self._start
+        failure = self._failure_or_cancel(error, latency)
+        cooling = self._record_failure(error, failure, latency)
+        log_interrupted(self.logger, self.name, error, failure, latency, chunks, cooling)
+        raise StreamInterruptedError(self.name, chunks, failure) from error
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _name_at(self, index: int) -> str:
+        name = self._names[index]
+        if name is None:
+            name = self._names[index] = name_of(self._items[index], self.options.key)
+        return name
+
+    def _skips(self, name: str, terminus: bool) -> bool:
+        """Whether ``name`` is passed over: it is cooling down, and the strategy skips (the
+        last resort of ``fallback`` and the one provider of ``primary_only`` are called)."""
+        cooldown, strategy = self.options.cooldown, self.options.strategy
+        if cooldown is None or strategy is Strategy.PRIMARY_ONLY:
+            return False
+        if strategy is Strategy.FALLBACK and terminus:
+            return False
+        return not cooldown.is_available(name)
+
+    def _skip(self, index: int, name: str) -> None:
+        assert self.options.cooldown is not None
+        remaining = self.options.cooldown.cooldown_remaining(name)
+        self._skipped.append(SkippedProvider(name, remaining))
+        hooks = self.options.hooks
+        if hooks is not None:
+            item = self._items[index]
+            self._quietly("provider_skipped", name, hooks.provider_skipped, item, name, remaining)
+        log_skip(self.logger, name, remaining)
+
+    def _failure_or_cancel(self, error: BaseException, latency: float) -> Failure:
+        """``error`` classified; a cancellation is told to the hooks and re-raised here."""
+        failure = classify(error)
+        if failure.kind is FailureKind.CANCELLED:
+            self._tell_failed(error, failure, latency)
+            log_cancelled(self.logger, self.name, error)
+            raise error
+        return failure
+
+    def _record_success(self, response: object, latency: float) -> None:
+        name = self.name
+        report = getattr(self.options.cooldown, "report_success", None)
+        if report is not None:
+            self._quietly("report_success", name, report, name)
+        hooks = self.options.hooks
+        if hooks is not None:
+            succeeded = hooks.attempt_succeeded
+            self._quietly(
+                "attempt_succeeded", name, succeeded, self.provider, name, response, latency
+            )
+
+    def _record_failure(self, error: BaseException, failure: Failure, latency: float) -> bool:
+        """Put the failure on the tracker (unless exempt or request-scoped) and tell the
+        hooks; True when the provider now cools down."""
+        name = self.name
+        cooldown = self.options.cooldown
+        cooling = False
+        if (
+            cooldown is not None
+            and failure.counts_against_health
+            and not self.options.is_exempt(name)
+        ):
+            cooling = bool(
+                self._quietly("record_failure", name, cooldown.record_failure, name, failure)
+            )
+        self._tell_failed(error, failure, latency)
+        return cooling
+
+    def _tell_failed(self, error: BaseException, failure: Failure, latency: float) -> None:
+        hooks = self.options.hooks
+        if hooks is not None:
+            name = self.name
+            failed = hooks.attempt_failed
+            self._quietly(
+                "attempt_failed", name, failed, self.provider, name, error, failure, latency
+            )
+
+    def _quietly(self, callback: str, name: str, call: Callable[..., Any], *args: Any) -> Any:
+        """``call(*args)``, a bookkeeping ``callback`` about provider ``name``: what it raises
+        is logged (ERROR, once), not propagated, and None returned."""
+        try:
+            return call(*args)
+        except Exception:
+            log_bookkeeping_failed(self.logger, callback, name)
+            return None
+
+    def _exhausted(self) -> AllProvidersFailedError:
+        """The error for a call no provider served (the attempts and skips so far)."""
+        untried = [self._name_at(i) for i in self._order[self._pos :]] if self._stopped else []
+        return AllProvidersFailedError(self._attempts, self._skipped, untried)
+
+
+def _order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:
+    """The positions in the list the strategy tries, in order."""
+    if options.strategy is Strategy.PRIMARY_ONLY:
+        return (0,)
+    if options.strategy is Strategy.ROUND_ROBIN:
+        assert options.counter is not None  # ExecuteOptions checked it
+        first = options.counter.next(n)
+        return [*range(first, n), *range(first)]
+    return range(n)

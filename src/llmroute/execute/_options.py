@@ -1,0 +1,151 @@
+"""The options of one ``execute()`` call, validated once, and the small rules they carry:
+how a strategy is named, how a provider is named, who is exempt, which errors fall over."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from ..errors import ConfigError
+from ..failures import Failure, FailureKind, classify_error
+from ..typing import CooldownTracker
+from ._log import default_logger
+from ._types import ExecuteHooks, RoundRobinCounter, Strategy
+
+__all__ = ["ExecuteOptions", "classify", "default_fallback_on", "name_of", "resolve_strategy"]
+
+P = TypeVar("P")
+
+
+def default_fallback_on(error: BaseException) -> bool:
+    """The default ``fallback_on``: whether ``error`` should move on to the next provider.
+
+    True for every error except a cancellation and a plain bad request (HTTP 400/422 that is
+    not a context-length or content-policy error), which the next provider would reject just
+    the same. A context-length error falls over (the next model may have a larger window),
+    and so does a content-policy refusal (policies differ between providers). Use it to
+    extend rather than replace the default:
+    ``fallback_on=lambda e: isinstance(e, MyError) or default_fallback_on(e)``.
+    """
+    return _falls_over(classify_error(error))
+
+
+def _falls_over(failure: Failure) -> bool:
+    return failure.kind not in (FailureKind.CANCELLED, FailureKind.BAD_REQUEST)
+
+
+def classify(error: BaseException) -> Failure:
+    """The one classification of a provider error; anything that is not an ``Exception``
+    (``CancelledError``, ``KeyboardInterrupt``, ``SystemExit``, ...) is a cancellation."""
+    failure = classify_error(error)
+    if failure.kind is FailureKind.CANCELLED or isinstance(error, Exception):
+        return failure
+    return Failure(FailureKind.CANCELLED, message=type(error).__name__)
+
+
+_STRATEGIES = {member.value: member for member in Strategy}
+
+
+def resolve_strategy(strategy: Strategy | str) -> Strategy:
+    """``strategy`` as a :class:`Strategy`; ``ConfigError`` names the valid ones otherwise."""
+    found = _STRATEGIES.get(strategy) if isinstance(strategy, str) else None  # Strategy: a str
+    if found is None:
+        valid = ", ".join(_STRATEGIES)
+        raise ConfigError(f"unknown execute strategy {strategy!r}; expected one of: {valid}")
+    return found
+
+
+def name_of(item: object, key: Callable[[Any], str] | None) -> str:
+    """The name identifying ``item``: ``key(item)``, the string itself, or its ``name``."""
+    name: object
+    if key is not None:
+        name = key(item)
+    elif isinstance(item, str):
+        name = item
+    else:
+        name = getattr(item, "name", None)
+    if isinstance(name, str) and name:
+        return str.__str__(name)  # the text of a str subclass, whatever its __str__ says
+    if key is not None:
+        raise TypeError(f"key() must return a non-empty string, got {name!r} for {item!r}")
+    raise TypeError(
+        "a provider must be a non-empty string or have a non-empty string 'name' (or pass "
+        f"key=); got {type(item).__name__}"
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecuteOptions(Generic[P]):
+    """Everything but the providers and ``fn`` that decides how an ``execute()`` call runs.
+
+    The four drivers build one from their keyword arguments (:meth:`build`) and hand it to
+    the attempt loop; build one yourself to drive the loop from outside. The fields mean what
+    the keyword arguments of :func:`execute` mean; construction validates them (an unknown
+    strategy, or ``round_robin`` without a counter, raises ``ConfigError``).
+    """
+
+    strategy: Strategy = Strategy.FALLBACK
+    cooldown: CooldownTracker | None = None
+    exempt: Collection[Any] = ()
+    counter: RoundRobinCounter | None = None
+    fallback_on: Callable[[BaseException], bool] | None = None
+    logger: logging.Logger = default_logger
+    hooks: ExecuteHooks[P] | None = None
+    key: Callable[[P], str] | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.strategy, Strategy):  # given by name
+            object.__setattr__(self, "strategy", resolve_strategy(self.strategy))
+        if self.strategy is Strategy.ROUND_ROBIN and self.counter is None:
+            raise ConfigError(
+                "strategy round_robin needs counter=RoundRobinCounter(), one counter shared "
+                "by the calls it spreads (a fresh one per call would always pick the first)"
+            )
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        strategy: Strategy | str = Strategy.FALLBACK,
+        cooldown: CooldownTracker | None = None,
+        exempt: Collection[Any] = (),
+        counter: RoundRobinCounter | None = None,
+        fallback_on: Callable[[BaseException], bool] | None = None,
+        logger: logging.Logger | None = None,
+        hooks: ExecuteHooks[P] | None = None,
+        key: Callable[[P], str] | None = None,
+    ) -> ExecuteOptions[P]:
+        """The options from ``execute()``'s keyword arguments: a strategy may be given by
+        name, and ``logger=None`` means ``logging.getLogger("llmroute.execute")``."""
+        return cls(
+            resolve_strategy(strategy),
+            cooldown,
+            exempt,
+            counter,
+            fallback_on,
+            default_logger if logger is None else logger,
+            hooks,
+            key,
+        )
+
+    def falls_over(self, error: BaseException, failure: Failure) -> bool:
+        """Whether ``error`` (classified as ``failure``) moves on to the next provider."""
+        if self.fallback_on is None:
+            return _falls_over(failure)
+        return self.fallback_on(error)
+
+    def is_exempt(self, name: str) -> bool:
+        """Whether ``name`` is in ``exempt`` (names, or providers named like the list's)."""
+        exempt = self.exempt
+        if not exempt:
+            return False
+        if isinstance(exempt, str):
+            return name == exempt
+        try:
+            if name in exempt:
+                return True
+        except TypeError:  # a container that cannot hold strings
+            pass
+        return any(not isinstance(x, str) and name_of(x, self.key) == name for x in exempt)
