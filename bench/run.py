@@ -6,9 +6,16 @@ timed one by one with ``time.perf_counter_ns`` after a warm-up, in this one proc
 is subtracted, and the first row is what an empty timed call costs (the floor). Overheads
 are the median of a wrapped call minus the median of the direct call(s) it wraps.
 
+The in-situ case (``insitu/*``, see ``bench/_insitu.py``) times llmroute's own share of real
+``openai.AsyncOpenAI`` requests to the tests' fake LLM server on 127.0.0.1, between real
+calls (cold caches, as in an app), next to a hand-written router with the same guarantees;
+``--insitu-requests N`` sets its size, ``--insitu-only`` runs it alone (merged into an
+existing results file of the same mode, else not written).
+
 The run is offline: a guard refuses and counts every name lookup and connection attempt
-(the count is printed and must be 0). ``--smoke`` runs every case with a few iterations (for
-the test suite, a few seconds; LiteLLM only with ``--litellm``).
+(the count is printed and must be 0); only the in-situ case may reach loopback, counted
+apart. ``--smoke`` runs every case with a few iterations (for the test suite, a few seconds;
+LiteLLM only with ``--litellm``).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ if str(HERE) not in sys.path:  # imported (not run as a script): make the siblin
 
 import _llmroute_cases as lr  # noqa: E402
 from _harness import Figure, Sizes, empty_case, run_interleaved  # noqa: E402
+from _insitu import insitu_available, run_insitu  # noqa: E402
 from _litellm_side import STRATEGIES, import_litellm, litellm_cases  # noqa: E402
 from _netguard import NetGuard  # noqa: E402
 
@@ -37,8 +45,20 @@ import llmroute  # noqa: E402
 
 SCHEMA = 1
 
-FULL = {"select": Sizes(20_000, 2_000), "completion": Sizes(300, 30), "sessions": 1_000_000}
-SMOKE = {"select": Sizes(40, 5), "completion": Sizes(3, 1), "sessions": 2_000}
+FULL = {
+    "select": Sizes(20_000, 2_000),
+    "completion": Sizes(300, 30),
+    "sessions": 1_000_000,
+    "insitu": 2_000,
+}
+SMOKE = {"select": Sizes(40, 5), "completion": Sizes(3, 1), "sessions": 2_000, "insitu": 20}
+
+#: The in-situ case ids that have a hand-written floor, each with its floor's id.
+INSITU_PAIRS = {
+    "insitu/select": "insitu/select/floor",
+    "insitu/aselect": "insitu/select/floor",
+    "insitu/aexecute_share": "insitu/aexecute_share/floor",
+}
 
 
 class Results:
@@ -61,10 +81,36 @@ class Results:
         return None if figure is None else figure.median_ns / 1000
 
 
-def _ratio(slow: float | None, fast: float | None) -> float | None:
+def _ratio(slow: float | None, fast: float | None, digits: int = 1) -> float | None:
     if slow is None or fast is None or fast <= 0:
         return None
-    return round(slow / fast, 1)
+    return round(slow / fast, digits)
+
+
+def _insitu(args: argparse.Namespace, guard: NetGuard, results: Results) -> dict[str, Any]:
+    """Run the in-situ case (when it can run), record its figures; return its facts and its
+    llmroute / floor ratios (median and p99)."""
+    missing = insitu_available()
+    if missing is not None:
+        return {"skipped": missing}
+    requests = args.insitu_requests
+    warmup = max(3, min(100, requests // 20))
+    run = run_insitu(requests, warmup, guard)
+    figures: dict[str, Figure] = run.pop("figures")
+    labels: dict[str, str] = run.pop("labels")
+    for key, figure in figures.items():
+        results.record(key, labels[key], figure)
+    ratios: dict[str, float | None] = {}
+    for key, floor in INSITU_PAIRS.items():
+        if key in figures and floor in figures:
+            ours, theirs = figures[key], figures[floor]
+            ratios[f"{key} vs floor"] = _ratio(ours.median_ns, theirs.median_ns, 2)
+            ratios[f"{key} vs floor (p99)"] = _ratio(ours.p99_ns, theirs.p99_ns, 2)
+    run["loopback_connections"] = sum(
+        1 for a in guard.loopback if a.startswith(("connect ", "connect_ex "))
+    )
+    run["loopback_lookups"] = sum(1 for a in guard.loopback if a.startswith("getaddrinfo "))
+    return {**run, "ratios": ratios}
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,13 +136,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         del cases  # the selectors and their stores
         memory = lr.affinity_memory(args.sessions, sizes, record)
         threads = lr.thread_scaling(max(10, sizes.iterations))
+        insitu = _insitu(args, guard, results)
         litellm = import_litellm() if args.litellm else None
         if litellm is not None:
             litellm_cases(litellm, sizes, args.sizes["completion"], lr.SIZES, record)
     finally:
         guard.uninstall()
 
-    ratios: dict[str, float | None] = {}
+    ratios: dict[str, float | None] = dict(insitu.get("ratios", {}))
     if litellm is not None:
         for tactic, strategy in STRATEGIES.items():
             for n in lr.SIZES:
@@ -113,14 +160,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "schema": SCHEMA,
         "mode": "smoke" if args.smoke else "full",
-        "environment": {
-            "llmroute": llmroute.__version__,
-            "python": platform.python_version(),
-            "implementation": platform.python_implementation(),
-            "platform": f"{platform.system()} {platform.machine()}",
-            "cpus": os.cpu_count() or 0,
-            "litellm": _version("litellm") if litellm is not None else None,
-        },
+        "environment": _environment(litellm),
         "network_attempts": len(guard.attempts),
         "network_attempt_samples": guard.attempts[:5],
         "cases": results.cases,
@@ -131,9 +171,63 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "ratios": ratios,
         "affinity_memory": memory,
         "threads": threads,
+        "insitu": insitu,
         "targets": _targets(results, execute_overheads, memory, ratios),
         "wall_seconds": round(perf_counter() - started, 1),
     }
+
+
+def measure_insitu(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the in-situ case alone; return results shaped like :func:`measure`'s, with only
+    the in-situ cases, ratios and targets (no ``overheads_us``, memory or threads)."""
+    started = perf_counter()
+    guard = NetGuard().install()
+    results = Results()
+    try:
+        insitu = _insitu(args, guard, results)
+    finally:
+        guard.uninstall()
+    ratios = dict(insitu.get("ratios", {}))
+    return {
+        "schema": SCHEMA,
+        "mode": "smoke" if args.smoke else "full",
+        "environment": _environment(None),
+        "network_attempts": len(guard.attempts),
+        "network_attempt_samples": guard.attempts[:5],
+        "cases": results.cases,
+        "ratios": ratios,
+        "insitu": insitu,
+        "targets": _insitu_targets(ratios),
+        "wall_seconds": round(perf_counter() - started, 1),
+    }
+
+
+def merge_insitu(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """``old`` results with their in-situ cases, ratios, facts and targets replaced by
+    ``new``'s (an :func:`measure_insitu` run); everything else of ``old`` is kept. The
+    in-situ facts get the new run's environment, network attempts and wall time."""
+    merged = dict(old)
+    merged["cases"] = {
+        **{k: v for k, v in old["cases"].items() if not k.startswith("insitu/")},
+        **new["cases"],
+    }
+    merged["ratios"] = {
+        **{k: v for k, v in old.get("ratios", {}).items() if not k.startswith("insitu/")},
+        **new["ratios"],
+    }
+    merged["insitu"] = {
+        **new["insitu"],
+        "merged_from_separate_run": {
+            "environment": new["environment"],
+            "network_attempts": new["network_attempts"],
+            "wall_seconds": new["wall_seconds"],
+        },
+    }
+    merged["targets"] = [
+        *(t for t in old.get("targets", []) if not t["id"].startswith("insitu_")),
+        *new["targets"],
+    ]
+    return merged
 
 
 def _targets(
@@ -204,12 +298,48 @@ def _targets(
             300,
         ),
     ]
+    return _target_rows(rows) + _insitu_targets(ratios)
+
+
+def _insitu_targets(ratios: dict[str, float | None]) -> list[dict[str, Any]]:
+    """The in-situ targets (reported, not asserted): llmroute within 2x of the floor."""
+    rows: list[tuple[str, str, float | None, str, float]] = [
+        (
+            "insitu_select_vs_floor",
+            "in situ: select() / hand-written select, median",
+            ratios.get("insitu/select vs floor"),
+            "<=",
+            2,
+        ),
+        (
+            "insitu_aexecute_share_vs_floor",
+            "in situ: aexecute() own share / hand-written loop's, median",
+            ratios.get("insitu/aexecute_share vs floor"),
+            "<=",
+            2,
+        ),
+    ]
+    return _target_rows(rows)
+
+
+def _target_rows(rows: list[tuple[str, str, float | None, str, float]]) -> list[dict[str, Any]]:
     out = []
     for key, text, value, op, limit in rows:
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         shown = None if value is None else round(value, 3)
         out.append({"id": key, "text": text, "value": shown, "op": op, "limit": limit, "met": met})
     return out
+
+
+def _environment(litellm: object | None) -> dict[str, Any]:
+    return {
+        "llmroute": llmroute.__version__,
+        "python": platform.python_version(),
+        "implementation": platform.python_implementation(),
+        "platform": f"{platform.system()} {platform.machine()}",
+        "cpus": os.cpu_count() or 0,
+        "litellm": _version("litellm") if litellm is not None else None,
+    }
 
 
 def _version(package: str) -> str | None:
@@ -237,7 +367,7 @@ def render(data: dict[str, Any]) -> str:
     )
     cases = data["cases"]
     notes = _notes(data)
-    width = max(len(c["label"]) for c in cases.values())
+    width = max((len(c["label"]) for c in cases.values()), default=0)
     width = max(width, 62)
     line = f"{'case':<{width}}  {'median us':>10}  {'p99 us':>10}  note"
     rows = [head, "", line, "-" * (len(line) + 34)]
@@ -251,21 +381,26 @@ def render(data: dict[str, Any]) -> str:
             f"{case['label']:<{width}}  {_us(case['median_us']):>10}  "
             f"{_us(case['p99_us']):>10}  {notes.get(key, '')}".rstrip()
         )
-    memory = data["affinity_memory"]
-    threads = data["threads"]
-    rows.append("[affinity memory and threads]")
-    rows.append(
-        f"{'affinity store, bytes per session (tracemalloc)':<{width}}  "
-        f"{memory['bytes_per_session']:>10}  {'':>10}  "
-        f"{memory['sessions']:,} sessions, {memory['total_mib']} MiB, "
-        f"keys of {memory['session_key_chars']} chars"
-    )
-    rows.append(
-        f"{'4 threads selecting: throughput relative to 1 thread':<{width}}  "
-        f"{threads['relative_throughput']:>10}  {'':>10}  "
-        f"{threads['one_thread_per_second']:,}/s on 1 thread, "
-        f"{threads['four_threads_per_second']:,}/s on 4"
-    )
+    skipped = data.get("insitu", {}).get("skipped")
+    if skipped:
+        rows.append(f"[{_section('insitu/')}]")
+        rows.append(f"{'not measured: ' + skipped:<{width}}")
+    memory = data.get("affinity_memory")
+    threads = data.get("threads")
+    if memory is not None and threads is not None:
+        rows.append("[affinity memory and threads]")
+        rows.append(
+            f"{'affinity store, bytes per session (tracemalloc)':<{width}}  "
+            f"{memory['bytes_per_session']:>10}  {'':>10}  "
+            f"{memory['sessions']:,} sessions, {memory['total_mib']} MiB, "
+            f"keys of {memory['session_key_chars']} chars"
+        )
+        rows.append(
+            f"{'4 threads selecting: throughput relative to 1 thread':<{width}}  "
+            f"{threads['relative_throughput']:>10}  {'':>10}  "
+            f"{threads['one_thread_per_second']:,}/s on 1 thread, "
+            f"{threads['four_threads_per_second']:,}/s on 4"
+        )
     rows.append("[targets]")
     for target in data["targets"]:
         value = "n/a" if target["value"] is None else f"{target['value']:g}"
@@ -290,14 +425,19 @@ def _section(key: str) -> str:
         return "selector.execute() end to end"
     if key.startswith("affinity/"):
         return "affinity store"
+    if key.startswith("insitu/"):
+        return "in situ: between real AsyncOpenAI calls to a loopback server (own share)"
     return "LiteLLM Router (same deployments, offline)"
 
 
 def _notes(data: dict[str, Any]) -> dict[str, str]:
     """The note column: overheads next to wrapped calls, ratios next to LiteLLM's figures."""
-    overheads = data["overheads_us"]
+    notes = _insitu_notes(data)
+    overheads = data.get("overheads_us")
+    if overheads is None:  # an in-situ-only run
+        return notes
     ratios = data["ratios"]
-    notes = {
+    notes |= {
         "execute/sync/first_ok": f"overhead {overheads['execute_sync_first_ok']:.2f} us",
         "execute/sync/first_fails_once": (
             f"overhead {overheads['execute_sync_first_fails_once']:.2f} us over both calls"
@@ -327,12 +467,37 @@ def _notes(data: dict[str, Any]) -> dict[str, str]:
     return notes
 
 
+def _insitu_notes(data: dict[str, Any]) -> dict[str, str]:
+    """Notes of the in-situ rows: the ratios to the floor, and to the tight-loop figure."""
+    insitu = data.get("insitu", {})
+    ratios = data["ratios"]
+    cases = data["cases"]
+    notes: dict[str, str] = {}
+    if "insitu/sdk_call" in cases:
+        notes["insitu/sdk_call"] = (
+            f"{insitu['requests']:,} requests, {insitu['services']} services, new session each; "
+            f"{insitu['loopback_connections']} loopback connection(s)"
+        )
+    tight = cases.get("select/random/10/health+affinity")
+    for key, floor in INSITU_PAIRS.items():
+        median = ratios.get(f"{key} vs floor")
+        if median is None:
+            continue
+        p99 = ratios.get(f"{key} vs floor (p99)")
+        note = f"{median:g}x the floor (p99 {p99:g}x)"
+        if key == "insitu/select" and tight is not None and tight["median_us"] > 0:
+            note += f"; {cases[key]['median_us'] / tight['median_us']:.1f}x the tight loop"
+        notes[key] = note
+        notes.setdefault(floor, "hand-written floor")
+    return notes
+
+
 # -- command line --------------------------------------------------------------------------
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: ``--smoke``, ``--litellm`` / ``--no-litellm``, ``--out``,
-    ``--sessions``."""
+    ``--sessions``, ``--insitu-requests``, ``--insitu-only``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few iterations of every case")
     parser.add_argument(
@@ -343,24 +508,68 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
     parser.add_argument("--sessions", type=int, help="affinity sessions for the memory case")
+    parser.add_argument(
+        "--insitu-requests",
+        type=int,
+        metavar="N",
+        help="timed requests of the in-situ case (default 2000; 20 with --smoke)",
+    )
+    parser.add_argument(
+        "--insitu-only",
+        action="store_true",
+        help="run only the in-situ case; its figures replace the in-situ ones of --out when "
+        "that file holds a run of the same mode, else nothing is written",
+    )
     args = parser.parse_args(argv)
     args.sizes = SMOKE if args.smoke else FULL
     if args.litellm is None:
         args.litellm = not args.smoke
     if args.sessions is None:
         args.sessions = args.sizes["sessions"]
+    if args.insitu_requests is None:
+        args.insitu_requests = args.sizes["insitu"]
+    if args.insitu_requests < 1:
+        parser.error("--insitu-requests must be at least 1")
     return args
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark, print the table, write the JSON; 0 unless the run went online."""
     args = parse_args(argv)
+    if args.insitu_only:
+        return _main_insitu(args)
     data = measure(args)
     print(render(data))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {args.out}")
     return 1 if data["network_attempts"] else 0
+
+
+def _main_insitu(args: argparse.Namespace) -> int:
+    """``--insitu-only``: run the in-situ case, print its table, merge it into ``--out``
+    when that file holds a whole run of the same mode (never a partial file of its own)."""
+    data = measure_insitu(args)
+    print(render(data))
+    if data["network_attempts"]:
+        print(f"not written to {args.out}: the run went online")
+        return 1
+    if data["insitu"].get("skipped"):
+        print(f"not written to {args.out}: the in-situ case did not run")
+        return 0
+    try:
+        old = json.loads(args.out.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        old = None
+    if not isinstance(old, dict) or old.get("schema") != SCHEMA or "cases" not in old:
+        print(f"not written: {args.out} holds no results to merge into (run without --insitu-only)")
+        return 0
+    if old.get("mode") != data["mode"]:
+        print(f"not written: {args.out} holds a {old.get('mode')} run, this one is {data['mode']}")
+        return 0
+    args.out.write_text(json.dumps(merge_insitu(old, data), indent=2) + "\n", encoding="utf-8")
+    print(f"merged the in-situ figures into {args.out}")
+    return 0
 
 
 if __name__ == "__main__":

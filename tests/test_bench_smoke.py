@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -30,3 +31,8 @@ def test_the_benchmark_runs_in_smoke_mode_and_writes_its_results(tmp_path: Path)
     assert data["affinity_memory"]["sessions"] > 0
     assert data["threads"]["relative_throughput"] > 0
     assert {target["id"] for target in data["targets"]} >= {"select_10_us", "affinity_bytes"}
+    if importlib.util.find_spec("openai") is not None:  # the in-situ case needs the SDK
+        insitu = {"insitu/select", "insitu/select/floor", "insitu/aexecute_share"}
+        assert insitu | {"insitu/aexecute_share/floor"} <= data["cases"].keys()
+        assert data["ratios"]["insitu/select vs floor"] is not None
+        assert data["insitu"]["loopback_connections"] >= 1
