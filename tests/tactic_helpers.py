@@ -13,7 +13,10 @@ from llmroute import (
     Rule,
     Service,
     ServiceID,
+    create_tactic,
 )
+from llmroute.state import StateSnapshot
+from llmroute.tactics import BalancingTactic, CandidateSet
 from llmroute.testing import FakeClock
 
 
@@ -33,6 +36,28 @@ def make_rule(
 ) -> Rule:
     """A rule over ``services`` with ``tactic`` and its ``params``."""
     return Rule(uuid=uuid, services=tuple(services), lb_tactic={"type": tactic, "params": params})
+
+
+def candidate_set(tactic: BalancingTactic, services: Iterable[Service]) -> CandidateSet:
+    """A candidate set of ``services`` prepared by ``tactic``, as a rule's tactic builds it."""
+    candidates = CandidateSet(tuple(services))
+    candidates.data = tactic.prepare(candidates)
+    return candidates
+
+
+def picks(
+    tactic: str | BalancingTactic,
+    services: Iterable[Service],
+    snapshot: StateSnapshot,
+    count: int = 1,
+    seed: int = 7,
+) -> list[str]:
+    """The model names of ``count`` pure picks of ``tactic`` over ``services`` from one
+    snapshot (no balancer, no stores)."""
+    built = create_tactic(tactic) if isinstance(tactic, str) else tactic
+    candidates = candidate_set(built, services)
+    rng = random.Random(seed)
+    return [built.pick(snapshot, candidates, rng)[0].model for _ in range(count)]
 
 
 class Env:

@@ -1,10 +1,10 @@
-"""Affinity locks: AffinityEntry, and InMemoryAffinityStore's TTL, LRU bound and counters."""
+"""Affinity locks: AffinityEntry, and InMemoryAffinityStore's TTL, LRU bound and counts."""
 
 from __future__ import annotations
 
 import random
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from typing import Any
 
 import pytest
@@ -17,15 +17,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from llmroute import (
-    AffinityEntry,
-    AffinityStore,
-    InMemoryAffinityStore,
-    ServiceID,
-    SessionCounts,
-    affinity,
-)
-from llmroute._affinity_entry import lock_entry
+from llmroute import AffinityEntry, AffinityStore, InMemoryAffinityStore, ServiceID
+from llmroute.tactics import SessionCounts
 from llmroute.testing import FakeClock
 
 A = ServiceID("openai", "gpt-4o")
@@ -211,7 +204,7 @@ def test_expired_locks_leave_the_counts_without_being_read(
 def test_locks_with_many_different_ttls_expire_in_order(
     store: InMemoryAffinityStore, clock: FakeClock
 ) -> None:
-    for ttl in range(1, 41):  # more durations than the store keeps queues for
+    for ttl in range(1, 41):  # forty different durations
         store.set(RULE, f"s{ttl}", lock(clock, A, ttl=ttl))
     for passed in range(1, 41):
         clock.advance(1)
@@ -223,7 +216,7 @@ def test_an_entry_expiring_before_earlier_ones_is_still_counted_out(
 ) -> None:
     now = clock()
     store.set(RULE, "late", AffinityEntry(A, "", now, now + 60))
-    store.set(RULE, "early", AffinityEntry(A, "", now - 30, now + 30))  # same 60 s duration
+    store.set(RULE, "early", AffinityEntry(A, "", now - 30, now + 30))  # set later, ends first
     clock.advance(30)
     assert store.count_by_service(A) == 1
     assert store.get(RULE, "late") is not None
@@ -330,19 +323,119 @@ def test_setting_the_same_entry_again_counts_it_once(
     assert store.count_by_service(A) == 0
 
 
-def test_overwritten_locks_do_not_pile_up_in_the_expiry_queues(clock: FakeClock) -> None:
+def test_many_overwrites_of_a_few_sessions_count_each_session_once(clock: FakeClock) -> None:
     store = InMemoryAffinityStore(10, clock=clock)
     for i in range(50_000):
-        store.set(RULE, f"s{i % 10}", lock(clock, A, ttl=3600))
-    assert store._queued <= 2 * 1024  # white-box: stale queue items are compacted away
-    assert (len(store), store.count_by_service(A)) == (10, 10)
+        if i and i % 10_000 == 0:
+            clock.advance(1)  # the later locks outlive the ones they replace
+        service = (A, B)[i // 10 % 2]  # each round of ten moves every session
+        store.set(RULE, f"s{i % 10}", lock(clock, service, ttl=3600))
+    assert (len(store), store.count_by_service(A), store.count_by_service(B)) == (10, 0, 10)
+    assert store.counts() == {B: 10}
+    clock.advance(3599.5)  # the replaced locks' expiries have passed, the live ones' not
+    assert (len(store), store.counts()) == (10, {B: 10})
+    clock.advance(0.5)
+    assert (len(store), store.counts()) == (0, {})
 
 
-def test_a_flood_of_new_sessions_keeps_the_expiry_queues_at_the_bound(clock: FakeClock) -> None:
+def test_a_flood_of_new_sessions_keeps_only_the_most_recent_at_the_bound(
+    clock: FakeClock,
+) -> None:
     store = InMemoryAffinityStore(10, clock=clock)
     for i in range(5_000):
         store.set(RULE, f"s{i}", lock(clock, A, ttl=3600))
-    assert store._queued == 10  # white-box: an evicted lock's queue item goes with it
+        assert len(store) <= 10
+    assert [i for i in range(5_000) if store.get(RULE, f"s{i}") is not None] == list(
+        range(4_990, 5_000)
+    )
+    assert store.counts() == {A: 10}
+    clock.advance(3600)
+    assert (len(store), store.counts()) == (0, {})
+
+
+def test_evicted_locks_do_not_come_back_or_count_at_expiry(clock: FakeClock) -> None:
+    store = InMemoryAffinityStore(2, clock=clock)
+    store.set(RULE, "a", lock(clock, A, ttl=10))
+    store.set(RULE, "b", lock(clock, B, ttl=100))
+    store.set(RULE, "c", lock(clock, C, ttl=100))  # evicts a
+    clock.advance(10)  # a's expiry comes due after its eviction
+    assert (len(store), store.counts()) == (2, {B: 1, C: 1})
+    assert store.get(RULE, "a") is None
+
+
+# --- counts and get_many ---------------------------------------------------------------------
+
+
+def test_counts_of_an_empty_store_are_empty(store: InMemoryAffinityStore) -> None:
+    assert store.counts() == {}
+
+
+def test_counts_follow_set_replace_delete_and_expiry(
+    store: InMemoryAffinityStore, clock: FakeClock
+) -> None:
+    store.set(RULE, "s1", lock(clock, A, ttl=10))
+    store.set(RULE, "s2", lock(clock, A, ttl=60))
+    store.set("rule-2", "s1", lock(clock, B, ttl=60))
+    assert store.counts() == {A: 2, B: 1}
+    store.set(RULE, "s2", lock(clock, C, ttl=60))  # replaced: moves from A to C
+    assert store.counts() == {A: 1, B: 1, C: 1}
+    store.delete("rule-2", "s1")
+    assert store.counts() == {A: 1, C: 1}  # a service without locks is absent
+    clock.advance(10)  # s1 expires
+    assert store.counts() == {C: 1}
+
+
+def test_counts_are_a_copy(store: InMemoryAffinityStore, clock: FakeClock) -> None:
+    store.set(RULE, "s1", lock(clock, A))
+    counts = store.counts()
+    store.set(RULE, "s2", lock(clock, A))
+    assert (counts, store.counts()) == ({A: 1}, {A: 2})
+
+
+def test_counts_answer_by_the_plain_service_string(
+    store: InMemoryAffinityStore, clock: FakeClock
+) -> None:
+    store.set(RULE, "s1", lock(clock, A))
+    assert store.counts()["openai:gpt-4o"] == 1
+
+
+def test_get_many_returns_the_live_locks_by_session_key(
+    store: InMemoryAffinityStore, clock: FakeClock
+) -> None:
+    a, b = lock(clock, A), lock(clock, B, ttl=10)
+    store.set(RULE, "s1", a)
+    store.set(RULE, "s2", b)
+    store.set("rule-2", "s3", lock(clock, C))
+    assert store.get_many(RULE, ("s1", "s2", "s3", "nobody")) == {"s1": a, "s2": b}
+    assert store.get_many(RULE, ()) == {}
+    clock.advance(10)
+    assert store.get_many(RULE, ("s1", "s2")) == {"s1": a}
+
+
+def test_get_many_hits_refresh_recency(clock: FakeClock) -> None:
+    store = InMemoryAffinityStore(3, clock=clock)
+    for key in ("a", "b", "c"):
+        store.set(RULE, key, lock(clock))
+    store.get_many(RULE, ("a", "zzz"))  # a is now the most recently used; the miss is nothing
+    store.set(RULE, "d", lock(clock))
+    assert [k for k in "abcd" if store.get(RULE, k) is not None] == ["a", "c", "d"]
+
+
+def test_get_many_does_not_extend_a_lock(store: InMemoryAffinityStore, clock: FakeClock) -> None:
+    store.set(RULE, "s1", lock(clock, ttl=60))
+    for _ in range(5):
+        clock.advance(10)
+        assert "s1" in store.get_many(RULE, ("s1",))
+    clock.advance(10)
+    assert store.get_many(RULE, ("s1",)) == {}
+
+
+@pytest.mark.parametrize(("rule_uuid", "keys"), [(1, ("s",)), ("r", (None,)), (b"r", ("s",))])
+def test_get_many_keys_must_be_strings(
+    store: InMemoryAffinityStore, rule_uuid: Any, keys: tuple[Any, ...]
+) -> None:
+    with pytest.raises(TypeError, match="must be strings"):
+        store.get_many(rule_uuid, keys)
 
 
 # --- bad input -----------------------------------------------------------------------------
@@ -390,7 +483,7 @@ def test_keys_must_be_strings(
 
 def test_many_rules_keep_their_locks_apart(clock: FakeClock) -> None:
     store = InMemoryAffinityStore(20_000, clock=clock)
-    for i in range(5_000):  # more rules than the store interns key prefixes for
+    for i in range(5_000):
         store.set(f"rule-{i}", "s", lock(clock, A if i % 2 else B))
     assert store.get("rule-4999", "s").service == A  # type: ignore[union-attr]
     assert store.get("rule-0", "s").service == B  # type: ignore[union-attr]
@@ -493,6 +586,16 @@ class StoreMachine(RuleBasedStateMachine):
         if expected is not None:
             self.model.move_to_end(k)
 
+    @rule(rule_uuid=RULES, keys=st.lists(KEYS, max_size=3, unique=True))
+    def get_many(self, rule_uuid: str, keys: list[str]) -> None:
+        found = self.store.get_many(rule_uuid, tuple(keys))
+        self._expire()
+        expected = {k: self.model[(rule_uuid, k)] for k in keys if (rule_uuid, k) in self.model}
+        assert {k: (e.service, e.expires_at) for k, e in found.items()} == expected
+        for k in keys:
+            if (rule_uuid, k) in self.model:
+                self.model.move_to_end((rule_uuid, k))
+
     @rule(rule_uuid=RULES, key=KEYS)
     def delete(self, rule_uuid: str, key: str) -> None:
         removed = self.store.delete(rule_uuid, key)
@@ -509,7 +612,8 @@ class StoreMachine(RuleBasedStateMachine):
         for service in (A, B, C):
             expected = sum(1 for s, _ in self.model.values() if s == service)
             assert self.store.count_by_service(service) == expected
-        assert len(self.store) == len(self.model)
+        assert self.store.counts() == dict(Counter(s for s, _ in self.model.values()))
+        assert len(self.store) == len(self.model) <= self.store.max_entries
 
 
 MACHINE_SETTINGS = settings(max_examples=200, stateful_step_count=40)
@@ -517,25 +621,6 @@ MACHINE_SETTINGS = settings(max_examples=200, stateful_step_count=40)
 
 def test_the_store_agrees_with_a_reference_model() -> None:
     run_state_machine_as_test(StoreMachine, settings=MACHINE_SETTINGS)
-
-
-def test_the_store_agrees_with_a_reference_model_with_tight_internal_limits(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # Compact at every chance, keep two expiry queues (the rest in the heap) and intern one
-    # rule prefix, so the rarely taken paths meet random operations too.
-    monkeypatch.setattr(affinity, "_MIN_COMPACT", 2)
-    monkeypatch.setattr(affinity, "_MAX_QUEUES", 2)
-    monkeypatch.setattr(affinity, "_MAX_RULE_PREFIXES", 1)
-    run_state_machine_as_test(StoreMachine, settings=MACHINE_SETTINGS)
-
-
-def test_lock_entry_is_the_entry_the_constructor_builds(clock: FakeClock) -> None:
-    now = clock()
-    assert lock_entry(A, now, 60.0) == AffinityEntry(A, "", now, now + 60.0)
-    assert lock_entry(A, 5, 60.0) == AffinityEntry(A, "", 5.0, 65.0)  # ints are converted
-    with pytest.raises(ValueError):
-        lock_entry(A, float("nan"), 60.0)  # and bad times still refused
 
 
 def test_an_expired_lock_found_by_get_leaves_a_newer_lock_alone(clock: FakeClock) -> None:

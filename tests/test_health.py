@@ -360,12 +360,31 @@ def test_probe_is_not_run_before_the_recovery_time(clock: FakeClock) -> None:
     assert probe.calls == []
 
 
+def answered(monitor: HealthMonitor) -> bool:
+    """Ask whether SID is healthy (which starts a due probe), wait for the probe, ask again."""
+    first = monitor.is_healthy(SID)
+    monitor.join_probes(timeout=10)
+    return first or monitor.is_healthy(SID)
+
+
+def test_a_due_probe_runs_off_the_read_and_the_service_reads_unhealthy_meanwhile(
+    clock: FakeClock,
+) -> None:
+    probe = ScriptedProbe(True)
+    monitor = probed(clock, probe)
+    eject(monitor)
+    clock.advance(60)
+    assert not monitor.is_healthy(SID)  # the read starts the probe and does not wait for it
+    monitor.join_probes(timeout=10)
+    assert probe.calls == [SID]
+
+
 def test_successful_probe_recovers_the_service(clock: FakeClock) -> None:
     probe = ScriptedProbe(True)
     monitor = probed(clock, probe)
     eject(monitor)
     clock.advance(60)
-    assert monitor.is_healthy(SID)
+    assert answered(monitor)
     assert probe.calls == [SID]
 
 
@@ -374,13 +393,13 @@ def test_failing_probe_keeps_it_unhealthy_and_rearms(clock: FakeClock) -> None:
     monitor = probed(clock, probe)
     eject(monitor)
     clock.advance(60)
-    assert not monitor.is_healthy(SID)
+    assert not answered(monitor)
     assert monitor.cooldown_remaining(SID) == 120.0
     clock.advance(119)
-    assert not monitor.is_healthy(SID)
+    assert not answered(monitor)
     assert len(probe.calls) == 1
     clock.advance(1)
-    assert monitor.is_healthy(SID)
+    assert answered(monitor)
     assert len(probe.calls) == 2
 
 
@@ -389,7 +408,7 @@ def test_probe_that_raises_is_a_failed_probe_and_records_the_error(clock: FakeCl
     monitor = probed(clock, probe)
     eject(monitor)
     clock.advance(60)
-    assert not monitor.is_healthy(SID)
+    assert not answered(monitor)
     last = monitor.get_health(SID).last_error
     assert last is not None and last.kind is FailureKind.CONNECTION
 
@@ -399,10 +418,10 @@ def test_probe_interrupted_by_keyboard_interrupt_stays_due(clock: FakeClock) -> 
     monitor = probed(clock, probe)
     eject(monitor)
     clock.advance(60)
-    with pytest.raises(KeyboardInterrupt):
-        monitor.is_healthy(SID)
-    assert monitor.get_health(SID).status is HealthStatus.UNHEALTHY
-    assert monitor.is_healthy(SID)
+    assert not monitor.is_healthy(SID)
+    monitor.join_probes(timeout=10)
+    assert monitor.get_health(SID).status is HealthStatus.UNHEALTHY  # no answer: still due
+    assert answered(monitor)
 
 
 def test_real_traffic_failing_while_a_probe_is_due_rearms(clock: FakeClock) -> None:
@@ -697,7 +716,7 @@ class BlockingProbe:
         return self.result
 
 
-def test_only_one_probe_runs_and_other_callers_see_unhealthy(clock: FakeClock) -> None:
+def test_only_one_probe_runs_and_no_reader_waits_for_it(clock: FakeClock) -> None:
     probe = BlockingProbe(result=True)
     monitor = HealthMonitor(clock=clock, probe=probe)
     eject(monitor)
@@ -705,27 +724,24 @@ def test_only_one_probe_runs_and_other_callers_see_unhealthy(clock: FakeClock) -
     threads_n = 16
     barrier = threading.Barrier(threads_n)
     results: list[bool] = []
-    done = threading.Condition()
+    lock = threading.Lock()
 
     def worker() -> None:
         barrier.wait()
         healthy = monitor.is_healthy(SID)
-        with done:
+        with lock:
             results.append(healthy)
-            done.notify_all()
 
     threads = [threading.Thread(target=worker) for _ in range(threads_n)]
     for thread in threads:
         thread.start()
+    for thread in threads:
+        thread.join(timeout=10)  # every reader returns while the probe still blocks
+    assert results == [False] * threads_n
     assert probe.entered.wait(timeout=10)
-    with done:
-        assert done.wait_for(lambda: len(results) == threads_n - 1, timeout=10)
-        assert results == [False] * (threads_n - 1)
     assert monitor.get_health(SID).status is HealthStatus.PROBING
     probe.release.set()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [False] * (threads_n - 1) + [True]
+    monitor.join_probes(timeout=10)
     assert (probe.calls, probe.max_active) == (1, 1)
     assert monitor.is_healthy(SID)
 
@@ -735,8 +751,7 @@ def test_no_global_lock_is_held_while_a_probe_runs(clock: FakeClock) -> None:
     monitor = HealthMonitor(clock=clock, probe=probe)
     eject(monitor)
     clock.advance(60)
-    prober = threading.Thread(target=monitor.is_healthy, args=(SID,))
-    prober.start()
+    assert not monitor.is_healthy(SID)  # starts the probe
     assert probe.entered.wait(timeout=10)
 
     def meanwhile() -> None:
@@ -750,7 +765,7 @@ def test_no_global_lock_is_held_while_a_probe_runs(clock: FakeClock) -> None:
     other.join(timeout=10)
     assert not other.is_alive()
     probe.release.set()
-    prober.join(timeout=10)
+    monitor.join_probes(timeout=10)
     # the success moved the state on, so the stale failed probe is ignored
     assert monitor.is_healthy(SID)
 

@@ -13,6 +13,7 @@ from llmroute import (
     HealthConfig,
     HealthMonitor,
     InMemoryAffinityStore,
+    LoadBalancer,
     NoServiceAvailableError,
     Provider,
     RoutingConfig,
@@ -78,6 +79,12 @@ class Env:
             rng=random.Random(seed),
             **kw,
         )
+
+    def serve(self, target: Rule, body: Any = None, **kw: Any) -> SelectionResult:
+        """Select, then record a success of the chosen service (which pins the session)."""
+        result = self.selector.select(target, body, **kw)
+        self.selector.record(result, input_tokens=1, output_tokens=1)
+        return result
 
 
 # --- the pipeline --------------------------------------------------------------------------
@@ -237,37 +244,37 @@ def test_fallbacks_of_a_matched_block_stay_inside_the_block() -> None:
 def test_the_second_request_of_a_session_sticks_to_the_same_service() -> None:
     env = Env()
     r = rule(affinity=3600)
-    first = env.selector.select(r, chat(user="alice"))
+    first = env.serve(r, chat(user="alice"))
     for _ in range(10):
-        again = env.selector.select(r, chat(user="alice"))
+        again = env.serve(r, chat(user="alice"))
         assert (again.source, again.service) == ("affinity", first.service)
 
 
 def test_the_lock_expires_after_its_ttl() -> None:
     env = Env()
     r = rule(affinity=3600)
-    env.selector.select(r, chat(user="alice"))
+    env.serve(r, chat(user="alice"))
     env.clock.advance(3599)
-    assert env.selector.select(r, chat(user="alice")).source == "affinity"
+    assert env.serve(r, chat(user="alice")).source == "affinity"
     env.clock.advance(1)
-    assert env.selector.select(r, chat(user="alice")).source == "load_balancer"
+    assert env.serve(r, chat(user="alice")).source == "load_balancer"
 
 
 def test_different_sessions_are_balanced_independently() -> None:
     env = Env()
     r = rule(affinity=3600, tactic="round_robin", request_threshold=1)
-    a = env.selector.select(r, chat(user="alice"))
-    b = env.selector.select(r, chat(user="bob"))
+    a = env.serve(r, chat(user="alice"))
+    b = env.serve(r, chat(user="bob"))
     assert a.service != b.service
-    assert env.selector.select(r, chat(user="bob")).service == b.service
+    assert env.serve(r, chat(user="bob")).service == b.service
 
 
 def test_an_unhealthy_locked_service_is_not_returned() -> None:
     env = Env()
     r = rule(affinity=3600)
-    first = env.selector.select(r, chat(user="alice"))
+    first = env.serve(r, chat(user="alice"))
     env.health.report_error(first.service.service_id, 500)
-    again = env.selector.select(r, chat(user="alice"))
+    again = env.serve(r, chat(user="alice"))
     assert again.service != first.service
     assert again.source == "load_balancer"
     assert "unhealthy" in again.explain()
@@ -276,19 +283,19 @@ def test_an_unhealthy_locked_service_is_not_returned() -> None:
 def test_a_selection_by_affinity_does_not_extend_the_lock() -> None:
     env = Env()
     r = rule(affinity=100)
-    env.selector.select(r, chat(user="alice"))
+    env.serve(r, chat(user="alice"))
     env.clock.advance(60)
-    assert env.selector.select(r, chat(user="alice")).source == "affinity"
+    assert env.serve(r, chat(user="alice")).source == "affinity"
     env.clock.advance(40)
-    assert env.selector.select(r, chat(user="alice")).source == "load_balancer"
+    assert env.serve(r, chat(user="alice")).source == "load_balancer"
 
 
 def test_session_can_come_from_a_header_or_an_explicit_id() -> None:
     env = Env()
     r = rule(affinity=3600)
-    first = env.selector.select(r, chat(), headers={"x-session-id": "s-1"})
-    assert env.selector.select(r, chat(), headers={"X-Session-ID": "s-1"}).source == "affinity"
-    explicit = env.selector.select(r, chat(), session_id="s-9")
+    first = env.serve(r, chat(), headers={"x-session-id": "s-1"})
+    assert env.serve(r, chat(), headers={"X-Session-ID": "s-1"}).source == "affinity"
+    explicit = env.serve(r, chat(), session_id="s-9")
     assert explicit.session_id == SessionID("header", "s-9")
     assert first.session_id is not None and first.session_id.source == "header"
 
@@ -297,7 +304,7 @@ def test_an_unmodified_client_gets_stickiness_from_its_conversation() -> None:
     env = Env()
     r = rule(affinity=3600)
     convo = {"model": "gpt-4o", "messages": [{"role": "user", "content": "plan my trip"}]}
-    first = env.selector.select(r, convo)
+    first = env.serve(r, convo)
     longer = {
         "model": "gpt-4o",
         "messages": [
@@ -306,7 +313,7 @@ def test_an_unmodified_client_gets_stickiness_from_its_conversation() -> None:
             {"role": "user", "content": "Lisbon"},
         ],
     }
-    again = env.selector.select(r, longer)
+    again = env.serve(r, longer)
     assert (again.source, again.service) == ("affinity", first.service)
 
 
@@ -314,10 +321,10 @@ def test_smart_rule_scope_keeps_a_lock_per_matched_block() -> None:
     env = Env()
     blocks = [block("gpt", "model", "contains", "gpt", "x", "y")]
     r = rule(affinity=3600, scope="smart_rule", blocks=blocks)
-    in_block = env.selector.select(r, chat(user="alice", model="gpt-4o"))
-    outside = env.selector.select(r, chat(user="alice", model="claude-3"))
+    in_block = env.serve(r, chat(user="alice", model="gpt-4o"))
+    outside = env.serve(r, chat(user="alice", model="claude-3"))
     assert outside.source == "load_balancer"
-    assert env.selector.select(r, chat(user="alice", model="gpt-4o")).service == in_block.service
+    assert env.serve(r, chat(user="alice", model="gpt-4o")).service == in_block.service
 
 
 def test_without_affinity_no_session_is_resolved() -> None:
@@ -395,7 +402,7 @@ def test_explain_walks_through_every_stage() -> None:
         "  session: user_id 'alice'",
         "  1. health: dropped unhealthy openai:gpt-4o; 2 left",
         "  2. smart_routing: no block of 1 matched",
-        "  3. affinity: no live lock for this session",
+        "  3. affinity: no live pin for this session",
         "  4. load_balancer: round_robin over 2 -> anthropic:claude: round robin: "
         "request 1 of 10 in a row",
         "  fallbacks: local:llama, openai:gpt-4o",
@@ -405,11 +412,11 @@ def test_explain_walks_through_every_stage() -> None:
 def test_explain_of_an_affinity_hit() -> None:
     env = Env()
     r = rule(affinity=600, tactic="round_robin")
-    env.selector.select(r, chat(user="alice"))
+    env.serve(r, chat(user="alice"))
     env.clock.advance(100)
     lines = env.selector.select(r, chat(user="alice")).explain().splitlines()
     assert lines[0] == "rule 'rule-1' -> openai:gpt-4o (by affinity)"
-    assert lines[-2] == "  3. affinity: session locked to openai:gpt-4o for 500s more"
+    assert lines[-2] == "  3. affinity: session pinned to openai:gpt-4o for 500s more"
 
 
 # --- recording outcomes --------------------------------------------------------------------
@@ -455,7 +462,7 @@ def test_record_of_a_request_error_leaves_health_alone() -> None:
 def test_a_service_failure_releases_the_sessions_lock() -> None:
     env = Env(health=False)
     r = rule(affinity=3600)
-    first = env.selector.select(r, chat(user="alice"))
+    first = env.serve(r, chat(user="alice"))
     env.selector.record(first, error=500)
     assert env.selector.select(r, chat(user="alice")).source == "load_balancer"
 
@@ -463,7 +470,7 @@ def test_a_service_failure_releases_the_sessions_lock() -> None:
 def test_a_request_failure_keeps_the_sessions_lock() -> None:
     env = Env()
     r = rule(affinity=3600)
-    first = env.selector.select(r, chat(user="alice"))
+    first = env.serve(r, chat(user="alice"))
     env.selector.record(first, error=400)
     assert env.selector.select(r, chat(user="alice")).source == "affinity"
 
@@ -510,6 +517,7 @@ def test_threads_selecting_with_affinity_and_round_robin_stay_consistent() -> No
             for i in range(10_000):
                 user = f"user-{worker}-{i % 50}"
                 result = selector.select(r, chat(user=user))
+                selector.record(result, input_tokens=1)
                 with lock:
                     chosen.setdefault(user, set()).add(result.service.model)
         except BaseException as exc:
@@ -561,6 +569,7 @@ def test_update_config_swaps_rules_and_providers_but_keeps_runtime_state() -> No
     clock = FakeClock()
     selector = ServiceSelector.from_config(config(True, 3), clock=clock, rng=random.Random(2))
     first = selector.select("r", chat(user="alice"))
+    selector.record(first, input_tokens=1)
     selector.update_config(config(True, 1))
     again = selector.select("r", chat(user="alice"))
     assert (again.source, again.service) == ("affinity", first.service)
@@ -577,7 +586,7 @@ def test_the_load_balancer_trace_line_reads_like_the_balancers_own_decision() ->
     env = Env(seed=3)
     target = rule([("openai", "a"), ("anthropic", "b"), ("local", "c")])
     result = env.selector.select(target, chat())
-    decision = Env(seed=3).selector.balancer.decide(target, target.active_services())
+    decision = LoadBalancer(rng=random.Random(3)).decide(target, target.active_services())
     line = result.explain().splitlines()[-2]
     assert line.endswith(
         f"load_balancer: random over 3 -> {decision.service_id}: {decision.reason}"
@@ -587,7 +596,7 @@ def test_the_load_balancer_trace_line_reads_like_the_balancers_own_decision() ->
 def test_a_lock_on_a_service_is_found_with_or_without_narrowed_candidates() -> None:
     env = Env()
     target = rule([("openai", "a"), ("anthropic", "b"), ("local", "c")], affinity=60)
-    first = env.selector.select(target, chat(user="u1"))
+    first = env.serve(target, chat(user="u1"))
     assert env.selector.select(target, chat(user="u1")).source == "affinity"
     other = next(s for s in target.services if s.service_id != first.service_id)
     env.selector.record(env.selector.select(target, chat()), service=other, error=500)
@@ -595,11 +604,9 @@ def test_a_lock_on_a_service_is_found_with_or_without_narrowed_candidates() -> N
     assert (again.source, again.service_id) == ("affinity", first.service_id)
 
 
-def test_the_plan_keeps_the_rules_own_tuple_when_every_service_is_usable() -> None:
+def test_the_plan_holds_the_usable_services_in_config_order() -> None:
     env = Env()
     target = rule([("openai", "a"), ("anthropic", "b")])
-    env.selector.select(target, chat())
-    assert env.selector._plan(target).base is target.active_services()
+    assert env.selector.select(target, chat()).plan.base == target.active_services()
     partial = rule([("openai", "a"), ("gone", "b")])
-    env.selector.select(partial, chat())
-    assert [s.model for s in env.selector._plan(partial).base] == ["a"]
+    assert [s.model for s in env.selector.select(partial, chat()).plan.base] == ["a"]

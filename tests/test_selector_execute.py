@@ -114,15 +114,15 @@ def test_in_flight_counts_return_to_zero_after_success_and_failure() -> None:
     a = Service(provider="p", model="a")
 
     def fn(service: Service, provider: Provider | None) -> Any:
-        seen.append(env.selector.stats.in_flight(service))
+        seen.append(env.selector.in_flight(service))
         if service.model == "a":
             raise _StatusError(500)
         return openai_reply("ok")
 
     env.selector.execute(make_rule("a", "b"), None, fn)
     assert seen == [1, 1]
-    assert env.selector.stats.in_flight(a) == 0
-    assert env.selector.stats.in_flight(Service(provider="p", model="b")) == 0
+    assert env.selector.in_flight(a) == 0
+    assert env.selector.in_flight(Service(provider="p", model="b")) == 0
 
 
 def test_a_bad_request_does_not_fail_over() -> None:
@@ -198,7 +198,7 @@ def test_a_cancelled_aexecute_records_nothing_against_the_service() -> None:
     with pytest.raises(asyncio.CancelledError):
         asyncio.run(env.selector.aexecute(make_rule("a", "b"), None, fn))
     assert env.health.is_healthy("p:a")
-    assert env.selector.stats.in_flight(Service(provider="p", model="a")) == 0
+    assert env.selector.in_flight(Service(provider="p", model="a")) == 0
 
 
 # --- streams -------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_a_stream_that_breaks_after_its_first_chunk_raises_and_blames_the_servic
     with pytest.raises(StreamInterruptedError):
         list(stream)
     assert not env.health.is_healthy("p:a")
-    assert env.selector.stats.in_flight(Service(provider="p", model="a")) == 0
+    assert env.selector.in_flight(Service(provider="p", model="a")) == 0
 
 
 def test_aexecute_stream_reads_usage_and_ttft() -> None:

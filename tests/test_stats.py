@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmroute import InMemoryStatsStore, Service, ServiceStats, StatsStore
+from llmroute import InMemoryStatsStore, Service, ServiceStats, Usage
 from llmroute.stats import percentile
 from llmroute.testing import FakeClock
 
@@ -24,10 +24,6 @@ def store(clock: FakeClock) -> InMemoryStatsStore:
 
 
 SVC = Service(provider="p", model="m", time_window=60)
-
-
-def test_in_memory_store_satisfies_the_protocol(store: InMemoryStatsStore) -> None:
-    assert isinstance(store, StatsStore)
 
 
 def test_unknown_service_snapshot_is_all_zero(store: InMemoryStatsStore) -> None:
@@ -246,3 +242,102 @@ def test_aggregates_computed_on_read_cover_every_write_since_the_last_read(
     )
     assert (snap.avg_ttft_ms, snap.p50_ttft_ms) == pytest.approx((30, 30))
     assert snap.avg_token_speed == pytest.approx(3)
+
+
+# --- get: the figures by service id ----------------------------------------------------------
+
+
+def test_get_of_an_unknown_service_is_all_zero(store: InMemoryStatsStore) -> None:
+    assert store.get(SVC.service_id) == ServiceStats(service_id=SVC.service_id)
+
+
+def test_get_reads_the_same_figures_as_snapshot(store: InMemoryStatsStore) -> None:
+    store.record_usage(SVC, 80, 20)
+    store.record_latency(SVC, 150)
+    store.record_cache(SVC, True)
+    assert store.get(SVC.service_id) == store.snapshot(SVC)
+    assert store.get(SVC.service_id).window_tokens_consumed == 100
+
+
+def test_get_takes_the_plain_service_id_string(store: InMemoryStatsStore) -> None:
+    store.record_usage(SVC, 5, 5)
+    assert store.get("p:m").request_count == 1  # type: ignore[arg-type]
+
+
+def test_get_closes_a_window_that_has_run_out(store: InMemoryStatsStore, clock: FakeClock) -> None:
+    store.record_usage(SVC, 80, 20)
+    assert store.get(SVC.service_id).window_tokens_consumed == 100
+    clock.advance(60)  # the window of the service last written (60 s) has passed
+    stats = store.get(SVC.service_id)
+    assert (stats.request_count, stats.window_tokens_consumed, stats.window_start) == (1, 0, None)
+
+
+def test_get_follows_every_write(store: InMemoryStatsStore) -> None:
+    store.record_usage(SVC, 1, 1)
+    assert store.get(SVC.service_id).request_count == 1
+    store.record_usage(SVC, 1, 1)
+    assert store.get(SVC.service_id).request_count == 2
+
+
+# --- record_success: one served request --------------------------------------------------------
+
+
+def test_record_success_counts_tokens_latency_ttft_speed_and_cache(
+    store: InMemoryStatsStore,
+) -> None:
+    store.record_success(SVC, Usage(100, 50, 40), 1200.0, 200.0)
+    snap = store.snapshot(SVC)
+    assert (snap.request_count, snap.window_input_tokens, snap.window_output_tokens) == (1, 100, 50)
+    assert (snap.avg_latency_ms, snap.avg_ttft_ms) == (1200.0, 200.0)
+    # 50 output tokens over the 1000 ms after the first token: 50 tokens/s.
+    assert (snap.avg_token_speed, snap.speed_sample_count) == (50.0, 1)
+    assert (snap.window_cache_hits, snap.window_cache_misses) == (1, 0)
+
+
+def test_record_success_counts_a_cache_miss_when_nothing_was_cached(
+    store: InMemoryStatsStore,
+) -> None:
+    store.record_success(SVC, Usage(100, 10), 500.0, None)
+    snap = store.snapshot(SVC)
+    assert (snap.window_cache_hits, snap.window_cache_misses) == (0, 1)
+
+
+def test_record_success_without_ttft_takes_speed_over_the_whole_latency(
+    store: InMemoryStatsStore,
+) -> None:
+    store.record_success(SVC, Usage(10, 30), 2000.0, None)
+    snap = store.snapshot(SVC)
+    assert (snap.avg_token_speed, snap.ttft_sample_count) == (15.0, 0)
+
+
+def test_record_success_without_usage_counts_the_request_only(
+    store: InMemoryStatsStore,
+) -> None:
+    store.record_success(SVC, None, 300.0, None)
+    snap = store.snapshot(SVC)
+    assert (snap.request_count, snap.window_tokens_consumed, snap.latency_sample_count) == (1, 0, 1)
+    assert (snap.speed_sample_count, snap.window_cache_hits + snap.window_cache_misses) == (0, 0)
+
+
+def test_record_success_without_latency_takes_no_latency_or_speed_sample(
+    store: InMemoryStatsStore,
+) -> None:
+    store.record_success(SVC, Usage(10, 30), None, None)
+    snap = store.snapshot(SVC)
+    assert (snap.request_count, snap.window_output_tokens) == (1, 30)
+    assert (snap.latency_sample_count, snap.speed_sample_count) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    ("usage", "latency_ms", "ttft_ms"),
+    [
+        (Usage(10, 0), 1000.0, 100.0),  # no output tokens
+        (Usage(10, 30), 500.0, 500.0),  # no time after the first token
+        (Usage(10, 30), 400.0, 500.0),  # a first token reported after the end
+    ],
+)
+def test_record_success_takes_no_speed_sample_it_cannot_compute(
+    store: InMemoryStatsStore, usage: Usage, latency_ms: float, ttft_ms: float
+) -> None:
+    store.record_success(SVC, usage, latency_ms, ttft_ms)
+    assert store.snapshot(SVC).speed_sample_count == 0

@@ -1,13 +1,12 @@
-"""The live figures of the stats store: in-flight counts and the peak-sensitive latency EWMA."""
+"""The live figure of the stats store: the peak-sensitive latency EWMA, by service and by id."""
 
 from __future__ import annotations
 
 import math
-import threading
 
 import pytest
 
-from llmroute import InMemoryStatsStore, Service, StatsStore
+from llmroute import InMemoryStatsStore, Service
 from llmroute.testing import FakeClock
 
 SVC = Service(provider="p", model="m")
@@ -22,58 +21,6 @@ def clock() -> FakeClock:
 @pytest.fixture
 def store(clock: FakeClock) -> InMemoryStatsStore:
     return InMemoryStatsStore(clock=clock)
-
-
-def test_store_with_live_figures_still_satisfies_the_protocol(store: InMemoryStatsStore) -> None:
-    assert isinstance(store, StatsStore)
-
-
-# --- in flight ------------------------------------------------------------------------------
-
-
-def test_in_flight_is_zero_for_a_service_never_seen(store: InMemoryStatsStore) -> None:
-    assert store.in_flight(SVC) == 0
-
-
-def test_started_requests_are_in_flight_until_finished(store: InMemoryStatsStore) -> None:
-    store.request_started(SVC)
-    store.request_started(SVC)
-    store.request_finished(SVC)
-    assert (store.in_flight(SVC), store.in_flight(OTHER)) == (1, 0)
-
-
-def test_in_flight_never_goes_below_zero(store: InMemoryStatsStore) -> None:
-    store.request_started(SVC)
-    store.request_finished(SVC)
-    store.request_finished(SVC)
-    store.request_finished(OTHER)
-    assert (store.in_flight(SVC), store.in_flight(OTHER)) == (0, 0)
-
-
-def test_in_flight_changes_keep_the_cached_snapshot(store: InMemoryStatsStore) -> None:
-    store.record_usage(SVC, 1, 1)
-    snap = store.snapshot(SVC)
-    store.request_started(SVC)
-    store.request_finished(SVC)
-    assert store.snapshot(SVC) is snap
-
-
-def test_concurrent_starts_and_finishes_balance_out(store: InMemoryStatsStore) -> None:
-    barrier = threading.Barrier(8)
-
-    def work() -> None:
-        barrier.wait()
-        for _ in range(5_000):
-            store.request_started(SVC)
-            store.request_finished(SVC)
-        store.request_started(SVC)
-
-    threads = [threading.Thread(target=work) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert store.in_flight(SVC) == 8
 
 
 # --- latency EWMA ----------------------------------------------------------------------------
@@ -187,3 +134,41 @@ def test_latency_samples_still_feed_the_snapshot(store: InMemoryStatsStore) -> N
 
 def test_an_unknown_service_snapshot_is_reused(store: InMemoryStatsStore) -> None:
     assert store.snapshot(OTHER) is store.snapshot(OTHER)
+
+
+# --- ewma_of: the EWMA by service id -------------------------------------------------------
+
+
+def test_ewma_of_is_none_for_a_service_without_samples(store: InMemoryStatsStore) -> None:
+    store.record_usage(SVC, 1, 1)
+    assert store.ewma_of(SVC.service_id, 10.0) is None
+    assert store.ewma_of(OTHER.service_id, 10.0) is None
+
+
+def test_ewma_of_agrees_with_latency_ewma(store: InMemoryStatsStore, clock: FakeClock) -> None:
+    store.record_latency(SVC, 1000)
+    clock.advance(5)
+    store.record_latency(SVC, 200)
+    weight = math.exp(-5 / 10)
+    expected = 1000 * weight + 200 * (1 - weight)
+    assert store.ewma_of(SVC.service_id, 10.0) == pytest.approx(expected)
+    assert store.ewma_of("p:m", 10.0) == store.latency_ewma(SVC, 10.0)
+
+
+def test_ewma_of_moves_with_each_new_sample(store: InMemoryStatsStore, clock: FakeClock) -> None:
+    store.record_latency(SVC, 1000)
+    assert store.ewma_of(SVC.service_id, 10.0) == 1000
+    clock.advance(10)
+    store.record_latency(SVC, 0)
+    assert store.ewma_of(SVC.service_id, 10.0) == pytest.approx(1000 * math.exp(-1))
+    store.record_latency(SVC, 5000)  # a peak: at once
+    assert store.ewma_of(SVC.service_id, 10.0) == 5000
+
+
+@pytest.mark.parametrize("decay", [0.0, -1.0, float("nan"), float("inf")])
+def test_ewma_of_decay_must_be_a_finite_positive_number(
+    store: InMemoryStatsStore, decay: float
+) -> None:
+    store.record_latency(SVC, 100)
+    with pytest.raises(ValueError, match="decay_seconds must be a finite number > 0"):
+        store.ewma_of(SVC.service_id, decay)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from typing import Any
 
 import pytest
-from tactic_helpers import A, B, C, D, Env, Sessions, make_rule, svc
+from tactic_helpers import A, B, C, D, Env, Sessions, candidate_set, make_rule, picks, svc
 
 from llmroute import (
     BalancingTactic,
@@ -16,8 +17,9 @@ from llmroute import (
     create_tactic,
 )
 from llmroute.config import TACTIC_PARAMS
+from llmroute.state import StateSnapshot
 from llmroute.stats import ServiceStats
-from llmroute.tactics._performance import AdaptiveTactic
+from llmroute.tactics._performance import REFRESH_SECONDS, AdaptiveTactic
 from llmroute.tactics._weighted import service_capacity
 
 # --- create_tactic -----------------------------------------------------------------------
@@ -103,27 +105,57 @@ def test_round_robin_gives_threshold_requests_to_each_in_turn(
 
 
 @pytest.mark.parametrize(
-    ("current", "candidates", "expected"),
+    ("before", "candidates", "expected"),
     [
-        (B, (A, C), "c"),  # B left: the next present after it
-        (C, (A, B), "a"),  # C left: wraps to the first
-        (B, (A, C, D), "c"),
+        (1, (A, C), "c a c"),  # turn 1 over two: position 1
+        (2, (A, C, D), "d a c d"),  # turn 2 over three: position 2
+        (3, (A, B), "b a b"),  # turn 3 over two: position 1
+        (4, (B, D), "b d b"),  # turn 4 over two: position 0
     ],
 )
-def test_round_robin_continues_after_a_service_that_left(
-    current: Service, candidates: tuple[Service, ...], expected: str
+def test_round_robin_goes_on_over_the_services_left(
+    before: int, candidates: tuple[Service, ...], expected: str
 ) -> None:
     env = Env()
     rule = make_rule((A, B, C, D), "round_robin", request_threshold=1)
-    env.set_current(rule, current)
-    assert env.lb.select(rule, candidates).model == expected
+    assert env.names(rule, before) == "a b c d".split()[:before]
+    # The turn counts on over whichever candidates there are now: (turn // 1) % len.
+    assert env.names(rule, len(expected.split()), candidates) == expected.split()
 
 
-def test_round_robin_restarts_the_streak_on_the_service_it_moves_to() -> None:
+def test_round_robin_takes_up_the_full_set_again_at_the_turn_reached() -> None:
+    env = Env()
+    rule = make_rule((A, B, C, D), "round_robin", request_threshold=1)
+    assert env.names(rule, 3, (A, B)) == ["a", "b", "a"]
+    assert env.names(rule, 3) == ["d", "a", "b"]  # turns 3, 4, 5 over four
+
+
+def test_round_robin_keeps_the_threshold_across_a_change_of_candidates() -> None:
+    env = Env()
+    rule = make_rule((A, B, C), "round_robin", request_threshold=2)
+    assert env.names(rule, 3) == ["a", "a", "b"]
+    # Turns 3..6 over (A, C): (turn // 2) % 2 is 1, 0, 0, 1.
+    assert env.names(rule, 4, (A, C)) == ["c", "a", "a", "c"]
+
+
+def test_round_robin_follows_the_turn_not_the_current_service() -> None:
     env = Env()
     rule = make_rule((A, B, C), "round_robin", request_threshold=2)
     env.set_current(rule, B)
-    assert env.names(rule, 3, (A, C)) == ["c", "c", "a"]
+    assert env.names(rule, 3) == ["a", "a", "b"]
+
+
+def test_round_robin_says_which_request_of_the_threshold_it_is() -> None:
+    env = Env()
+    rule = make_rule((A, B), "round_robin", request_threshold=3)
+    reasons = [env.lb.decide(rule).reason for _ in range(4)]
+    assert reasons == [f"round robin: request {n} of 3 in a row" for n in (1, 2, 3, 1)]
+
+
+def test_round_robin_picks_by_the_snapshot_turn() -> None:
+    tactic = create_tactic({"type": "round_robin", "params": {"request_threshold": 2}})
+    chosen = [picks(tactic, (A, B, C), StateSnapshot(now=0.0, turn=t))[0] for t in range(8)]
+    assert chosen == ["a", "a", "b", "b", "c", "c", "a", "a"]
 
 
 # --- token_based --------------------------------------------------------------------------
@@ -326,6 +358,32 @@ def test_adaptive_picks_the_highest_score() -> None:
     assert "0.6375" in decision.reason
 
 
+def test_adaptive_keeps_its_scores_until_a_second_has_passed() -> None:
+    env = Env()
+    rule = make_rule((A, B), "adaptive")
+    env.stats.record_latency(A, 100)
+    env.stats.record_latency(B, 1500)
+    assert env.lb.select(rule) == A
+    for _ in range(20):  # B becomes much faster, A much slower
+        env.stats.record_latency(A, 1999)
+        env.stats.record_latency(B, 10)
+    env.clock.advance(REFRESH_SECONDS * 0.999)
+    assert env.lb.select(rule) == A  # scored less than a second ago: kept
+    env.clock.advance(REFRESH_SECONDS * 0.001)
+    assert env.lb.select(rule) == B
+
+
+def test_adaptive_scores_each_candidate_set_apart() -> None:
+    env = Env()
+    rule = make_rule((A, B, C), "adaptive")
+    env.stats.record_latency(A, 100)
+    env.stats.record_latency(B, 500)
+    env.stats.record_latency(C, 900)
+    assert env.lb.select(rule) == A
+    assert env.lb.select(rule, (B, C)) == B  # a new set is scored at once
+    assert env.lb.select(rule) == A
+
+
 # --- capacity_based -----------------------------------------------------------------------
 
 
@@ -360,6 +418,24 @@ def test_capacity_based_follows_free_capacity() -> None:
     env = Env(sessions=Sessions({a: 2, b: 8}))  # 8 free vs 2 free
     counts = Counter(env.names(make_rule((a, b), "capacity_based"), 4000))
     assert 3.5 <= counts["a"] / counts["b"] <= 4.5
+
+
+def test_capacity_based_reads_the_snapshot_sessions() -> None:
+    a, b = svc("a", model_capacity=4), svc("b", model_capacity=4)
+    snapshot = StateSnapshot(now=0.0, sessions={a.service_id: 4, b.service_id: 1})
+    assert set(picks("capacity_based", (a, b), snapshot, 200)) == {"b"}
+
+
+def test_capacity_based_counts_a_service_absent_from_the_sessions_as_empty() -> None:
+    a, b = svc("a", model_capacity=3), svc("b", model_capacity=3)
+    snapshot = StateSnapshot(now=0.0, sessions={a.service_id: 3})
+    assert set(picks("capacity_based", (a, b), snapshot, 200)) == {"b"}
+
+
+def test_capacity_based_without_sessions_in_the_snapshot_draws_by_capacity() -> None:
+    a, b = svc("a", model_capacity=30), svc("b", model_capacity=10)
+    counts = Counter(picks("capacity_based", (a, b), StateSnapshot(now=0.0), 4000))
+    assert 2.5 <= counts["a"] / counts["b"] <= 3.5
 
 
 def test_capacity_based_when_all_are_full_falls_back_to_capacity() -> None:
@@ -429,23 +505,38 @@ def test_least_latency_uses_its_decay() -> None:
 # --- least_busy ---------------------------------------------------------------------------
 
 
+def _busy(**counts: int) -> StateSnapshot:
+    """A snapshot with these in-flight counts, by model name (services ``p:<name>``)."""
+    return StateSnapshot(now=0.0, in_flight={svc(name).service_id: n for name, n in counts.items()})
+
+
 def test_least_busy_picks_the_fewest_in_flight() -> None:
-    env = Env()
-    rule = make_rule((A, B, C), "least_busy")
-    for service, busy in ((A, 3), (B, 1), (C, 2)):
-        for _ in range(busy):
-            env.stats.request_started(service)
-    assert set(env.names(rule, 20)) == {"b"}
+    assert set(picks("least_busy", (A, B, C), _busy(a=3, b=1, c=2), 20)) == {"b"}
 
 
-def test_least_busy_follows_finished_requests() -> None:
+def test_least_busy_counts_a_service_absent_from_in_flight_as_idle() -> None:
+    assert set(picks("least_busy", (A, B, C), _busy(a=1, b=2), 20)) == {"c"}
+
+
+def test_least_busy_follows_the_counts_of_each_snapshot() -> None:
+    assert picks("least_busy", (A, B), _busy(a=1)) == ["b"]
+    assert picks("least_busy", (A, B), _busy(a=0, b=1)) == ["a"]
+
+
+def test_least_busy_says_how_many_are_in_flight() -> None:
+    tactic = create_tactic("least_busy")
+    candidates = candidate_set(tactic, (A, B))
+    _, template, args = tactic.pick(_busy(a=2, b=5), candidates, random.Random(1))
+    assert template.format(*args) == "fewest in-flight requests (2)"
+
+
+def test_least_busy_over_the_balancer_sees_no_calls_in_flight() -> None:
+    # The balancer makes no calls, so nothing is in flight: the tie-break decides.
     env = Env()
     rule = make_rule((A, B), "least_busy")
-    env.stats.request_started(A)
-    assert env.lb.select(rule) == B
-    env.stats.request_finished(A)
-    env.stats.request_started(B)
-    assert env.lb.select(rule) == A
+    env.stats.record_latency(A, 300)
+    env.stats.record_latency(B, 100)
+    assert "shared by 2" in env.lb.decide(rule).reason
 
 
 def test_least_busy_breaks_ties_by_the_lower_latency_of_two() -> None:

@@ -365,9 +365,14 @@ class InMemoryStatsStore:
 
     def ewma_of(self, service_id: str, decay_seconds: float) -> float | None:
         """:meth:`latency_ewma` by service id."""
+        if not 0 < decay_seconds < math.inf:  # also rejects NaN
+            raise ValueError(f"decay_seconds must be a finite number > 0, got {decay_seconds!r}")
         record = self._records.get(service_id)
         if record is None:
             return None
+        value = record.ewma.get(decay_seconds)
+        if value is not None:
+            return value
         with record.lock:
             return record.fold_ewma(decay_seconds)
 
@@ -394,13 +399,10 @@ class InMemoryStatsStore:
             self.record_cache(service, usage.cached_tokens > 0)
 
     def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
-        if not 0 < decay_seconds < math.inf:  # also rejects NaN
-            raise ValueError(f"decay_seconds must be a finite number > 0, got {decay_seconds!r}")
-        record = self._records.get(service.service_id)
-        if record is None:
-            return None
-        value = record.ewma.get(decay_seconds)
-        if value is not None:
-            return value
-        with record.lock:
-            return record.fold_ewma(decay_seconds)
+        """The peak-sensitive moving average of the service's latency (ms); None with no samples.
+
+        A sample above the current value replaces it at once; a lower one pulls it down with
+        weight ``1 - exp(-dt / decay_seconds)``, ``dt`` being the seconds since the previous
+        sample. The value only changes when a sample arrives, so reading it is cheap.
+        """
+        return self.ewma_of(service.service_id, decay_seconds)

@@ -1,13 +1,24 @@
 """Test doubles shipped with llmroute, for your tests and ours. Nothing in the package
-imports this module."""
+imports this module.
+
+- :class:`FakeClock`: a clock you move by hand;
+- :class:`FakeAPIError` and :class:`ScriptedProvider`: provider calls that fail on cue;
+- :class:`RecordingStore`: a state store that counts and keeps every read and write;
+- :func:`capture_logs`: the llmroute log records of a block, as dicts.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
-__all__ = ["FakeAPIError", "FakeClock", "ScriptedProvider"]
+from .state import InMemoryState, Outcome, StateQuery, StateSnapshot
+
+__all__ = ["FakeAPIError", "FakeClock", "RecordingStore", "ScriptedProvider", "capture_logs"]
 
 
 class FakeClock:
@@ -145,3 +156,97 @@ def _chunks(step: object) -> Iterator[Any]:
 async def _achunks(step: object) -> AsyncIterator[Any]:
     for chunk in _chunks(step):
         yield chunk
+
+
+class RecordingStore:
+    """A state store that keeps every query and outcome it is given, around a real one.
+
+    ``RecordingStore(inner=None, *, clock=None, yield_on_read=False)`` wraps ``inner`` (an
+    :class:`~llmroute.state.InMemoryState` on ``clock`` by default) and implements both the
+    sync and the async protocol. ``reads`` and ``writes`` count the calls (sync and async
+    together), ``queries`` and ``outcomes`` keep them in order. With ``yield_on_read`` every
+    ``aread`` first awaits ``asyncio.sleep(0)``, as a store across the network would yield.
+    :meth:`reset` clears the counts. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        inner: Any = None,
+        *,
+        clock: Any = None,
+        yield_on_read: bool = False,
+    ) -> None:
+        self.inner: Any = inner if inner is not None else InMemoryState(clock=clock)
+        self.yield_on_read = yield_on_read
+        self.queries: list[StateQuery] = []
+        self.outcomes: list[Outcome] = []
+        self._lock = threading.Lock()
+
+    @property
+    def reads(self) -> int:
+        """How many reads were made."""
+        return len(self.queries)
+
+    @property
+    def writes(self) -> int:
+        """How many writes were made."""
+        return len(self.outcomes)
+
+    def reset(self) -> None:
+        """Forget the queries and outcomes seen so far."""
+        with self._lock:
+            self.queries.clear()
+            self.outcomes.clear()
+
+    def read(self, query: StateQuery) -> StateSnapshot:
+        with self._lock:
+            self.queries.append(query)
+        snapshot: StateSnapshot = self.inner.read(query)
+        return snapshot
+
+    def write(self, outcome: Outcome) -> None:
+        with self._lock:
+            self.outcomes.append(outcome)
+        self.inner.write(outcome)
+
+    async def aread(self, query: StateQuery) -> StateSnapshot:
+        if self.yield_on_read:
+            await asyncio.sleep(0)
+        return self.read(query)
+
+    async def awrite(self, outcome: Outcome) -> None:
+        self.write(outcome)
+
+    def __getattr__(self, name: str) -> Any:
+        # The inner store's parts (stats, health, affinity, tactics) stay reachable.
+        return getattr(self.inner, name)
+
+    def __repr__(self) -> str:
+        return f"RecordingStore(reads={self.reads}, writes={self.writes})"
+
+
+class _Capture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[dict[str, Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = dict(record.__dict__)
+        fields["message"] = record.getMessage()
+        self.records.append(fields)
+
+
+@contextlib.contextmanager
+def capture_logs(name: str = "llmroute") -> Iterator[list[dict[str, Any]]]:
+    """Collect the log records of logger ``name`` (and its children) inside the block, as
+    dicts of the record's fields plus ``message``; the level is lowered to DEBUG meanwhile."""
+    logger = logging.getLogger(name)
+    handler = _Capture()
+    old_level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield handler.records
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)

@@ -188,6 +188,10 @@ class HealthMonitor:
             ),
         )
 
+    def release_probe(self, service_id: str, lease_seq: int) -> None:
+        """Give back a probe lease without an answer, so the probe is due again."""
+        self._apply(service_id, lambda s: transitions.release_probe(s, lease_seq))
+
     # -- reading -------------------------------------------------------------------------
 
     def is_healthy(self, service_id: str) -> bool:
@@ -357,7 +361,12 @@ class HealthMonitor:
         thread.start()
 
     def _run_probe(self, service_id: str, probe: Probe, lease_seq: int) -> None:
-        ok, failure = run_probe(probe, service_id, self._clock)
+        try:
+            ok, failure = run_probe(probe, service_id, self._clock)
+        except BaseException:  # not an answer (an interrupt, an exit): the probe stays due
+            self.release_probe(service_id, lease_seq)
+            _log.warning("health probe of %s did not answer", service_id, exc_info=True)
+            return
         self.apply_probe(service_id, ok, failure, self._config, self._clock(), lease_seq)
 
     def __repr__(self) -> str:

@@ -31,6 +31,7 @@ __all__ = [
     "on_probe",
     "on_success",
     "probe_due",
+    "release_probe",
     "reset",
     "settle",
 ]
@@ -186,6 +187,13 @@ def on_probe(
     if failure is not None:
         state = replace(state, last_error=failure, last_error_time=now)
     return _eject(state, sid, failure, now, _next_backoff(state, config), seq, "probe failed")
+
+
+def release_probe(state: HealthState, lease_seq: int) -> tuple[HealthState, list[Event]]:
+    """Give back the probe lease of ejection ``lease_seq`` without an answer."""
+    if state.healthy or state.ejected_seq != lease_seq or not state.probe_until:
+        return state, []
+    return replace(state, probe_until=0.0), []
 
 
 def reset(state: HealthState) -> HealthState:

@@ -68,6 +68,9 @@ class ProbeRunner:
             ok = bool(self._probe(service_id))
         except Exception as exc:
             ok, failure = False, classify_error(exc, now=self._clock())
+        except BaseException:  # not an answer: the lease runs out and the probe is due again
+            _log.warning("health probe of %s did not answer", service_id, exc_info=True)
+            return
         self._write(self._answer(rule, service_id, lease_seq, health, ok, failure))
 
     async def _arun(

@@ -1,0 +1,267 @@
+"""The state core: one read and one write per select + outcome, select() without side effects,
+async reads that yield, probes off the read path, and ejections that hold under concurrency."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from llmroute import (
+    HealthConfig,
+    HealthMonitor,
+    InMemoryState,
+    Rule,
+    Service,
+    ServiceSelector,
+)
+from llmroute.config import TACTIC_PARAMS
+from llmroute.testing import FakeClock, RecordingStore, capture_logs
+
+TACTICS = sorted(TACTIC_PARAMS)
+
+
+def make_rule(n: int, tactic: str, affinity: int = 0) -> Rule:
+    return Rule(
+        uuid="r",
+        services=tuple(Service(provider="p", model=f"m{i}") for i in range(n)),
+        lb_tactic={"type": tactic},
+        session_affinity=affinity,
+    )
+
+
+def chat(user: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": "x", "messages": [{"role": "user", "content": "hi"}]}
+    if user is not None:
+        body["user"] = user
+    return body
+
+
+def setup(
+    n: int, tactic: str, session: str, unhealthy: bool
+) -> tuple[ServiceSelector, RecordingStore, Rule, dict[str, Any]]:
+    clock = FakeClock()
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=1), clock=clock)
+    store = RecordingStore(InMemoryState(clock=clock, health=health))
+    selector = ServiceSelector(state=store, clock=clock, rng=random.Random(1))
+    rule = make_rule(n, tactic, affinity=0 if session == "none" else 600)
+    body = chat(None if session == "none" else "alice")
+    if unhealthy:
+        health.report_error("p:m0", 500)
+    if session == "returning":
+        selector.record(selector.select(rule, body), input_tokens=5, output_tokens=5)
+    store.reset()
+    return selector, store, rule, body
+
+
+@pytest.mark.parametrize("unhealthy", [False, True], ids=["healthy", "one-unhealthy"])
+@pytest.mark.parametrize("session", ["none", "new", "returning"])
+@pytest.mark.parametrize("n", [2, 10, 100])
+@pytest.mark.parametrize("tactic", TACTICS)
+def test_one_read_and_one_write_per_select_and_outcome(
+    tactic: str, n: int, session: str, unhealthy: bool
+) -> None:
+    selector, store, rule, body = setup(n, tactic, session, unhealthy)
+    result = selector.select(rule, body)
+    assert (store.reads, store.writes) == (1, 0)
+    selector.record(result, input_tokens=10, output_tokens=3, latency_ms=20.0)
+    assert (store.reads, store.writes) == (1, 1)
+
+    store.reset()
+
+    async def run() -> None:
+        result = await selector.aselect(rule, body)
+        await selector.arecord(result, error=500)
+
+    asyncio.run(run())
+    assert (store.reads, store.writes) == (1, 1)
+
+
+@pytest.mark.parametrize("n", [2, 10, 100])
+@pytest.mark.parametrize("tactic", TACTICS)
+def test_a_served_execute_is_one_read_and_one_write(tactic: str, n: int) -> None:
+    selector, store, rule, body = setup(n, tactic, "new", False)
+    selector.execute(rule, body, lambda service, provider: {"usage": {"prompt_tokens": 3}})
+    assert (store.reads, store.writes) == (1, 1)
+    store.reset()
+
+    async def call(service: Service, provider: Any) -> str:
+        return "ok"
+
+    asyncio.run(selector.aexecute(rule, body, call))
+    assert (store.reads, store.writes) == (1, 1)
+
+
+@pytest.mark.parametrize("tactic", TACTICS)
+def test_select_twice_for_a_new_session_gives_the_same_service_and_writes_nothing(
+    tactic: str,
+) -> None:
+    selector, store, rule, body = setup(10, tactic, "new", False)
+    before = store.inner.affinity.counts(), store.inner.tactics.peek_turn("r")
+    first = selector.select(rule, body)
+    second = selector.select(rule, body)
+    assert store.writes == 0
+    if tactic not in ("random", "capacity_based", "least_latency", "least_busy"):
+        assert first.service == second.service  # deterministic tactics: the same answer
+    assert (store.inner.affinity.counts(), store.inner.tactics.peek_turn("r")) == before
+
+
+def test_select_without_an_outcome_pins_nothing_and_the_outcome_pins_the_server() -> None:
+    selector, store, rule, body = setup(10, "random", "new", False)
+    result = selector.select(rule, body)
+    assert len(store.inner.affinity) == 0
+    selector.record(result, input_tokens=1)
+    again = selector.select(rule, body)
+    assert (again.source, again.service) == ("affinity", result.service)
+
+
+def test_a_thousand_concurrent_aselects_over_a_yielding_store_complete_without_slow_callbacks(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = RecordingStore(yield_on_read=True)
+    selector = ServiceSelector(state=store, rng=random.Random(2))
+    rule = make_rule(10, "round_robin", affinity=600)
+
+    async def run() -> list[Any]:
+        loop = asyncio.get_running_loop()
+        loop.slow_callback_duration = 0.05
+        tasks: list[asyncio.Future[Any]] = []
+        for i in range(1000):  # created in batches: debug mode makes creating a task slow
+            tasks.append(asyncio.ensure_future(selector.aselect(rule, chat(f"user-{i}"))))
+            if i % 20 == 19:
+                await asyncio.sleep(0)
+        return [await task for task in tasks]
+
+    with caplog.at_level("WARNING", logger="asyncio"):
+        results = asyncio.run(run(), debug=True)
+    assert len(results) == 1000 and store.reads == 1000
+    assert not [r for r in caplog.records if "Executing" in r.getMessage()]
+
+
+class _SlowProbe:
+    """A probe that holds until released (a fake 2 s probe: it blocks on an event)."""
+
+    def __init__(self) -> None:
+        self.entered = threading.Event()
+        self.release = threading.Event()
+        self.calls = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, service_id: str) -> bool:
+        with self.lock:
+            self.calls += 1
+        self.entered.set()
+        self.release.wait(timeout=10)
+        return True
+
+
+def probing_selector(probe: _SlowProbe) -> tuple[ServiceSelector, FakeClock, Rule]:
+    clock = FakeClock()
+    config = HealthConfig(consecutive_error_threshold=1, probe_enabled=True)
+    health = HealthMonitor(config, clock=clock, probe=probe)
+    selector = ServiceSelector(health=health, clock=clock, probe=probe, rng=random.Random(3))
+    rule = make_rule(2, "round_robin")
+    health.report_error("p:m0", 500)
+    clock.advance(60)  # the probe is due
+    return selector, clock, rule
+
+
+def test_a_slow_probe_delays_no_selection_and_the_service_is_routed_around() -> None:
+    probe = _SlowProbe()
+    selector, _, rule = probing_selector(probe)
+    started = time.perf_counter()
+    models = {selector.select(rule).service.model for _ in range(20)}
+    elapsed = time.perf_counter() - started
+    assert probe.entered.wait(timeout=10)
+    assert models == {"m1"}
+    assert elapsed < 1.0  # the probe blocks until released; no selection waited for it
+    probe.release.set()
+
+
+def test_sixteen_threads_reading_a_service_due_for_a_probe_start_exactly_one() -> None:
+    probe = _SlowProbe()
+    selector, _, rule = probing_selector(probe)
+    barrier = threading.Barrier(16)
+
+    def work() -> None:
+        barrier.wait()
+        selector.select(rule)
+
+    threads = [threading.Thread(target=work) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert probe.entered.wait(timeout=10)
+    assert probe.calls == 1
+    probe.release.set()
+
+
+def test_a_stats_store_that_raises_on_success_loses_no_response() -> None:
+    class BrokenStats(InMemoryState):
+        def write(self, outcome: Any) -> None:
+            raise OverflowError("the stats store broke")
+
+    selector = ServiceSelector(state=BrokenStats(), rng=random.Random(4))
+    with capture_logs("llmroute") as records:
+        result = selector.execute(make_rule(2, "random"), None, lambda s, p: "served")
+    assert result.response == "served"
+    errors = [r for r in records if r["levelname"] == "ERROR"]
+    assert len(errors) == 1
+
+
+def test_a_success_read_before_an_ejection_does_not_end_it() -> None:
+    clock = FakeClock()
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=2), clock=clock)
+    selector = ServiceSelector(health=health, clock=clock)
+    rule = make_rule(1, "random")
+    in_flight = [selector.select(rule) for _ in range(16)]  # all read while m0 was healthy
+    selector.record(in_flight[0], error=500)
+    selector.record(in_flight[1], error=500)  # the second error in a row ejects
+    assert not health.is_healthy("p:m0")
+    for result in in_flight[2:]:
+        selector.record(result, input_tokens=1)  # successes of calls started before
+    assert not health.is_healthy("p:m0")
+    last_resort = selector.select(rule)  # read after the ejection: its success ends it
+    selector.record(last_resort, input_tokens=1)
+    assert health.is_healthy("p:m0")
+
+
+def test_an_ejection_holds_under_concurrency_against_a_service_failing_30_percent() -> None:
+    clock = FakeClock()  # never advanced: no recovery time passes during the test
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=2), clock=clock)
+    selector = ServiceSelector(health=health, clock=clock, rng=random.Random(5))
+    rule = make_rule(2, "round_robin")
+    rng = random.Random(6)
+    rng_lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def call(service: Service, provider: Any) -> str:
+        time.sleep(0)  # give the other callers a turn while this call is "in flight"
+        with rng_lock:
+            fails = service.model == "m0" and rng.random() < 0.3
+        if fails:
+            raise ConnectionError("flaky")
+        return "ok"
+
+    def work() -> None:
+        try:
+            for _ in range(50):
+                selector.execute(rule, None, call)
+        except BaseException as exc:  # pragma: no cover - reported below
+            failures.append(exc)
+
+    with capture_logs("llmroute.health") as records:
+        threads = [threading.Thread(target=work) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert failures == []
+    events = [r["event"] for r in records if r.get("event") in ("ejected", "recovered")]
+    assert "ejected" in events
+    assert events[events.index("ejected") :] == ["ejected"]  # once ejected, it stays ejected
