@@ -9,15 +9,17 @@ import pytest
 from tactic_helpers import A, B, C, Env, FastHealth, Health, Sessions, make_rule, svc
 
 from llmroute import (
-    HealthView,
+    AffinityEntry,
+    InMemoryAffinityStore,
     InMemoryStatsStore,
     LBDecision,
     LLMRouteError,
     LoadBalancer,
     NoServiceAvailableError,
     Rule,
-    SessionCounts,
 )
+from llmroute.tactics import HealthView, SessionCounts
+from llmroute.testing import FakeClock
 
 # --- candidates ---------------------------------------------------------------------------
 
@@ -152,6 +154,46 @@ def test_any_unhealthy_true_checks_every_candidate() -> None:
     assert health.calls == 30
 
 
+def test_any_unhealthy_false_skips_the_checks_for_a_tactic_reading_stats_too() -> None:
+    health = FastHealth()
+    env = Env(health=health)
+    env.names(make_rule((A, B, C), "adaptive"), 10)
+    assert health.calls == 0
+
+
+@pytest.mark.parametrize("tactic", ["adaptive", "token_based", "random"])
+def test_health_is_read_once_per_candidate_per_decision(tactic: str) -> None:
+    health = Health(B)
+    env = Env(health=health)
+    assert set(env.names(make_rule((A, B, C), tactic), 10)) <= {"a", "c"}
+    assert health.calls == 30
+
+
+def test_adaptive_in_panic_mode_still_picks_the_best_score() -> None:
+    env = Env(health=Health(A, B))
+    rule = make_rule((A, B), "adaptive")
+    env.stats.record_latency(A, 1500)
+    env.stats.record_latency(B, 100)
+    decision = env.lb.decide(rule)
+    assert (decision.service, decision.degraded) == (B, True)
+    # Both lose the health weight: 0.25 * (1 - 100 / 2000) + 0.15 + 0.15 * 0.5.
+    assert "0.4625" in decision.reason
+
+
+def test_an_affinity_store_feeds_capacity_based_its_live_sessions() -> None:
+    a, b = svc("a", model_capacity=2), svc("b", model_capacity=2)
+    clock = FakeClock()
+    sessions = InMemoryAffinityStore(clock=clock)
+    env = Env(sessions=sessions)
+    now = clock()
+    for key in ("s1", "s2"):
+        sessions.set("rule-1", key, AffinityEntry(a.service_id, "", now, now + 60))
+    rule = make_rule((a, b), "capacity_based")
+    assert set(env.names(rule, 50)) == {"b"}  # a is full
+    sessions.delete("rule-1", "s1")
+    assert "a" in set(env.names(rule, 50))
+
+
 def test_the_test_doubles_satisfy_the_view_protocols() -> None:
     assert isinstance(Health(), HealthView)
     assert isinstance(Sessions(), SessionCounts)
@@ -210,7 +252,7 @@ def test_changing_health_reuses_the_cached_candidate_sets() -> None:
     rule = make_rule((A, B, C), "round_robin", request_threshold=1)
     assert env.names(rule, 2) == ["a", "c"]
     health.unhealthy.clear()
-    assert env.names(rule, 3) == ["a", "b", "c"]
+    assert env.names(rule, 3) == ["c", "a", "b"]  # turns 2, 3, 4 over all three
 
 
 # --- defaults and randomness --------------------------------------------------------------------

@@ -139,7 +139,9 @@ def test_a_thousand_concurrent_aselects_over_a_yielding_store_complete_without_s
     with caplog.at_level("WARNING", logger="asyncio"):
         results = asyncio.run(run(), debug=True)
     assert len(results) == 1000 and store.reads == 1000
-    assert not [r for r in caplog.records if "Executing" in r.getMessage()]
+    # Slow steps of the selections themselves (the harness task that creates them is not ours).
+    slow = [r.getMessage() for r in caplog.records if "Executing" in r.getMessage()]
+    assert not [text for text in slow if "ServiceSelector.aselect" in text]
 
 
 class _SlowProbe:

@@ -7,14 +7,16 @@ from collections import Counter
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tactic_helpers import Sessions, make_rule, svc
+from tactic_helpers import Sessions, candidate_set, make_rule, svc
 
 from llmroute import (
     InMemoryStatsStore,
     LoadBalancer,
     Service,
+    create_tactic,
 )
 from llmroute.config import TACTIC_PARAMS
+from llmroute.state import StateSnapshot, TacticCursor, ewma_view, stats_view
 from llmroute.testing import FakeClock
 
 TACTICS = sorted(TACTIC_PARAMS)
@@ -36,7 +38,7 @@ services_st = st.lists(
 
 
 def _loaded_stats(services: list[Service], seed: int) -> InMemoryStatsStore:
-    """A stats store with some random usage, latency, speed and in-flight counts."""
+    """A stats store with some random usage, latency and speed."""
     clock = FakeClock()
     stats = InMemoryStatsStore(clock=clock)
     rng = random.Random(seed)
@@ -46,8 +48,6 @@ def _loaded_stats(services: list[Service], seed: int) -> InMemoryStatsStore:
             stats.record_latency(service, rng.uniform(10, 3000))
             stats.record_speed(service, rng.uniform(5, 150))
             clock.advance(rng.uniform(0, 5))
-        for _ in range(rng.randrange(3)):
-            stats.request_started(service)
     return stats
 
 
@@ -76,6 +76,46 @@ def test_a_tactic_only_returns_an_active_candidate(
         chosen = lb.select(rule, candidates)
         assert chosen in allowed
         assert chosen.active
+
+
+@settings(max_examples=60)
+@given(
+    tactic=st.sampled_from(TACTICS),
+    services=services_st,
+    seed=st.integers(0, 2**16),
+    turn=st.integers(0, 1000),
+    current=st.integers(0, 6),
+    busy=st.lists(st.integers(0, 3), min_size=6, max_size=6),
+)
+def test_a_pure_pick_returns_one_of_its_candidates(
+    tactic: str,
+    services: list[Service],
+    seed: int,
+    turn: int,
+    current: int,
+    busy: list[int],
+) -> None:
+    active = [s for s in services if s.active]
+    if len(active) < 2:
+        return  # a tactic is only asked to choose among two or more
+    built = create_tactic(tactic)
+    stats = _loaded_stats(services, seed)
+    ids = [s.service_id for s in services]
+    snapshot = StateSnapshot(
+        now=0.0,
+        stats=stats_view(stats),
+        ewma=ewma_view(stats, built.ewma_decay or 10.0),
+        sessions={sid: n + seed % 3 for sid, n in zip(ids, busy, strict=False)},
+        in_flight={sid: n for sid, n in zip(ids, busy, strict=False)},
+        cursor=TacticCursor(ids[current] if current < len(ids) else None, 1),
+        turn=turn,
+    )
+    candidates = candidate_set(built, active)
+    rng = random.Random(seed)
+    for _ in range(10):
+        chosen, template, args = built.pick(snapshot, candidates, rng)
+        assert chosen in active
+        assert "{" not in template.format(*args)
 
 
 @settings(max_examples=40)

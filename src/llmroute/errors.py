@@ -141,7 +141,7 @@ def _all_failed_message(
             only = skipped[0]
             return f"provider {only.provider} is cooling down ({only.cooldown_remaining:.1f}s left)"
         return f"all {len(skipped)} providers are cooling down: {cooling}"
-    failed = ", ".join(f"{a.provider} -> {_describe_failure(a.failure)}" for a in attempts)
+    failed = ", ".join(f"{a.provider} -> {describe_failure(a.failure)}" for a in attempts)
     if untried:
         last = attempts[-1]
         head = (
@@ -149,7 +149,7 @@ def _all_failed_message(
             f"fall back to another provider (not tried: {', '.join(untried)})"
         )
     elif len(attempts) == 1 and not skipped:
-        return f"provider {attempts[0].provider} failed: {_describe_failure(attempts[0].failure)}"
+        return f"provider {attempts[0].provider} failed: {describe_failure(attempts[0].failure)}"
     elif skipped:
         head = "no provider served the call"
     else:
@@ -158,7 +158,7 @@ def _all_failed_message(
     return f"{message}; cooling down: {cooling}" if cooling else message
 
 
-def _describe_failure(failure: Failure) -> str:
+def describe_failure(failure: Failure) -> str:
     """``kind (HTTP status, retry after Ns)``: a failure in a few words, without its message."""
     details = []
     if failure.status_code is not None:
@@ -183,7 +183,7 @@ class StreamInterruptedError(LLMRouteError):
         self.provider = provider
         self.chunks_delivered = chunks_delivered
         self.failure = failure
-        reason = f": {_describe_failure(failure)}" if failure is not None else ""
+        reason = f": {describe_failure(failure)}" if failure is not None else ""
         plural = "" if chunks_delivered == 1 else "s"
         super().__init__(
             f"stream from provider {provider} broke after {chunks_delivered} chunk{plural}{reason}"

@@ -28,7 +28,7 @@ def _byte_length(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def _as_text(value: object) -> str:
+def arguments_text(value: object) -> str:
     """Text form of a tool call's arguments: strings as they are, anything else as JSON."""
     if isinstance(value, str):
         return value
@@ -60,7 +60,9 @@ class RequestContext:
     - ``user_id``: the caller's end-user id (Anthropic ``metadata.user_id``, else OpenAI
       ``user``), ``""`` when absent;
     - ``estimated_tokens``: the token count of all the text the model reads, computed on
-      first access with the token counter (``estimate_tokens`` by default) unless given.
+      first access with the token counter (``estimate_tokens`` by default) unless given;
+      ``texts`` (default: the system, user and tool-argument texts) and ``extra_texts``
+      (values read as :func:`arguments_text`) are what it counts.
     """
 
     __slots__ = (
@@ -111,14 +113,16 @@ class RequestContext:
         user_id: str = "",
         estimated_tokens: int | None = None,
         token_counter: TokenCounter | None = None,
+        texts: Sequence[str] | None = None,
+        extra_texts: Sequence[object] = (),
     ) -> None:
-        for name, texts in (
+        for name, given in (
             ("system_messages", system_messages),
             ("user_messages", user_messages),
             ("tool_uses", tool_uses),
             ("tool_arguments", tool_arguments),
         ):
-            if isinstance(texts, (str, bytes)):
+            if isinstance(given, (str, bytes)):
                 raise TypeError(f"{name} takes an iterable of strings, not one string")
         self.model = model
         self.thinking_enabled = thinking_enabled
@@ -130,8 +134,12 @@ class RequestContext:
         self.latest_content_type = latest_content_type
         self.user_id = user_id
         self._tokens = estimated_tokens
-        self._texts = self.system_messages + self.user_messages + self.tool_arguments
-        self._extra_texts = ()
+        self._texts = (
+            texts
+            if texts is not None
+            else self.system_messages + self.user_messages + self.tool_arguments
+        )
+        self._extra_texts = extra_texts
         self._counter = token_counter
         self._system_text = None
         self._user_text = None
@@ -151,7 +159,7 @@ class RequestContext:
     def _count_tokens(self) -> int:
         texts: Sequence[str] = self._texts
         if self._extra_texts:
-            texts = [*texts, *(_as_text(item) for item in self._extra_texts)]
+            texts = [*texts, *(arguments_text(item) for item in self._extra_texts)]
         if not texts:
             return 0
         if self._counter is not None:
@@ -213,37 +221,3 @@ class RequestContext:
             f"latest_content_type={self.latest_content_type!r}, "
             f"estimated_tokens={self.estimated_tokens})"
         )
-
-
-def _new_context(
-    model: str,
-    thinking_enabled: bool,
-    system_messages: list[str],
-    user_messages: list[str],
-    tool_uses: list[str],
-    tool_arguments: list[str],
-    latest_role: str,
-    latest_content_type: str,
-    user_id: str,
-    texts: list[str],
-    extra_texts: list[object],
-    counter: TokenCounter | None,
-) -> RequestContext:
-    """Build a context from the extractor's lists without re-copying the texts."""
-    ctx = RequestContext.__new__(RequestContext)
-    ctx.model = model
-    ctx.thinking_enabled = thinking_enabled
-    ctx.system_messages = tuple(system_messages)
-    ctx.user_messages = tuple(user_messages)
-    ctx.tool_uses = tuple(tool_uses)
-    ctx.tool_arguments = tuple(tool_arguments)
-    ctx.latest_role = latest_role
-    ctx.latest_content_type = latest_content_type
-    ctx.user_id = user_id
-    ctx._tokens = None
-    ctx._texts = texts
-    ctx._extra_texts = extra_texts
-    ctx._counter = counter
-    ctx._system_text = None
-    ctx._user_text = None
-    return ctx

@@ -18,8 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ..request import RequestContext
-from ..smart import extract_context
-from ..smart._messages import SYSTEM_ROLES, content_text, read_parts
+from ..smart import SYSTEM_ROLES, content_text, extract_context, read_parts
 
 #: Where a session id came from, strongest first; ``"none"`` when nothing identifies it.
 SessionSource = Literal["user_id", "header", "client_ip", "fingerprint", "none"]

@@ -9,6 +9,7 @@ The smart-routing op registry lives here too: :data:`OPERATIONS` lists every val
 compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them).
 """
 
+from ._base import config_error
 from ._glob import compile_glob, glob_to_regex
 from ._ops import (
     CONTENT_TYPES,
@@ -20,7 +21,7 @@ from ._ops import (
     compile_op,
 )
 from ._provider import REVEAL_SECRETS, OAuthDetail, Provider
-from ._routing import HealthConfig, RoutingConfig, load_config
+from ._routing import HealthConfig, RoutingConfig, index_providers, load_config
 from ._rule import Rule, SmartOp, SmartOpMeta, SmartRouting
 from ._service import Service, ServiceID
 from ._tactic import (
@@ -74,6 +75,8 @@ __all__ = [
     "ValueType",
     "compile_glob",
     "compile_op",
+    "config_error",
     "glob_to_regex",
+    "index_providers",
     "load_config",
 ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..errors import _describe_failure
+from ..errors import describe_failure
 from ..failures import Failure
 
 #: The logger ``execute()`` uses when given none.
@@ -39,7 +39,7 @@ def log_failure(
     logger.info(
         "llmroute: provider %s failed: %s%s; %s",
         name,
-        _describe_failure(failure),
+        describe_failure(failure),
         ", now cooling down" if cooling else "",
         then,
         extra=_fields("attempt_failed", name, error, failure, latency, action, cooling)
@@ -62,7 +62,7 @@ def log_interrupted(
             "llmroute: stream from provider %s broke after %d chunk(s): %s",
             name,
             chunks,
-            _describe_failure(failure),
+            describe_failure(failure),
             extra=_fields("stream_interrupted", name, error, failure, latency, "raise", cooling)
             | {"chunks_delivered": chunks},
         )

@@ -12,7 +12,8 @@ cancellation) never count. :class:`HealthMonitor` is the in-memory table of thes
 """
 
 from ._filter import HealthFilter, panic_filter
-from ._monitor import HealthMonitor, HealthStatus, ServiceHealth, emit, run_probe
+from ._monitor import HealthMonitor, run_probe
+from ._report import HealthStatus, ServiceHealth, emit
 from ._state import PROBE_LEASE_SECONDS, HealthState, available, backoff, probe_due
 
 __all__ = [

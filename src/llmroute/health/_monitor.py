@@ -17,57 +17,18 @@ import logging
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from enum import Enum
 from types import MappingProxyType
 
 from ..config import HealthConfig
 from ..failures import Failure, FailureKind, classify_error
 from ..typing import Clock, Probe, system_clock
 from . import _state as transitions
+from ._report import ServiceHealth, emit, report
 from ._state import FRESH, Event, HealthState
 
-__all__ = ["HealthMonitor", "HealthStatus", "ServiceHealth", "emit"]
+__all__ = ["HealthMonitor", "run_probe"]
 
 _log = logging.getLogger("llmroute.health")
-
-
-class HealthStatus(str, Enum):
-    """Where a service stands: healthy, unhealthy (ejected), or unhealthy with a probe running."""
-
-    HEALTHY = "healthy"
-    UNHEALTHY = "unhealthy"
-    PROBING = "probing"
-
-
-@dataclass(frozen=True, slots=True)
-class ServiceHealth:
-    """An immutable report of one service's health (from :meth:`HealthMonitor.get_health`).
-
-    ``unhealthy_until`` is the clock time the current ejection ends (None when healthy; in the
-    past when a probe is due). ``ejections`` counts ejections since the last success (it drives
-    the growing recovery time); ``total_ejections``, ``error_count`` and ``success_count`` are
-    lifetime counts (errors that counted against health; successes reported on a record).
-    """
-
-    service_id: str
-    status: HealthStatus = HealthStatus.HEALTHY
-    consecutive_errors: int = 0
-    last_error: Failure | None = None
-    last_error_time: float | None = None
-    last_success_time: float | None = None
-    rate_limited: bool = False
-    auth_error: bool = False
-    unhealthy_until: float | None = None
-    ejections: int = 0
-    total_ejections: int = 0
-    error_count: int = 0
-    success_count: int = 0
-
-    @property
-    def healthy(self) -> bool:
-        """True when the status is HEALTHY."""
-        return self.status is HealthStatus.HEALTHY
 
 
 class HealthMonitor:
@@ -229,7 +190,7 @@ class HealthMonitor:
             self._apply(service_id, lambda s: transitions.settle(s, service_id, now, False))
         with self._lock:
             state = self._states.get(service_id, FRESH)
-        return _report(service_id, state, now)
+        return report(service_id, state, now)
 
     def get_all_health(self) -> dict[str, ServiceHealth]:
         """Reports of every service with a record, keyed by service id."""
@@ -386,43 +347,3 @@ def run_probe(probe: Probe, service_id: str, clock: Clock) -> tuple[bool, Failur
         return bool(probe(service_id)), None
     except Exception as exc:
         return False, classify_error(exc, now=clock())
-
-
-def _report(service_id: str, state: HealthState, now: float) -> ServiceHealth:
-    if state.healthy:
-        status = HealthStatus.HEALTHY
-    elif now < state.probe_until:
-        status = HealthStatus.PROBING
-    else:
-        status = HealthStatus.UNHEALTHY
-    return ServiceHealth(
-        service_id=str(service_id),
-        status=status,
-        consecutive_errors=state.consecutive_errors,
-        last_error=state.last_error,
-        last_error_time=state.last_error_time,
-        last_success_time=state.last_success_time,
-        rate_limited=not state.healthy and now < state.rate_limited_until,
-        auth_error=state.auth_error,
-        unhealthy_until=None if state.healthy else state.unhealthy_until,
-        ejections=state.ejections,
-        total_ejections=state.total_ejections,
-        error_count=state.error_count,
-        success_count=state.success_count,
-    )
-
-
-def emit(events: list[Event]) -> None:
-    """Log health events: ejections at WARNING, recoveries at INFO."""
-    for event in events:
-        sid = event["service_id"]
-        if event["event"] == "ejected":
-            _log.warning(
-                "service %s unhealthy for %.1fs (%s)",
-                sid,
-                event["recovery_seconds"],
-                event["reason"],
-                extra=event,
-            )
-        else:
-            _log.info("service %s healthy again (%s)", sid, event["reason"], extra=event)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
 from ..execute import AsyncStreamResult, ExecuteHooks, ExecuteResult, StreamResult
+from ..failures import Failure
 from ..usage import Usage
 from ._execute import (
     Pair,
@@ -20,6 +21,7 @@ from ._execute import (
     run_execute,
     run_execute_stream,
 )
+from ._result import SelectionResult
 
 if TYPE_CHECKING:
     from ._selector import ServiceSelector
@@ -126,3 +128,55 @@ async def aexecute_stream(
     awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
     opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return await run_aexecute_stream(self, rule, request, fn, opts, first_chunk_timeout)
+
+
+def record(
+    self: ServiceSelector,
+    result: SelectionResult,
+    *,
+    service: Service | None = None,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cached_tokens: int = 0,
+    latency_ms: float | None = None,
+    ttft_ms: float | None = None,
+    error: BaseException | Failure | int | None = None,
+) -> Failure | None:
+    """Feed a request's outcome back in one state write: stats, health, the rule's cursor
+    and the session's pin.
+
+    ``service`` is the one that served (default ``result.service``; pass the fallback
+    that served when you failed over yourself). On success: usage, latency, time to
+    first token and output speed go to stats; health hears of the success; the session
+    is pinned to the service that served. On ``error`` (an exception, a
+    :class:`Failure` or a status code) the error is classified once; health hears of
+    it, and a failure of the service (not of the request) releases the session's pin.
+    Returns the classification (None on success).
+    """
+    usage = Usage(input_tokens, output_tokens, cached_tokens) if error is None else None
+    outcome, failure = self.outcome(
+        result, service, usage=usage, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error
+    )
+    self.write(outcome)
+    return failure
+
+
+async def arecord(
+    self: ServiceSelector,
+    result: SelectionResult,
+    *,
+    service: Service | None = None,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cached_tokens: int = 0,
+    latency_ms: float | None = None,
+    ttft_ms: float | None = None,
+    error: BaseException | Failure | int | None = None,
+) -> Failure | None:
+    """:meth:`record` for async callers: the state write is awaited."""
+    usage = Usage(input_tokens, output_tokens, cached_tokens) if error is None else None
+    outcome, failure = self.outcome(
+        result, service, usage=usage, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error
+    )
+    await self.awrite(outcome)
+    return failure

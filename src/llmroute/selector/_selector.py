@@ -13,8 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from ..affinity import DEFAULT_SESSION_HEADERS, SessionID, pin_keys
-from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service
-from ..config._routing import index_providers
+from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, index_providers
 from ..errors import NoServiceAvailableError
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
@@ -201,8 +200,8 @@ class ServiceSelector:
         removed what; all candidates unhealthy is not an error but a degraded result. The
         same session and state give the same answer: pass the result to :meth:`record`.
         """
-        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, False)
-        return self._decide(plan, req, self.read(query), False)
+        plan, req, query = self.prepare(rule, request, session_id, headers, client_ip)
+        return self.decide(plan, req, self.read(query), False)
 
     async def aselect(
         self,
@@ -214,8 +213,8 @@ class ServiceSelector:
         client_ip: str | None = None,
     ) -> SelectionResult:
         """:meth:`select` for async callers: the state read is awaited."""
-        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, False)
-        return self._decide(plan, req, await self.aread(query), False)
+        plan, req, query = self.prepare(rule, request, session_id, headers, client_ip)
+        return self.decide(plan, req, await self.aread(query), False)
 
     def select_for_embeddings(
         self,
@@ -227,31 +226,10 @@ class ServiceSelector:
         client_ip: str | None = None,
     ) -> SelectionResult:
         """Like :meth:`select`, without smart routing (embedding requests carry no chat)."""
-        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, True)
-        return self._decide(plan, req, self.read(query), False)
-
-    def prepare(
-        self,
-        rule: Rule | str,
-        request: Any,
-        session_id: SessionID | str | None,
-        headers: Mapping[str, str] | None,
-        client_ip: str | None,
-        *,
-        take_turn: bool,
-    ) -> tuple[RulePlan, Request, StateQuery]:
-        """The plan, request and state query of a selection (for the execute forms, which
-        take the round-robin turn in their read)."""
-        plan, req, query = self._prepare(rule, request, session_id, headers, client_ip, False)
-        if take_turn and plan.tactic.tactic.takes_turn:
-            query = query._replace(take_turn=True)
-        return plan, req, query
-
-    def decide(
-        self, plan: RulePlan, request: Request, snapshot: StateSnapshot, took_turn: bool
-    ) -> SelectionResult:
-        """Run the stages on a snapshot read for ``plan``'s query (for the execute forms)."""
-        return self._decide(plan, request, snapshot, took_turn)
+        plan, req, query = self.prepare(
+            rule, request, session_id, headers, client_ip, embeddings=True
+        )
+        return self.decide(plan, req, self.read(query), False)
 
     def read(self, query: StateQuery) -> StateSnapshot:
         """One read of the state store."""
@@ -269,15 +247,19 @@ class ServiceSelector:
         snapshot: StateSnapshot = await aread(query)
         return snapshot
 
-    def _prepare(
+    def prepare(
         self,
         rule: Rule | str,
         request: Any,
         session_id: SessionID | str | None,
         headers: Mapping[str, str] | None,
         client_ip: str | None,
-        embeddings: bool,
+        *,
+        embeddings: bool = False,
+        take_turn: bool = False,
     ) -> tuple[RulePlan, Request, StateQuery]:
+        """The plan, request and state query of a selection. ``take_turn``: the read takes
+        the round-robin turn (the execute forms do; ``select()`` only peeks at it)."""
         plan = self._plan(rule)
         rule = plan.rule
         if not rule.active:
@@ -301,13 +283,16 @@ class ServiceSelector:
         if rule.session_affinity > 0:
             keys = pin_keys(req.session.key, rule.affinity_scope, len(rule.smart_routing))
         leasing = self._probes.active and self._use_health
-        if keys or leasing:
-            query = query._replace(pin_keys=keys, lease_probes=leasing)
+        turn = take_turn and plan.tactic.tactic.takes_turn
+        if keys or leasing or turn:
+            query = query._replace(pin_keys=keys, lease_probes=leasing, take_turn=turn)
         return plan, req, query
 
-    def _decide(
+    def decide(
         self, plan: RulePlan, request: Request, snapshot: StateSnapshot, took_turn: bool
     ) -> SelectionResult:
+        """Run the stages on a snapshot read for ``plan``'s query; starts the probes the read
+        took leases for."""
         if snapshot.probes:
             self._probes.start(plan.rule.uuid, snapshot.probes, self._health_config)
         if plan.tactic.tactic.reads_in_flight:
@@ -362,55 +347,8 @@ class ServiceSelector:
         )
         return outcome, failure
 
-    def record(
-        self,
-        result: SelectionResult,
-        *,
-        service: Service | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cached_tokens: int = 0,
-        latency_ms: float | None = None,
-        ttft_ms: float | None = None,
-        error: BaseException | Failure | int | None = None,
-    ) -> Failure | None:
-        """Feed a request's outcome back in one state write: stats, health, the rule's cursor
-        and the session's pin.
-
-        ``service`` is the one that served (default ``result.service``; pass the fallback
-        that served when you failed over yourself). On success: usage, latency, time to
-        first token and output speed go to stats; health hears of the success; the session
-        is pinned to the service that served. On ``error`` (an exception, a
-        :class:`Failure` or a status code) the error is classified once; health hears of
-        it, and a failure of the service (not of the request) releases the session's pin.
-        Returns the classification (None on success).
-        """
-        usage = Usage(input_tokens, output_tokens, cached_tokens) if error is None else None
-        outcome, failure = self.outcome(
-            result, service, usage=usage, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error
-        )
-        self.write(outcome)
-        return failure
-
-    async def arecord(
-        self,
-        result: SelectionResult,
-        *,
-        service: Service | None = None,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cached_tokens: int = 0,
-        latency_ms: float | None = None,
-        ttft_ms: float | None = None,
-        error: BaseException | Failure | int | None = None,
-    ) -> Failure | None:
-        """:meth:`record` for async callers: the state write is awaited."""
-        usage = Usage(input_tokens, output_tokens, cached_tokens) if error is None else None
-        outcome, failure = self.outcome(
-            result, service, usage=usage, latency_ms=latency_ms, ttft_ms=ttft_ms, error=error
-        )
-        await self.awrite(outcome)
-        return failure
+    record = _forms.record
+    arecord = _forms.arecord
 
     def write(self, outcome: Any) -> None:
         """One write of the state store."""

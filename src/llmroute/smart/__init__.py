@@ -6,16 +6,22 @@ valid ops, :data:`llmroute.config.OPERATIONS`, lives with the configuration, whi
 every op when it loads. :func:`extract_context` reads a :class:`llmroute.RequestContext`
 out of an OpenAI Chat Completions, OpenAI Responses or Anthropic Messages request, and
 :class:`SmartRouter`, built from a rule's blocks, finds the first block that matches it.
+``content_text`` and ``read_parts`` read a message's text the way extraction does (session
+fingerprints use them too).
 """
 
 from ._extract import Extractor, extract_context, register_extractor
+from ._messages import SYSTEM_ROLES, content_text, read_parts
 from ._router import SmartMatch, SmartRouter, validate_smart_op, validate_smart_routing
 
 __all__ = [
+    "SYSTEM_ROLES",
     "Extractor",
     "SmartMatch",
     "SmartRouter",
+    "content_text",
     "extract_context",
+    "read_parts",
     "register_extractor",
     "validate_smart_op",
     "validate_smart_routing",

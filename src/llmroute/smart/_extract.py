@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from ..request import RequestContext, TokenCounter, _as_text, _new_context
+from ..request import RequestContext, TokenCounter, arguments_text
 from ._messages import RANK_NAMES, Walk, as_mapping, content_text
 
 #: A custom extractor: returns a context, or a body (a mapping) in one of the known shapes.
@@ -144,19 +144,19 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
                 continue
         walk.message(item)
     model = body.get("model")
-    return _new_context(
-        model if isinstance(model, str) else "",
-        _thinking(body),
-        walk.system,
-        walk.users,
-        walk.names,
-        [_as_text(a) for a in walk.args],
-        walk.latest_role,
-        RANK_NAMES[walk.latest_rank] if walk.latest_rank >= 0 else "",
-        _user_id(body),
-        walk.texts,
-        walk.extra,
-        counter,
+    return RequestContext(
+        model=model if isinstance(model, str) else "",
+        thinking_enabled=_thinking(body),
+        system_messages=walk.system,
+        user_messages=walk.users,
+        tool_uses=walk.names,
+        tool_arguments=[arguments_text(a) for a in walk.args],
+        latest_role=walk.latest_role,
+        latest_content_type=RANK_NAMES[walk.latest_rank] if walk.latest_rank >= 0 else "",
+        user_id=_user_id(body),
+        token_counter=counter,
+        texts=walk.texts,
+        extra_texts=walk.extra,
     )
 
 

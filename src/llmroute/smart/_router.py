@@ -8,8 +8,15 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ..config import OPERATIONS, Matcher, Service, SmartOp, SmartRouting, compile_op
-from ..config._base import config_error
+from ..config import (
+    OPERATIONS,
+    Matcher,
+    Service,
+    SmartOp,
+    SmartRouting,
+    compile_op,
+    config_error,
+)
 from ..request import RequestContext
 from ._extract import extract_context
 

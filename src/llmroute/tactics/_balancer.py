@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import MappingProxyType
 
 from ..config import Rule, Service, ServiceID
@@ -205,6 +205,10 @@ class LoadBalancer:
         self._state = state if state is not None else InMemoryTacticState()
         self._rng = rng if rng is not None else random.Random()
         self._health = health
+        any_unhealthy = getattr(health, "any_unhealthy", None)
+        self._any_unhealthy: Callable[[], bool] | None = (
+            any_unhealthy if callable(any_unhealthy) else None
+        )
         self._sessions = sessions
         self._in_flight: dict[str, int] = {}
         self._rules: dict[str, RuleTactic] = {}
@@ -250,12 +254,13 @@ class LoadBalancer:
         if base is None:
             raise _no_service(entry, candidates)
         used, degraded = base, False
-        health = self._health
-        if health is not None:
+        health, any_unhealthy = self._health, self._any_unhealthy
+        if health is not None and (any_unhealthy is None or any_unhealthy()):
             kept, degraded = panic_filter(base.services, lambda s: health.is_healthy(s.service_id))
             if kept != base.services:
                 used = entry.lookup(kept) or base
-        service, template, args = entry.choose(used, self._snapshot(entry, used), self._rng)
+        snapshot = self._snapshot(entry, used, degraded)
+        service, template, args = entry.choose(used, snapshot, self._rng)
         if len(used.services) == 1 and used is not base:
             template = "the only healthy candidate"
         self._state.record(rule.uuid, service.service_id)
@@ -271,15 +276,14 @@ class LoadBalancer:
             reason_args=args,
         )
 
-    def _snapshot(self, entry: RuleTactic, used: CandidateSet) -> StateSnapshot:
+    def _snapshot(self, entry: RuleTactic, used: CandidateSet, degraded: bool) -> StateSnapshot:
         tactic, uuid = entry.tactic, entry.rule.uuid
-        health = self._health
+        # Health was read once, by the filter: the candidates left are healthy, unless every
+        # one was unhealthy (panic mode, all kept).
         unhealthy = EMPTY
-        if health is not None and tactic.reads_stats:
+        if degraded and tactic.reads_stats:
             down = HealthState(healthy=False, unhealthy_until=math.inf)
-            unhealthy = MappingProxyType(
-                {sid: down for sid in used.ids if not health.is_healthy(sid)}
-            )
+            unhealthy = MappingProxyType(dict.fromkeys(used.ids, down))
         sessions = self._sessions
         return StateSnapshot(
             now=self._clock(),

@@ -18,11 +18,12 @@ import threading
 from collections import deque
 from dataclasses import dataclass
 
-from .config import Service, ServiceID
-from .typing import Clock, system_clock
-from .usage import Usage
+from ..config import Service, ServiceID
+from ..typing import Clock, system_clock
+from ..usage import Usage
+from ._samples import Samples, ewma_step
 
-__all__ = ["InMemoryStatsStore", "ServiceStats", "percentile"]
+__all__ = ["InMemoryStatsStore", "ServiceStats"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,63 +60,6 @@ class ServiceStats:
     latency_sample_count: int = 0
     ttft_sample_count: int = 0
     speed_sample_count: int = 0
-
-
-def percentile(ordered: list[float], p: float) -> float:
-    """The ``p`` quantile (0..1) of ascending ``ordered``, interpolating linearly between ranks."""
-    if not ordered:
-        return 0.0
-    rank = p * (len(ordered) - 1)
-    low = int(rank)
-    if low + 1 >= len(ordered):
-        return float(ordered[-1])
-    return ordered[low] + (rank - low) * (ordered[low + 1] - ordered[low])
-
-
-class _Samples:
-    """A bounded sample window; its aggregates are computed on the first read after a change
-    (a write costs an append: selections that never read them never pay for the sort)."""
-
-    __slots__ = ("_aggregates", "values", "with_percentiles")
-
-    def __init__(self, max_samples: int, with_percentiles: bool) -> None:
-        self.values: deque[float] = deque(maxlen=max_samples)
-        self.with_percentiles = with_percentiles
-        self._aggregates: tuple[float, float, float, float] | None = (0.0, 0.0, 0.0, 0.0)
-
-    def add(self, value: float) -> None:
-        self.values.append(float(value))
-        self._aggregates = None
-
-    def aggregates(self) -> tuple[float, float, float, float]:
-        """(average, p50, p95, p99); the percentiles read 0 without ``with_percentiles``."""
-        aggregates = self._aggregates
-        if aggregates is None:
-            values = self.values
-            avg = sum(values) / len(values)
-            if self.with_percentiles:
-                ordered = sorted(values)
-                aggregates = (
-                    avg,
-                    percentile(ordered, 0.50),
-                    percentile(ordered, 0.95),
-                    percentile(ordered, 0.99),
-                )
-            else:
-                aggregates = (avg, 0.0, 0.0, 0.0)
-            self._aggregates = aggregates
-        return aggregates
-
-
-def _ewma_step(value: float, sample: float, dt: float, decay_seconds: float) -> float:
-    """One peak-sensitive EWMA update: jump up to a higher ``sample``, decay towards a lower one.
-
-    ``dt`` is the seconds since the previous sample (negative reads as 0).
-    """
-    if sample >= value:
-        return sample
-    weight = math.exp(-max(dt, 0.0) / decay_seconds)
-    return value * weight + sample * (1.0 - weight)
 
 
 #: How many distinct ``decay_seconds`` values a record keeps a cached EWMA for.
@@ -162,9 +106,9 @@ class _Record:
         self.output_tokens = 0
         self.cache_hits = 0
         self.cache_misses = 0
-        self.latency = _Samples(max_samples, True)
-        self.ttft = _Samples(max_samples, True)
-        self.speed = _Samples(max_samples, False)
+        self.latency = Samples(max_samples, True)
+        self.ttft = Samples(max_samples, True)
+        self.speed = Samples(max_samples, False)
         self.snap: ServiceStats | None = None
         self.latency_times: deque[float] = deque(maxlen=max_samples)
         self.ewma: dict[float, float] = {}
@@ -193,7 +137,7 @@ class _Record:
         times.append(now)
         if self.ewma:
             self.ewma = {
-                decay: _ewma_step(value, ms, dt, decay) for decay, value in self.ewma.items()
+                decay: ewma_step(value, ms, dt, decay) for decay, value in self.ewma.items()
             }
         self.snap = None
 
@@ -208,7 +152,7 @@ class _Record:
         value = values[0]
         previous = self.latency_times[0]
         for sample, at in zip(values, self.latency_times, strict=True):
-            value = _ewma_step(value, sample, at - previous, decay_seconds)
+            value = ewma_step(value, sample, at - previous, decay_seconds)
             previous = at
         kept = self.ewma if len(self.ewma) < _MAX_EWMA_DECAYS else {}
         self.ewma = {**kept, decay_seconds: value}
@@ -313,7 +257,7 @@ class InMemoryStatsStore:
             raise ValueError(f"{kind} sample must be a number >= 0, got {value!r}")
         record = self._record(service)
         with record.lock:
-            samples: _Samples = getattr(record, kind)
+            samples: Samples = getattr(record, kind)
             samples.add(value)
             record.snap = None
 

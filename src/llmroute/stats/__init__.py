@@ -1,0 +1,11 @@
+"""Service statistics: usage windows, latency, time to first token, speed and cache hits.
+
+Runtime state, kept apart from configuration and keyed by :class:`ServiceID`:
+:class:`InMemoryStatsStore` (the stats part of the in-memory state store) and the immutable
+:class:`ServiceStats` figures it answers with.
+"""
+
+from ._samples import percentile
+from ._store import InMemoryStatsStore, ServiceStats
+
+__all__ = ["InMemoryStatsStore", "ServiceStats", "percentile"]
