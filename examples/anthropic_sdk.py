@@ -250,7 +250,7 @@ def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcom
         for event in events:
             if event.type == "content_block_delta" and event.delta.type == "text_delta":
                 parts.append(event.delta.text)
-    return Outcome("stream", events.provider, _failed(events), "".join(parts))
+    return Outcome("stream", events.service_id, _failed(events), "".join(parts))
 
 
 def run(selector: ServiceSelector) -> list[Outcome]:
@@ -258,7 +258,7 @@ def run(selector: ServiceSelector) -> list[Outcome]:
     clients = Clients()
     try:
         result = ask(selector, clients, "What is a load balancer?")
-        outcomes = [Outcome("sync", result.provider, _failed(result), _text(result.response))]
+        outcomes = [Outcome("sync", result.service_id, _failed(result), _text(result.response))]
 
         async def async_part() -> ExecuteResult[Message]:
             try:
@@ -267,7 +267,9 @@ def run(selector: ServiceSelector) -> list[Outcome]:
                 await clients.aclose()
 
         result = asyncio.run(async_part())
-        outcomes.append(Outcome("async", result.provider, _failed(result), _text(result.response)))
+        outcomes.append(
+            Outcome("async", result.service_id, _failed(result), _text(result.response))
+        )
         outcomes.append(stream(selector, clients, "What is a circuit breaker?"))
         return outcomes
     finally:

@@ -225,12 +225,12 @@ def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcom
         for chunk in chunks:
             if chunk.choices and chunk.choices[0].delta.content:
                 parts.append(chunk.choices[0].delta.content)
-    return Outcome("stream", chunks.provider, _failed(chunks), "".join(parts))
+    return Outcome("stream", chunks.service_id, _failed(chunks), "".join(parts))
 
 
 def _outcome(mode: str, result: ExecuteResult[ChatCompletion]) -> Outcome:
     text = result.response.choices[0].message.content or ""
-    return Outcome(mode, result.provider, _failed(result), text)
+    return Outcome(mode, result.service_id, _failed(result), text)
 
 
 def run(selector: ServiceSelector) -> list[Outcome]:

@@ -27,9 +27,9 @@ from typing import Any
 
 from llmroute import (
     AllProvidersFailedError,
-    ExecuteResult,
     HealthMonitor,
     Provider,
+    RoutedResult,
     RoutingConfig,
     SelectionResult,
     Service,
@@ -369,7 +369,7 @@ def health_text(health: ServiceHealth, now: float, threshold: int) -> str:
     return f"ejected for {left:.0f}s ({why})"
 
 
-def failover_lines(result: ExecuteResult[Body], health: HealthMonitor) -> list[str]:
+def failover_lines(result: RoutedResult[Body], health: HealthMonitor) -> list[str]:
     """What happened besides the chosen service answering: skipped, failed over, lock moved."""
     selection: SelectionResult = result.selection
     lines: list[str] = []
@@ -382,10 +382,10 @@ def failover_lines(result: ExecuteResult[Body], health: HealthMonitor) -> list[s
     failed = ", ".join(
         f"{a.failure.status_code or a.kind.value} from {a.provider}" for a in result.attempts
     )
-    lines.append(f"-> fallback {result.provider} after {failed}")
+    lines.append(f"-> fallback {result.service_id} after {failed}")
     session = selection.session_id
     if session and selection.rule.session_affinity:
-        lines.append(f"session {session.value}: lock moved to {result.provider}")
+        lines.append(f"session {session.value}: pin moved to {result.service_id}")
     return lines
 
 

@@ -6,17 +6,10 @@ import random
 from collections.abc import Iterable
 from typing import Any
 
-from llmroute import (
-    InMemoryStatsStore,
-    InMemoryTacticState,
-    LoadBalancer,
-    Rule,
-    Service,
-    ServiceID,
-    create_tactic,
-)
-from llmroute.state import StateSnapshot
-from llmroute.tactics import BalancingTactic, CandidateSet
+from llmroute import LoadBalancer, Rule, Service, ServiceID
+from llmroute.state import InMemoryTacticState, StateSnapshot
+from llmroute.stats import InMemoryStatsStore
+from llmroute.tactics import BalancingTactic, CandidateSet, create_tactic
 from llmroute.testing import FakeClock
 
 

@@ -475,7 +475,7 @@ def test_a_pydantic_request_is_fingerprinted_like_its_dump() -> None:
 
 
 def test_a_registered_request_type_is_read_through_extract_context() -> None:
-    from llmroute import register_extractor
+    from llmroute.smart import register_extractor
 
     class Envelope:
         def __init__(self, body: dict[str, Any]) -> None:

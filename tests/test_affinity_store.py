@@ -17,7 +17,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from llmroute import AffinityEntry, AffinityStore, InMemoryAffinityStore, ServiceID
+from llmroute import ServiceID
+from llmroute.affinity import AffinityEntry, AffinityStore, InMemoryAffinityStore
 from llmroute.tactics import SessionCounts
 from llmroute.testing import FakeClock
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 
 from llmroute import (
-    REVEAL_SECRETS,
     ConfigError,
     HealthConfig,
     LLMRouteError,
@@ -21,6 +20,7 @@ from llmroute import (
     Tactic,
     load_config,
 )
+from llmroute.config import REVEAL_SECRETS
 
 DATA = Path(__file__).parent / "data"
 TINGLY = DATA / "tingly_rule.json"
@@ -152,7 +152,7 @@ def test_partial_params_keep_other_defaults() -> None:
 
 
 def test_params_model_of_another_tactic_is_rejected() -> None:
-    from llmroute import RoundRobinParams
+    from llmroute.config import RoundRobinParams
 
     with pytest.raises(ConfigError, match="RoundRobinParams does not fit tactic 'random'"):
         Tactic(type="random", params=RoundRobinParams())

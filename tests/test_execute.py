@@ -23,12 +23,10 @@ from llmroute import (
     LLMRouteError,
     NoProvidersError,
     Provider,
-    RoundRobinCounter,
     Service,
-    Strategy,
-    default_fallback_on,
     execute,
 )
+from llmroute.execute import RoundRobinCounter, Strategy, default_fallback_on
 from llmroute.testing import FakeAPIError, ScriptedProvider
 
 K = FailureKind

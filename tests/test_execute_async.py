@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from execute_helpers import Recorder, cool_down, monitor
 
-from llmroute import AllProvidersFailedError, FailureKind, RoundRobinCounter, aexecute
+from llmroute import AllProvidersFailedError, FailureKind, aexecute
+from llmroute.execute import RoundRobinCounter
 from llmroute.testing import FakeAPIError, ScriptedProvider
 
 K = FailureKind

@@ -13,13 +13,12 @@ from execute_helpers import Recorder, cool_down, monitor
 
 from llmroute import (
     AllProvidersFailedError,
-    AsyncStreamResult,
     FailureKind,
     StreamInterruptedError,
-    StreamResult,
     aexecute_stream,
     execute_stream,
 )
+from llmroute.execute import AsyncStreamResult, StreamResult
 from llmroute.testing import FakeAPIError, ScriptedProvider
 
 K = FailureKind

@@ -13,18 +13,17 @@ import openai
 import pytest
 
 from llmroute import (
-    CooldownTracker,
     Failure,
     FailureKind,
     HealthConfig,
-    HealthFilter,
     HealthMonitor,
-    HealthStatus,
     Service,
     ServiceHealth,
     ServiceID,
 )
+from llmroute.health import HealthFilter, HealthStatus
 from llmroute.testing import FakeClock
+from llmroute.typing import CooldownTracker
 
 try:
     import httpx2 as httpx

@@ -8,17 +8,10 @@ from collections import Counter
 import pytest
 from tactic_helpers import A, B, C, Env, FastHealth, Health, Sessions, make_rule, svc
 
-from llmroute import (
-    AffinityEntry,
-    InMemoryAffinityStore,
-    InMemoryStatsStore,
-    LBDecision,
-    LLMRouteError,
-    LoadBalancer,
-    NoServiceAvailableError,
-    Rule,
-)
-from llmroute.tactics import HealthView, SessionCounts
+from llmroute import LLMRouteError, LoadBalancer, NoServiceAvailableError, Rule
+from llmroute.affinity import AffinityEntry, InMemoryAffinityStore
+from llmroute.stats import InMemoryStatsStore
+from llmroute.tactics import HealthView, LBDecision, SessionCounts
 from llmroute.testing import FakeClock
 
 # --- candidates ---------------------------------------------------------------------------

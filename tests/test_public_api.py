@@ -1,8 +1,86 @@
 """The curated public API: a sorted ``__all__`` of importable, public names, nothing else."""
 
+import importlib
 import types
 
+import pytest
+
 import llmroute
+
+#: The top-level names: the ones most apps use. Everything else lives in its subpackage.
+EXPECTED = [
+    "AllProvidersFailedError",
+    "AsyncStateStore",
+    "ConfigError",
+    "ExecuteHooks",
+    "ExecuteResult",
+    "Failure",
+    "FailureKind",
+    "HealthConfig",
+    "HealthMonitor",
+    "InMemoryState",
+    "LLMRouteError",
+    "LoadBalancer",
+    "NoProvidersError",
+    "NoServiceAvailableError",
+    "Provider",
+    "RequestContext",
+    "RoutedResult",
+    "RoutingConfig",
+    "Rule",
+    "SelectionResult",
+    "Service",
+    "ServiceHealth",
+    "ServiceID",
+    "ServiceSelector",
+    "ServiceStats",
+    "SessionID",
+    "SmartRouter",
+    "SmartRouting",
+    "StateStore",
+    "StreamInterruptedError",
+    "Tactic",
+    "Usage",
+    "aexecute",
+    "aexecute_stream",
+    "classify_error",
+    "execute",
+    "execute_stream",
+    "extract_context",
+    "load_config",
+    "resolve_session_id",
+]
+
+SUBPACKAGES = [
+    "affinity",
+    "config",
+    "errors",
+    "execute",
+    "failures",
+    "health",
+    "request",
+    "selector",
+    "smart",
+    "state",
+    "stats",
+    "tactics",
+    "testing",
+    "typing",
+    "usage",
+]
+
+
+def test_the_top_level_is_the_curated_list() -> None:
+    assert llmroute.__all__ == EXPECTED
+
+
+@pytest.mark.parametrize("name", SUBPACKAGES)
+def test_every_subpackage_all_is_sorted_and_importable(name: str) -> None:
+    module = importlib.import_module(f"llmroute.{name}")
+    names = list(getattr(module, "__all__", []))
+    assert names == sorted(names)
+    for item in names:
+        assert getattr(module, item) is not None, f"llmroute.{name}.{item}"
 
 
 def test_all_is_sorted() -> None:

@@ -12,7 +12,6 @@ import pytest
 from llmroute import (
     HealthConfig,
     HealthMonitor,
-    InMemoryAffinityStore,
     LoadBalancer,
     NoServiceAvailableError,
     Provider,
@@ -22,6 +21,7 @@ from llmroute import (
     ServiceSelector,
     SessionID,
 )
+from llmroute.affinity import InMemoryAffinityStore
 from llmroute.testing import FakeClock
 
 PROVIDERS = [Provider(name="openai"), Provider(name="anthropic"), Provider(name="local")]

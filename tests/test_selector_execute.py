@@ -91,7 +91,7 @@ class _StatusError(Exception):
 def test_the_chosen_service_serves_and_its_usage_is_recorded() -> None:
     env = Env()
     result = env.selector.execute(make_rule("a", "b"), {"messages": MESSAGES}, Scripted())
-    assert result.provider == "p:a"
+    assert result.service_id == "p:a"
     assert result.selection is not None and result.selection.service.model == "a"
     snap = env.selector.stats.snapshot(result.selection.service)
     assert (snap.request_count, snap.window_input_tokens, snap.window_output_tokens) == (1, 100, 20)
@@ -103,7 +103,7 @@ def test_a_failing_service_falls_over_to_its_fallback_and_turns_unhealthy() -> N
     env = Env()
     fn = Scripted({"a": 503})
     result = env.selector.execute(make_rule("a", "b"), None, fn)
-    assert (result.provider, result.attempt_num, fn.calls) == ("p:b", 2, ["a", "b"])
+    assert (result.service_id, result.attempt_num, fn.calls) == ("p:b", 2, ["a", "b"])
     assert not env.health.is_healthy("p:a")
     assert env.selector.stats.snapshot(Service(provider="p", model="a")).request_count == 0
 
@@ -157,10 +157,10 @@ def test_the_session_lock_moves_to_the_fallback_that_served() -> None:
     rule = make_rule("a", "b", affinity=600)
     body = {"messages": MESSAGES, "metadata": {"user_id": "u1"}}
     first = env.selector.execute(rule, body, Scripted({"a": 500}))
-    assert first.provider == "p:b"
+    assert first.service_id == "p:b"
     again = env.selector.execute(rule, body, Scripted())
     assert again.selection is not None
-    assert (again.selection.source, again.provider) == ("affinity", "p:b")
+    assert (again.selection.source, again.service_id) == ("affinity", "p:b")
 
 
 def test_a_custom_usage_reader_is_used() -> None:
@@ -185,7 +185,7 @@ def test_aexecute_falls_over_and_records() -> None:
         return openai_reply("ok")
 
     result = asyncio.run(env.selector.aexecute(make_rule("a", "b"), None, fn))
-    assert (result.provider, result.attempt_num) == ("p:b", 2)
+    assert (result.service_id, result.attempt_num) == ("p:b", 2)
     assert not env.health.is_healthy("p:a")
 
 
@@ -222,7 +222,7 @@ def test_execute_stream_fails_over_before_the_first_chunk_and_reads_usage_off_ch
     with stream:
         texts = [c["choices"][0]["delta"]["content"] for c in stream if c["choices"]]
     assert texts == ["b0", "b1", "b2"]
-    assert stream.provider == "p:b"
+    assert stream.service_id == "p:b"
     snap = env.selector.stats.snapshot(Service(provider="p", model="b"))
     assert (snap.window_input_tokens, snap.window_output_tokens, snap.ttft_sample_count) == (
         50,
@@ -314,31 +314,31 @@ def test_sdk_rate_limit_falls_over_and_cools_the_service_for_its_retry_after(
     selector, health, clock, rule = sdk_setup(server)
     server.script("oa", [rate_limited(retry_after=30)])
     result = selector.execute(rule, {"messages": MESSAGES}, call_sdk)
-    assert (text_of(result.response), result.provider) == ("hello from an", "an:claude-haiku")
+    assert (text_of(result.response), result.service_id) == ("hello from an", "an:claude-haiku")
     assert isinstance(result.attempts[0].error, openai.RateLimitError)
     assert health.cooldown_remaining("oa:gpt-4o-mini") == 30.0
     snap = selector.stats.snapshot(Service(provider="an", model="claude-haiku"))
     assert (snap.window_input_tokens, snap.window_output_tokens) == (5, 4)
 
     again = selector.execute(rule, {"messages": MESSAGES}, call_sdk)
-    assert again.provider == "an:claude-haiku" and server.calls("oa") == 1
+    assert again.service_id == "an:claude-haiku" and server.calls("oa") == 1
     clock.advance(30)
     healed = selector.execute(rule, {"messages": MESSAGES}, call_sdk)
-    assert healed.provider == "oa:gpt-4o-mini"
+    assert healed.service_id == "oa:gpt-4o-mini"
 
 
 def test_sdk_auth_error_flags_the_service(server: FakeLLMServer) -> None:
     selector, health, _, rule = sdk_setup(server)
     server.script("oa", [unauthorized()])
     result = selector.execute(rule, None, call_sdk)
-    assert result.provider == "an:claude-haiku"
+    assert result.service_id == "an:claude-haiku"
     assert health.get_health("oa:gpt-4o-mini").auth_error
 
 
 def test_sdk_server_error_marks_the_service_unhealthy(server: FakeLLMServer) -> None:
     selector, health, _, rule = sdk_setup(server)
     server.script("oa", [server_error()])
-    assert selector.execute(rule, None, call_sdk).provider == "an:claude-haiku"
+    assert selector.execute(rule, None, call_sdk).service_id == "an:claude-haiku"
     assert not health.is_healthy("oa:gpt-4o-mini")
 
 
@@ -375,7 +375,7 @@ def test_sdk_async_clients_through_aexecute(server: FakeLLMServer) -> None:
         return str(message.content[0].text)  # type: ignore[union-attr]
 
     result = asyncio.run(selector.aexecute(rule, None, call))
-    assert result.provider == "an:claude-haiku"
+    assert result.service_id == "an:claude-haiku"
     assert not health.is_healthy("oa:gpt-4o-mini")
 
 
@@ -404,7 +404,7 @@ def test_sdk_stream_through_execute_stream_records_usage_from_anthropic_events(
 
     with selector.execute_stream(rule, None, stream) as result:
         events = list(result)
-    assert result.provider == "an:claude-haiku"
+    assert result.service_id == "an:claude-haiku"
     assert events[0].type == "message_start"
     snap = selector.stats.snapshot(Service(provider="an", model="claude-haiku"))
     assert (snap.window_input_tokens, snap.window_output_tokens, snap.ttft_sample_count) == (
@@ -432,7 +432,7 @@ def test_an_unhealthy_service_goes_last_in_the_failover_order() -> None:
     fn = Scripted({"a": 500, "c": 500})
     result = env.selector.execute(rule, {"messages": MESSAGES}, fn)
     assert fn.calls == ["a", "c", "b"]
-    assert result.provider == "p:b"
+    assert result.service_id == "p:b"
 
 
 class ClosableStream:

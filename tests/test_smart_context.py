@@ -12,7 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel
 
-from llmroute import RequestContext, estimate_tokens, extract_context, register_extractor
+from llmroute import RequestContext, extract_context
+from llmroute.request import estimate_tokens
+from llmroute.smart import register_extractor
 
 # --- estimate_tokens ----------------------------------------------------------------------
 

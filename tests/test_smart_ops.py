@@ -11,18 +11,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmroute import (
-    ConfigError,
-    RoutingConfig,
-    Rule,
-    SmartOp,
-    SmartRouting,
-    validate_smart_op,
-    validate_smart_routing,
-)
+from llmroute import ConfigError, RoutingConfig, Rule, SmartRouting
 from llmroute.config import (
     OPERATIONS,
     POSITIONS,
+    SmartOp,
     SmartOpSpec,
     compile_glob,
     compile_op,
@@ -30,6 +23,7 @@ from llmroute.config import (
 )
 from llmroute.config._ops import _MATCHERS, _parse_value
 from llmroute.request import RequestContext
+from llmroute.smart import validate_smart_op, validate_smart_routing
 
 SERVICE = {"provider": "p", "model": "m"}
 

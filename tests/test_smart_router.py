@@ -10,16 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmroute import (
-    ConfigError,
-    RequestContext,
-    Rule,
-    SmartMatch,
-    SmartRouter,
-    SmartRouting,
-    extract_context,
-)
+from llmroute import ConfigError, RequestContext, Rule, SmartRouter, SmartRouting, extract_context
 from llmroute.config import compile_op
+from llmroute.smart import SmartMatch
 
 
 def block(description: str, *ops: tuple[str, str, str], model: str = "m") -> dict[str, Any]:

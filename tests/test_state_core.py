@@ -11,14 +11,7 @@ from typing import Any
 
 import pytest
 
-from llmroute import (
-    HealthConfig,
-    HealthMonitor,
-    InMemoryState,
-    Rule,
-    Service,
-    ServiceSelector,
-)
+from llmroute import HealthConfig, HealthMonitor, InMemoryState, Rule, Service, ServiceSelector
 from llmroute.config import TACTIC_PARAMS
 from llmroute.testing import FakeClock, RecordingStore, capture_logs
 

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from llmroute import InMemoryStatsStore, Service, ServiceStats, Usage
-from llmroute.stats import percentile
+from llmroute import Service, ServiceStats, Usage
+from llmroute.stats import InMemoryStatsStore, percentile
 from llmroute.testing import FakeClock
 
 

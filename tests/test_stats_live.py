@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from llmroute import InMemoryStatsStore, Service
+from llmroute import Service
+from llmroute.stats import InMemoryStatsStore
 from llmroute.testing import FakeClock
 
 SVC = Service(provider="p", model="m")

@@ -9,16 +9,11 @@ from typing import Any
 import pytest
 from tactic_helpers import A, B, C, D, Env, Sessions, candidate_set, make_rule, picks, svc
 
-from llmroute import (
-    BalancingTactic,
-    ConfigError,
-    Service,
-    Tactic,
-    create_tactic,
-)
+from llmroute import ConfigError, Service, Tactic
 from llmroute.config import TACTIC_PARAMS
 from llmroute.state import StateSnapshot
 from llmroute.stats import ServiceStats
+from llmroute.tactics import BalancingTactic, create_tactic
 from llmroute.tactics._performance import REFRESH_SECONDS, AdaptiveTactic
 from llmroute.tactics._weighted import service_capacity
 

@@ -9,14 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from tactic_helpers import Sessions, candidate_set, make_rule, svc
 
-from llmroute import (
-    InMemoryStatsStore,
-    LoadBalancer,
-    Service,
-    create_tactic,
-)
+from llmroute import LoadBalancer, Service
 from llmroute.config import TACTIC_PARAMS
 from llmroute.state import StateSnapshot, TacticCursor, ewma_view, stats_view
+from llmroute.stats import InMemoryStatsStore
+from llmroute.tactics import create_tactic
 from llmroute.testing import FakeClock
 
 TACTICS = sorted(TACTIC_PARAMS)

@@ -13,9 +13,9 @@ from ._session import DEFAULT_SESSION_HEADERS, SessionID, SessionSource, resolve
 from ._store import InMemoryAffinityStore
 
 __all__ = [
-    "DEFAULT_SESSION_HEADERS",
     "AffinityEntry",
     "AffinityStore",
+    "DEFAULT_SESSION_HEADERS",
     "InMemoryAffinityStore",
     "PinChange",
     "SessionID",

@@ -42,12 +42,8 @@ from ._tactic import (
 )
 
 __all__ = [
-    "CONTENT_TYPES",
-    "OPERATIONS",
-    "POSITIONS",
-    "REVEAL_SECRETS",
-    "TACTIC_PARAMS",
     "AdaptiveParams",
+    "CONTENT_TYPES",
     "CapacityBasedParams",
     "HealthConfig",
     "HybridParams",
@@ -56,7 +52,10 @@ __all__ = [
     "LeastLatencyParams",
     "Matcher",
     "OAuthDetail",
+    "OPERATIONS",
+    "POSITIONS",
     "Provider",
+    "REVEAL_SECRETS",
     "RandomParams",
     "RoundRobinParams",
     "RoutingConfig",
@@ -68,6 +67,7 @@ __all__ = [
     "SmartOpSpec",
     "SmartRouting",
     "SpeedBasedParams",
+    "TACTIC_PARAMS",
     "Tactic",
     "TacticName",
     "TacticParams",

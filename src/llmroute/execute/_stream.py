@@ -55,7 +55,6 @@ class _StreamInfo(Generic[T]):
         "_pending",
         "_source",
         "_ttft",
-        "selection",
     )
 
     def __init__(
@@ -69,9 +68,6 @@ class _StreamInfo(Generic[T]):
         self._chunks = 0
         self._completed = False
         self._done = False
-        #: The :class:`SelectionResult` behind the stream when it came from
-        #: ``ServiceSelector.execute_stream``; None from plain :func:`execute_stream`.
-        self.selection: Any = None
         if first is NOTHING:  # an empty stream: it is over already (close() still closes it)
             self._completed = True
             self._done = True

@@ -113,7 +113,6 @@ class ExecuteResult(Generic[T]):
         "_response",
         "_skipped",
         "_was_terminus",
-        "selection",
     )
 
     def __init__(
@@ -133,9 +132,6 @@ class ExecuteResult(Generic[T]):
         self._was_terminus = was_terminus
         self._attempts = attempts
         self._skipped = skipped
-        #: The :class:`SelectionResult` behind the call when it came from
-        #: ``ServiceSelector.execute``; None from plain :func:`execute`.
-        self.selection: Any = None
 
     @property
     def response(self) -> T:

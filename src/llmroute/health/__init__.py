@@ -17,11 +17,11 @@ from ._report import HealthStatus, ServiceHealth, emit
 from ._state import PROBE_LEASE_SECONDS, HealthState, available, backoff, probe_due
 
 __all__ = [
-    "PROBE_LEASE_SECONDS",
     "HealthFilter",
     "HealthMonitor",
     "HealthState",
     "HealthStatus",
+    "PROBE_LEASE_SECONDS",
     "ServiceHealth",
     "available",
     "backoff",

@@ -20,10 +20,7 @@ from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
 from ..execute import (
-    AsyncStreamResult,
     ExecuteHooks,
-    ExecuteResult,
-    StreamResult,
     aclose_stream,
     aexecute,
     aexecute_stream,
@@ -37,6 +34,7 @@ from ..failures import Failure
 from ..state import Outcome, StateSnapshot
 from ..usage import Usage
 from ._result import SelectionResult
+from ._routed import RoutedAsyncStream, RoutedResult, RoutedStream
 
 if TYPE_CHECKING:
     from ._selector import ServiceSelector
@@ -236,7 +234,7 @@ class RouteOptions(NamedTuple):
 
 class _Call(NamedTuple):
     selection: SelectionResult
-    pairs: tuple[Pair, ...]
+    pairs: dict[str, Pair]
     recorder: _Recorder
     cooldown: _SnapshotCooldown
 
@@ -246,7 +244,9 @@ def _call(
 ) -> _Call:
     plan, req, query = prepared
     selection = selector.decide(plan, req, snapshot, query.take_turn)
-    pairs = tuple(plan.pair(s) for s in (selection.service, *selection.fallbacks))
+    pairs: dict[str, Pair] = {
+        s.service_id: plan.pair(s) for s in (selection.service, *selection.fallbacks)
+    }
     recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks)
     return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
 
@@ -273,11 +273,11 @@ def run_execute(
     request: Any,
     fn: Callable[[Service, Provider | None], T],
     opts: RouteOptions,
-) -> ExecuteResult[T]:
+) -> RoutedResult[T]:
     """The sync form: one read, the attempts, one outcome write per attempt."""
     call = _begin(selector, rule, request, opts)
     result = execute(
-        call.pairs,
+        tuple(call.pairs.values()),
         lambda pair: fn(pair[0], pair[1]),
         cooldown=call.cooldown,
         fallback_on=opts.fallback_on,
@@ -285,8 +285,7 @@ def run_execute(
         hooks=call.recorder,
         key=_pair_name,
     )
-    result.selection = call.selection
-    return result
+    return RoutedResult(result, call.selection, call.pairs)
 
 
 async def run_aexecute(
@@ -295,12 +294,12 @@ async def run_aexecute(
     request: Any,
     fn: Callable[[Service, Provider | None], Awaitable[T]],
     opts: RouteOptions,
-) -> ExecuteResult[T]:
+) -> RoutedResult[T]:
     """The async form: the read and the writes are awaited."""
     call = await _abegin(selector, rule, request, opts)
     try:
         result = await aexecute(
-            call.pairs,
+            tuple(call.pairs.values()),
             lambda pair: fn(pair[0], pair[1]),
             cooldown=call.cooldown,
             fallback_on=opts.fallback_on,
@@ -310,8 +309,7 @@ async def run_aexecute(
         )
     finally:
         await call.recorder.flush()
-    result.selection = call.selection
-    return result
+    return RoutedResult(result, call.selection, call.pairs)
 
 
 def run_execute_stream(
@@ -320,7 +318,7 @@ def run_execute_stream(
     request: Any,
     fn: Callable[[Service, Provider | None], Iterable[T]],
     opts: RouteOptions,
-) -> StreamResult[T]:
+) -> RoutedStream[T]:
     """The sync stream form."""
     call = _begin(selector, rule, request, opts)
     log = opts.logger if opts.logger is not None else default_logger
@@ -332,7 +330,7 @@ def run_execute_stream(
         return tap
 
     stream = execute_stream(
-        call.pairs,
+        tuple(call.pairs.values()),
         open_tap,
         cooldown=call.cooldown,
         fallback_on=opts.fallback_on,
@@ -340,8 +338,7 @@ def run_execute_stream(
         hooks=recorder,
         key=_pair_name,
     )
-    stream.selection = call.selection
-    return stream
+    return RoutedStream(stream, call.selection, call.pairs)
 
 
 async def run_aexecute_stream(
@@ -351,7 +348,7 @@ async def run_aexecute_stream(
     fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
     opts: RouteOptions,
     first_chunk_timeout: float | None,
-) -> AsyncStreamResult[T]:
+) -> RoutedAsyncStream[T]:
     """The async stream form."""
     call = await _abegin(selector, rule, request, opts)
     log = opts.logger if opts.logger is not None else default_logger
@@ -363,7 +360,7 @@ async def run_aexecute_stream(
         return tap
 
     stream = await aexecute_stream(
-        call.pairs,
+        tuple(call.pairs.values()),
         open_tap,
         cooldown=call.cooldown,
         fallback_on=opts.fallback_on,
@@ -372,5 +369,4 @@ async def run_aexecute_stream(
         key=_pair_name,
         first_chunk_timeout=first_chunk_timeout,
     )
-    stream.selection = call.selection
-    return stream
+    return RoutedAsyncStream(stream, call.selection, call.pairs)

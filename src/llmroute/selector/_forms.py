@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
-from ..execute import AsyncStreamResult, ExecuteHooks, ExecuteResult, StreamResult
+from ..execute import ExecuteHooks
 from ..failures import Failure
 from ..usage import Usage
 from ._execute import (
@@ -22,6 +22,7 @@ from ._execute import (
     run_execute_stream,
 )
 from ._result import SelectionResult
+from ._routed import RoutedAsyncStream, RoutedResult, RoutedStream
 
 if TYPE_CHECKING:
     from ._selector import ServiceSelector
@@ -43,7 +44,7 @@ def execute(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
-) -> ExecuteResult[T]:
+) -> RoutedResult[T]:
     """Select a service for ``request`` (one state read), then call ``fn(service, provider)``
     on it and, if it fails, on its fallbacks (the ``fallback`` strategy of
     :func:`llmroute.execute`; a fallback unhealthy at the read is passed over, the last one is
@@ -55,8 +56,9 @@ def execute(
     released when its service fails). In-flight counts (for ``least_busy``) are kept.
     ``exempt`` names services (ids) whose failures never count against their health;
     ``hooks`` (an :class:`ExecuteHooks` over ``(service, provider)`` pairs) hear of every
-    attempt. The result's ``selection`` is the :class:`SelectionResult`; ``provider`` the
-    serving service id. Raises what :meth:`select` and :func:`llmroute.execute` raise.
+    attempt. Returns a :class:`RoutedResult`: the ``response``, the serving ``service`` and
+    its ``provider``, the ``selection`` and the attempts. Raises what :meth:`select` and
+    :func:`llmroute.execute` raise.
     """
     opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return run_execute(self, rule, request, fn, opts)
@@ -76,7 +78,7 @@ async def aexecute(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
-) -> ExecuteResult[T]:
+) -> RoutedResult[T]:
     """:meth:`execute` for an async ``fn``; the state read and writes are awaited."""
     opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
     return await run_aexecute(self, rule, request, fn, opts)
@@ -96,7 +98,7 @@ def execute_stream(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
-) -> StreamResult[T]:
+) -> RoutedStream[T]:
     """:meth:`execute` for a streamed call: ``fn`` returns an iterable of chunks.
 
     Fails over until the first chunk; then the stream is committed (see
@@ -123,7 +125,7 @@ async def aexecute_stream(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
     first_chunk_timeout: float | None = None,
-) -> AsyncStreamResult[T]:
+) -> RoutedAsyncStream[T]:
     """:meth:`execute_stream` for async streams (``fn`` returns an async iterable or an
     awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
     opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)

@@ -15,8 +15,8 @@ from ._messages import SYSTEM_ROLES, content_text, read_parts
 from ._router import SmartMatch, SmartRouter, validate_smart_op, validate_smart_routing
 
 __all__ = [
-    "SYSTEM_ROLES",
     "Extractor",
+    "SYSTEM_ROLES",
     "SmartMatch",
     "SmartRouter",
     "content_text",

@@ -1,0 +1,200 @@
+"""What the selector's execute forms return: the call's result in the selector's terms.
+
+Plain :func:`llmroute.execute` speaks the names you gave it; a selector-driven call speaks
+services. :class:`RoutedResult` and the two stream forms carry the serving ``service`` (a
+:class:`Service`), its ``provider`` (a :class:`Provider` or None) and the ``selection``,
+the same types as on :class:`SelectionResult`, beside what the attempt loop reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Generic, TypeVar
+
+from ..config import Provider, Service, ServiceID
+from ..execute import AsyncStreamResult, Attempt, ExecuteResult, SkippedProvider, StreamResult
+from ._result import SelectionResult
+
+__all__ = ["RoutedAsyncStream", "RoutedResult", "RoutedStream"]
+
+T = TypeVar("T")
+Pair = tuple[Service, Provider | None]
+
+
+class _Routed:
+    """The selector's side of a result: which service served, its provider, the selection."""
+
+    __slots__ = ("provider", "selection", "service")
+
+    def __init__(self, selection: SelectionResult, pairs: Mapping[str, Pair], name: str) -> None:
+        self.selection = selection
+        self.service, self.provider = pairs[name]
+
+    @property
+    def service_id(self) -> ServiceID:
+        """The serving service's id."""
+        return self.service.service_id
+
+
+class RoutedResult(_Routed, Generic[T]):
+    """The result of ``selector.execute`` / ``aexecute``: ``response`` (what your ``fn``
+    returned), ``service`` / ``provider`` (which served it), ``selection`` (the
+    :class:`SelectionResult`), and the attempt loop's ``latency``, ``attempt_num``,
+    ``was_terminus``, ``attempts`` and ``skipped``. Read-only."""
+
+    __slots__ = ("_result",)
+
+    def __init__(
+        self, result: ExecuteResult[T], selection: SelectionResult, pairs: Mapping[str, Pair]
+    ) -> None:
+        super().__init__(selection, pairs, result.provider)
+        self._result = result
+
+    @property
+    def response(self) -> T:
+        """What your ``fn`` returned."""
+        return self._result.response
+
+    @property
+    def latency(self) -> float:
+        """Seconds the successful call took."""
+        return self._result.latency
+
+    @property
+    def attempt_num(self) -> int:
+        """1-based number of the successful attempt."""
+        return self._result.attempt_num
+
+    @property
+    def was_terminus(self) -> bool:
+        """True when the last fallback (the last resort) served."""
+        return self._result.was_terminus
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """The failed attempts before the successful one (named by service id)."""
+        return self._result.attempts
+
+    @property
+    def skipped(self) -> tuple[SkippedProvider, ...]:
+        """The fallbacks passed over as unhealthy."""
+        return self._result.skipped
+
+    def __repr__(self) -> str:
+        return (
+            f"RoutedResult(service={self.service_id!r}, attempt_num={self.attempt_num}, "
+            f"source={self.selection.source!r})"
+        )
+
+
+class _RoutedStreamInfo(_Routed, Generic[T]):
+    __slots__ = ("_stream",)
+
+    def __init__(
+        self,
+        stream: StreamResult[T] | AsyncStreamResult[T],
+        selection: SelectionResult,
+        pairs: Mapping[str, Pair],
+    ) -> None:
+        super().__init__(selection, pairs, stream.provider)
+        self._stream = stream
+
+    @property
+    def time_to_first_chunk(self) -> float:
+        """Seconds from calling the service to its first chunk."""
+        return self._stream.time_to_first_chunk
+
+    @property
+    def attempt_num(self) -> int:
+        """1-based number of the attempt that streams."""
+        return self._stream.attempt_num
+
+    @property
+    def was_terminus(self) -> bool:
+        """True when the last fallback (the last resort) streams."""
+        return self._stream.was_terminus
+
+    @property
+    def attempts(self) -> tuple[Attempt, ...]:
+        """The attempts that failed before the first chunk."""
+        return self._stream.attempts
+
+    @property
+    def skipped(self) -> tuple[SkippedProvider, ...]:
+        """The fallbacks passed over as unhealthy."""
+        return self._stream.skipped
+
+    @property
+    def chunks_delivered(self) -> int:
+        """How many chunks you have received so far."""
+        return self._stream.chunks_delivered
+
+    @property
+    def completed(self) -> bool:
+        """True once the service's stream ran to its end."""
+        return self._stream.completed
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(service={self.service_id!r}, {self._stream!r})"
+
+
+class RoutedStream(_RoutedStreamInfo[T]):
+    """The stream of ``selector.execute_stream``: iterate it for the chunks; the selector's
+    ``service`` / ``provider`` / ``selection`` beside the stream's own figures. Close it (or
+    use it as a context manager) when you stop early."""
+
+    __slots__ = ()
+
+    _stream: StreamResult[T]
+
+    def __iter__(self) -> RoutedStream[T]:
+        return self
+
+    def __next__(self) -> T:
+        return self._stream.__next__()
+
+    def close(self) -> None:
+        """Close the service's stream and record the attempt."""
+        self._stream.close()
+
+    def __enter__(self) -> RoutedStream[T]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stream.close()
+
+
+class RoutedAsyncStream(_RoutedStreamInfo[T]):
+    """The stream of ``selector.aexecute_stream``: ``async for`` it; ``aclose()`` (or
+    ``async with``) when you stop early."""
+
+    __slots__ = ()
+
+    _stream: AsyncStreamResult[T]
+
+    def __aiter__(self) -> RoutedAsyncStream[T]:
+        return self
+
+    async def __anext__(self) -> T:
+        return await self._stream.__anext__()
+
+    async def aclose(self) -> None:
+        """Close the service's stream and record the attempt."""
+        await self._stream.aclose()
+
+    async def __aenter__(self) -> RoutedAsyncStream[T]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._stream.aclose()
