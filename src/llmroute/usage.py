@@ -9,7 +9,7 @@ __all__ = ["Usage"]
 
 
 def _field(obj: object, name: str) -> object:
-    if type(obj) is dict or isinstance(obj, Mapping):  # a plain dict skips the ABC check
+    if isinstance(obj, Mapping):
         return obj.get(name)
     return getattr(obj, name, None)
 
@@ -36,16 +36,6 @@ class Usage:
     cached_tokens: int = 0
 
     def __post_init__(self) -> None:
-        inputs, outputs, cached = self.input_tokens, self.output_tokens, self.cached_tokens
-        if (
-            type(inputs) is int
-            and type(outputs) is int
-            and type(cached) is int
-            and inputs >= 0
-            and outputs >= 0
-            and cached >= 0
-        ):
-            return  # the common case, checked in one go
         for name in ("input_tokens", "output_tokens", "cached_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
@@ -76,14 +66,14 @@ class Usage:
         if prompt:  # OpenAI Chat Completions: prompt_tokens include the cached ones
             details = _field(usage, "prompt_tokens_details")
             cached = _count(details, "cached_tokens") if details is not None else 0
-            return _counted(prompt, output, min(cached, prompt))
+            return cls(prompt, output, min(cached, prompt))
         details = _field(usage, "input_tokens_details")
         if details is not None:  # OpenAI Responses: input_tokens include the cached ones
             total = _count(usage, "input_tokens")
-            return _counted(total, output, min(_count(details, "cached_tokens"), total))
+            return cls(total, output, min(_count(details, "cached_tokens"), total))
         read = _count(usage, "cache_read_input_tokens")
         created = _count(usage, "cache_creation_input_tokens")
-        return _counted(_count(usage, "input_tokens") + read + created, output, read)
+        return cls(_count(usage, "input_tokens") + read + created, output, read)
 
     def merge(self, other: Usage | None) -> Usage:
         """The larger of each count: stream events report running totals, so merging each
@@ -95,19 +85,3 @@ class Usage:
             max(self.output_tokens, other.output_tokens),
             max(self.cached_tokens, other.cached_tokens),
         )
-
-
-# Writing the slots directly skips the frozen dataclass's __init__ (a setattr per field, then
-# the checks), which costs more than reading the response; _count() only returns ints >= 0.
-_SET_INPUT = Usage.__dict__["input_tokens"].__set__
-_SET_OUTPUT = Usage.__dict__["output_tokens"].__set__
-_SET_CACHED = Usage.__dict__["cached_tokens"].__set__
-
-
-def _counted(input_tokens: int, output_tokens: int, cached_tokens: int) -> Usage:
-    """``Usage(input_tokens, output_tokens, cached_tokens)`` for counts from :func:`_count`."""
-    usage = object.__new__(Usage)
-    _SET_INPUT(usage, input_tokens)
-    _SET_OUTPUT(usage, output_tokens)
-    _SET_CACHED(usage, cached_tokens)
-    return usage

@@ -44,7 +44,7 @@ class AffinityEntry:
             raise TypeError(f"an affinity entry's message_id must be a str, not {kind}")
         for name in ("locked_at", "expires_at"):
             value: object = getattr(self, name)
-            if type(value) is not float:
+            if not isinstance(value, float):
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise TypeError(
                         f"an affinity entry's {name} must be a number, not {type(value).__name__}"

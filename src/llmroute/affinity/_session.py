@@ -59,12 +59,6 @@ class SessionID:
     ip_backup: str = ""
 
     def __post_init__(self) -> None:
-        if type(self.value) is str and type(self.ip_backup) is str:
-            if self.value:
-                if self.source in _TAGS:
-                    return  # the common case, checked in one go
-            elif self.source == "none":
-                return
         if self.source not in _SOURCES:
             raise ValueError(
                 f"unknown session source {self.source!r}; expected one of {sorted(_SOURCES)}"
@@ -129,9 +123,7 @@ def resolve_session_id(
     ip = "" if client_ip is None else _client_ip(client_ip)
     spec = _DEFAULT_SPEC if header_names is DEFAULT_SESSION_HEADERS else _header_spec(header_names)
     if context is None:
-        if type(request) is dict:  # the common case first: a JSON body
-            pass
-        elif isinstance(request, RequestContext):
+        if isinstance(request, RequestContext):
             context = request
         elif not isinstance(request, (Mapping, BaseModel, list, tuple, type(None))):
             context = extract_context(request)  # a registered extractor, or a clear TypeError
@@ -159,19 +151,10 @@ def resolve_session_id(
 
 
 _NO_SESSION = SessionID()
-# Writing the slots directly skips the frozen dataclass's __setattr__ guard, which costs
-# more than the rest of resolving a session; the values are valid by construction.
-_SET_SOURCE = SessionID.__dict__["source"].__set__
-_SET_VALUE = SessionID.__dict__["value"].__set__
-_SET_IP = SessionID.__dict__["ip_backup"].__set__
 
 
 def _session(source: SessionSource, value: str, ip_backup: str) -> SessionID:
-    session = object.__new__(SessionID)
-    _SET_SOURCE(session, source)
-    _SET_VALUE(session, value)
-    _SET_IP(session, ip_backup)
-    return session
+    return SessionID(source, value, ip_backup)
 
 
 # --- arguments ---------------------------------------------------------------------------
@@ -195,7 +178,7 @@ def _client_ip(client_ip: object) -> str:
 
 def _get(obj: object, name: str) -> Any:
     """A field of a mapping or of a pydantic model (through its attributes); None otherwise."""
-    if type(obj) is dict or isinstance(obj, Mapping):
+    if isinstance(obj, Mapping):
         return obj.get(name)
     if isinstance(obj, BaseModel):
         return getattr(obj, name, None)
@@ -203,8 +186,6 @@ def _get(obj: object, name: str) -> Any:
 
 
 def _user_id(body: object) -> object:
-    if type(body) is dict and "metadata" not in body:  # the common case: an OpenAI body
-        return body.get("user")
     metadata = _get(body, "metadata")
     if metadata is not None:
         user_id = _get(metadata, "user_id")
@@ -233,7 +214,7 @@ def _first_texts(body: object) -> tuple[str, str]:
         for item in messages:
             if system is not None and user is not None:
                 break
-            role = item.get("role") if type(item) is dict else _get(item, "role")
+            role = _get(item, "role")
             if role == "user":
                 if user is None:
                     user = _user_text(_get(item, "content"))
@@ -309,7 +290,7 @@ def _session_header(headers: object, spec: _HeaderSpec) -> str:
     """The first configured session header with a non-empty value, in any letter case."""
     pairs: Iterable[object]
     best, best_rank = "", len(spec.names)
-    if type(headers) is dict or isinstance(headers, Mapping):
+    if isinstance(headers, Mapping):
         get = headers.get
         for rank, name, low in spec.lookups:
             raw = get(name)
