@@ -260,3 +260,86 @@ def test_an_ejection_holds_under_concurrency_against_a_service_failing_30_percen
     events = [r["event"] for r in records if r.get("event") in ("ejected", "recovered")]
     assert "ejected" in events
     assert events[events.index("ejected") :] == ["ejected"]  # once ejected, it stays ejected
+
+
+def test_an_async_probe_runs_as_a_task_under_aselect_and_readmits_the_service() -> None:
+    clock = FakeClock()
+    calls: list[str] = []
+
+    async def probe(service_id: str) -> bool:
+        calls.append(service_id)
+        return True
+
+    config = HealthConfig(consecutive_error_threshold=1, probe_enabled=True)
+    health = HealthMonitor(config, clock=clock, probe=probe)
+    selector = ServiceSelector(health=health, clock=clock, rng=random.Random(7))
+    rule = make_rule(2, "round_robin")
+    health.report_error("p:m0", 500)
+    clock.advance(60)
+
+    async def run() -> set[str]:
+        first = await selector.aselect(rule)  # takes the lease, starts the task
+        for _ in range(10):
+            await asyncio.sleep(0)  # let the probe task run
+        return {first.service.model}
+
+    assert asyncio.run(run()) == {"m1"}
+    assert calls == ["p:m0"]
+    assert health.is_healthy("p:m0")
+
+
+def test_an_async_probe_under_a_sync_select_runs_on_a_thread() -> None:
+    clock = FakeClock()
+    done = threading.Event()
+
+    async def probe(service_id: str) -> bool:
+        done.set()
+        return False
+
+    config = HealthConfig(consecutive_error_threshold=1, probe_enabled=True)
+    health = HealthMonitor(config, clock=clock, probe=probe)
+    selector = ServiceSelector(health=health, clock=clock)
+    health.report_error("p:m0", 500)
+    clock.advance(60)
+    selector.select(make_rule(2, "random"))
+    assert done.wait(timeout=10)
+
+
+class _AsyncOnlyStore:
+    """A store with only the async protocol, around the in-memory one."""
+
+    def __init__(self) -> None:
+        self.inner = InMemoryState()
+        self.reads = 0
+        self.writes = 0
+
+    async def aread(self, query: Any) -> Any:
+        self.reads += 1
+        await asyncio.sleep(0)
+        return self.inner.read(query)
+
+    async def awrite(self, outcome: Any) -> None:
+        self.writes += 1
+        await asyncio.sleep(0)
+        self.inner.write(outcome)
+
+
+def test_an_async_only_store_serves_the_async_forms_and_refuses_the_sync_ones() -> None:
+    store = _AsyncOnlyStore()
+    selector = ServiceSelector(state=store)
+    rule = make_rule(3, "round_robin", affinity=60)
+
+    async def call(service: Service, provider: Any) -> str:
+        return service.model
+
+    async def run() -> str:
+        result = await selector.aexecute(rule, chat("bob"), call)
+        again = await selector.aselect(rule, chat("bob"))
+        assert again.source == "affinity"
+        return result.response
+
+    served = asyncio.run(run())
+    assert (store.reads, store.writes) == (2, 1)
+    assert served == "m0"
+    with pytest.raises(TypeError, match="aselect"):
+        selector.select(rule, chat("bob"))

@@ -13,6 +13,8 @@ State transitions are logged on ``logging.getLogger("llmroute.health")`` with st
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import logging
 import math
 import threading
@@ -21,7 +23,7 @@ from types import MappingProxyType
 
 from ..config import HealthConfig
 from ..failures import Failure, FailureKind, classify_error
-from ..typing import Clock, Probe, system_clock
+from ..typing import AsyncProbe, Clock, Probe, system_clock
 from . import _state as transitions
 from ._report import ServiceHealth, emit, report
 from ._state import FRESH, Event, HealthState
@@ -50,7 +52,7 @@ class HealthMonitor:
         config: HealthConfig | None = None,
         *,
         clock: Clock | None = None,
-        probe: Probe | None = None,
+        probe: Probe | AsyncProbe | None = None,
     ) -> None:
         if clock is not None and not callable(clock):
             raise TypeError(f"clock must be a zero-argument callable, got {clock!r}")
@@ -73,7 +75,7 @@ class HealthMonitor:
         return self._config
 
     @property
-    def probe(self) -> Probe | None:
+    def probe(self) -> Probe | AsyncProbe | None:
         """The probe, when probing is on."""
         return self._probe if self._config.probe_enabled else None
 
@@ -321,7 +323,7 @@ class HealthMonitor:
             self._threads.append(thread)
         thread.start()
 
-    def _run_probe(self, service_id: str, probe: Probe, lease_seq: int) -> None:
+    def _run_probe(self, service_id: str, probe: Probe | AsyncProbe, lease_seq: int) -> None:
         try:
             ok, failure = run_probe(probe, service_id, self._clock)
         except BaseException:  # not an answer (an interrupt, an exit): the probe stays due
@@ -336,7 +338,9 @@ class HealthMonitor:
         return f"HealthMonitor(services={total}, unhealthy={unhealthy})"
 
 
-def run_probe(probe: Probe, service_id: str, clock: Clock) -> tuple[bool, Failure | None]:
+def run_probe(
+    probe: Probe | AsyncProbe, service_id: str, clock: Clock
+) -> tuple[bool, Failure | None]:
     """Call ``probe`` and classify what it raised: (ok, failure or None)."""
     _log.debug(
         "health probe of %s started",
@@ -344,6 +348,8 @@ def run_probe(probe: Probe, service_id: str, clock: Clock) -> tuple[bool, Failur
         extra={"event": "probe_started", "service_id": service_id},
     )
     try:
+        if inspect.iscoroutinefunction(probe):  # an async probe, run to its end on this thread
+            return bool(asyncio.run(probe(service_id))), None
         return bool(probe(service_id)), None
     except Exception as exc:
         return False, classify_error(exc, now=clock())

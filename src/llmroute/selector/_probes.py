@@ -12,6 +12,7 @@ from typing import Any
 
 from ..config import HealthConfig, Service, ServiceID
 from ..failures import Failure, classify_error
+from ..health import run_probe
 from ..state import Outcome
 from ..typing import Clock
 
@@ -63,11 +64,8 @@ class ProbeRunner:
                 ).start()
 
     def _run(self, rule: str, service_id: ServiceID, lease_seq: int, health: HealthConfig) -> None:
-        failure: Failure | None = None
         try:
-            ok = bool(self._probe(service_id))
-        except Exception as exc:
-            ok, failure = False, classify_error(exc, now=self._clock())
+            ok, failure = run_probe(self._probe, service_id, self._clock)
         except BaseException:  # not an answer: the lease runs out and the probe is due again
             _log.warning("health probe of %s did not answer", service_id, exc_info=True)
             return

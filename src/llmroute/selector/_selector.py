@@ -12,7 +12,7 @@ import random
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ..affinity import DEFAULT_SESSION_HEADERS, SessionID, pin_keys
+from ..affinity import DEFAULT_SESSION_HEADERS, InMemoryAffinityStore, SessionID, pin_keys
 from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, index_providers
 from ..errors import NoServiceAvailableError
 from ..failures import Failure, classify_error
@@ -20,7 +20,7 @@ from ..health import HealthMonitor
 from ..request import TokenCounter
 from ..state import InMemoryState, InMemoryTacticState, StateQuery, StateSnapshot
 from ..stats import InMemoryStatsStore
-from ..typing import Clock, Probe, system_clock
+from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
 from ._outcome import InFlight, build_outcome
@@ -53,11 +53,11 @@ class ServiceSelector:
         self,
         providers: Iterable[Provider] | RoutingConfig | None = None,
         *,
-        state: Any = None,
+        state: StateStore | AsyncStateStore | None = None,
         health: HealthMonitor | bool | None = None,
-        probe: Probe | None = None,
+        probe: Probe | AsyncProbe | None = None,
         stats: InMemoryStatsStore | None = None,
-        affinity: Any = None,
+        affinity: InMemoryAffinityStore | None = None,
         tactic_state: InMemoryTacticState | None = None,
         rng: random.Random | None = None,
         clock: Clock | None = None,
