@@ -9,7 +9,7 @@ __all__ = ["Usage"]
 
 
 def _field(obj: object, name: str) -> object:
-    if isinstance(obj, Mapping):
+    if isinstance(obj, (dict, Mapping)):
         return obj.get(name)
     return getattr(obj, name, None)
 

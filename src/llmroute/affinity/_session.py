@@ -178,7 +178,7 @@ def _client_ip(client_ip: object) -> str:
 
 def _get(obj: object, name: str) -> Any:
     """A field of a mapping or of a pydantic model (through its attributes); None otherwise."""
-    if isinstance(obj, Mapping):
+    if isinstance(obj, (dict, Mapping)):
         return obj.get(name)
     if isinstance(obj, BaseModel):
         return getattr(obj, name, None)
@@ -290,7 +290,7 @@ def _session_header(headers: object, spec: _HeaderSpec) -> str:
     """The first configured session header with a non-empty value, in any letter case."""
     pairs: Iterable[object]
     best, best_rank = "", len(spec.names)
-    if isinstance(headers, Mapping):
+    if isinstance(headers, (dict, Mapping)):
         get = headers.get
         for rank, name, low in spec.lookups:
             raw = get(name)

@@ -95,9 +95,11 @@ class HealthMonitor:
 
     def unhealthy(self) -> tuple[Mapping[str, HealthState], int]:
         """The unhealthy states (a read-only mapping that never changes) and the ejection
-        sequence, read together."""
-        with self._lock:
-            return self._unhealthy, self._seq
+        sequence, without taking the lock: the sequence is read first and written last, so it
+        is never newer than the mapping (a success read with it ends no ejection it did not
+        see)."""
+        seq = self._seq
+        return self._unhealthy, seq
 
     def lease_probes(self, service_ids: Iterable[str], now: float) -> list[tuple[str, int]]:
         """Take the probe lease of every listed service that has a probe due; returns
@@ -294,9 +296,11 @@ class HealthMonitor:
             old = self._states.get(service_id, FRESH)
             new, events = step(old)
             if new is not old:
+                # The mapping first, the sequence second: a reader that takes the sequence
+                # first (see unhealthy()) never holds one newer than the mapping it reads.
+                self._put(service_id, new)
                 if new.ejected_seq > self._seq:
                     self._seq = new.ejected_seq
-                self._put(service_id, new)
         emit(events)
         return events
 

@@ -62,6 +62,7 @@ class RulePlan:
             stats=tactic.reads_stats,
             ewma_decay=tactic.ewma_decay,
             sessions=tactic.reads_sessions,
+            cursor=tactic.keeps_current,
             health=health,
         )
 

@@ -47,6 +47,7 @@ class Request:
         self._header_names = header_names
         self._token_counter = token_counter
         self._session = session
+        self._session_key: str | None = None
         self._context: RequestContext | None = body if isinstance(body, RequestContext) else None
 
     @property
@@ -60,6 +61,13 @@ class Request:
     def resolved_session(self) -> SessionID | None:
         """The session identity if it was given or resolved already, else None."""
         return self._session
+
+    @property
+    def session_key(self) -> str:
+        """The session's key (``session.key``), computed once."""
+        if self._session_key is None:
+            self._session_key = self.session.key
+        return self._session_key
 
     @property
     def session(self) -> SessionID:

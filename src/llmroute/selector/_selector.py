@@ -281,7 +281,7 @@ class ServiceSelector:
         query = plan.query
         keys: tuple[str, ...] = ()
         if rule.session_affinity > 0:
-            keys = pin_keys(req.session.key, rule.affinity_scope, len(rule.smart_routing))
+            keys = pin_keys(req.session_key, rule.affinity_scope, len(rule.smart_routing))
         leasing = self._probes.active and self._use_health
         turn = take_turn and plan.tactic.tactic.takes_turn
         if keys or leasing or turn:

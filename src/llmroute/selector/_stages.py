@@ -154,7 +154,7 @@ def _affinity(
     if rule.session_affinity <= 0:
         draft.note("affinity", "off for this rule")
         return None, None, None
-    session_key = request.session.key
+    session_key = request.session_key
     if not session_key:
         draft.note("affinity", "no session identity in the request")
         return None, None, None

@@ -72,7 +72,7 @@ def extract_context(request: Any, token_counter: TokenCounter | None = None) -> 
                     f"{type(result).__name__}; expected a RequestContext or a mapping"
                 )
             return _read_body(result, token_counter)
-    if isinstance(request, Mapping):
+    if isinstance(request, (dict, Mapping)):
         return _read_body(request, token_counter)
     if isinstance(request, (list, tuple)):
         return _read_body({"messages": request}, token_counter)

@@ -34,7 +34,7 @@ _TOOL_ROLES = frozenset({"tool", "function"})
 
 def as_mapping(obj: object) -> Mapping[str, Any] | None:
     """A message, part or body as a mapping: mappings as they are, models dumped."""
-    if isinstance(obj, Mapping):
+    if isinstance(obj, (dict, Mapping)):
         return obj
     if isinstance(obj, BaseModel):
         try:

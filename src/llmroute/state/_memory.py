@@ -11,7 +11,7 @@ from ..health import HealthMonitor
 from ..stats import InMemoryStatsStore, ServiceStats
 from ..typing import Clock, system_clock
 from ._cursors import InMemoryTacticState
-from ._types import EMPTY, Outcome, StateQuery, StateSnapshot
+from ._types import EMPTY, Outcome, StateQuery, StateSnapshot, TacticCursor
 
 __all__ = ["InMemoryState", "ewma_view", "stats_view"]
 
@@ -69,10 +69,15 @@ class InMemoryState:
             ewma=ewma_view(self.stats, query.ewma_decay) if query.ewma_decay else EMPTY,
             sessions=self.affinity.counts() if query.sessions else EMPTY,
             pins=self.affinity.get_many(rule, query.pin_keys) if query.pin_keys else EMPTY,
-            cursor=self.tactics.cursor(rule),
-            turn=self.tactics.take_turn(rule) if query.take_turn else self.tactics.peek_turn(rule),
+            cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
+            turn=self._turn(query),
             probes=probes,
         )
+
+    def _turn(self, query: StateQuery) -> int:
+        if query.take_turn:
+            return self.tactics.take_turn(query.rule)
+        return self.tactics.peek_turn(query.rule)
 
     def write(self, outcome: Outcome) -> None:
         """Apply ``outcome``: stats and health, then the rule's cursor and the session's pin."""
@@ -146,9 +151,8 @@ class _StatsView(Mapping[str, ServiceStats]):
     def __getitem__(self, service_id: str) -> ServiceStats:
         found = self._read.get(service_id)
         if found is None:
-            found = self._read[service_id] = self._stats.get(
-                ServiceID.parse(service_id) if not isinstance(service_id, ServiceID) else service_id
-            )
+            sid = service_id if isinstance(service_id, ServiceID) else ServiceID.parse(service_id)
+            found = self._read[service_id] = self._stats.get(sid)
         return found
 
     def __iter__(self) -> Iterator[str]:

@@ -38,7 +38,8 @@ class StateQuery(NamedTuple):
     ``rule``: the rule's uuid; ``services``: every service id the rule may pick (its own and
     its smart blocks'); ``pin_keys``: the session's pin keys to look up; ``stats``: whether the
     tactic reads usage windows and latency figures; ``ewma_decay``: the latency EWMA decay the
-    tactic reads (None: none); ``sessions``: whether it reads live session counts;
+    tactic reads (None: none); ``sessions``: whether it reads live session counts; ``cursor``:
+    whether it reads the rule's current service;
     ``take_turn``: take the rule's round-robin turn atomically (``select()`` only peeks);
     ``lease_probes``: take the probe lease of services due for one; ``health``: the
     configuration health figures are read under.
@@ -50,6 +51,7 @@ class StateQuery(NamedTuple):
     stats: bool = False
     ewma_decay: float | None = None
     sessions: bool = False
+    cursor: bool = False
     take_turn: bool = False
     lease_probes: bool = False
     health: HealthConfig = HealthConfig()
@@ -87,8 +89,10 @@ class StateSnapshot(NamedTuple):
 
     def stats_of(self, service_id: ServiceID) -> ServiceStats:
         """The service's figures (zeros when it has none)."""
-        found = self.stats.get(service_id)
-        return found if found is not None else ServiceStats(service_id=service_id)
+        try:
+            return self.stats[service_id]
+        except KeyError:
+            return ServiceStats(service_id=service_id)
 
 
 class Outcome(NamedTuple):

@@ -272,40 +272,37 @@ class InMemoryStatsStore:
                 record.cache_misses += 1
 
     def snapshot(self, service: Service) -> ServiceStats:
+        """The service's current statistics; zeros for a service never recorded."""
         record = self._records.get(service.service_id)
+        if record is not None:
+            record.time_window = float(service.time_window)
+        return self.get(service.service_id)
+
+    def get(self, service_id: ServiceID) -> ServiceStats:
+        """The figures of a service by id, its window as long as its last write said."""
+        record = self._records.get(service_id)
         if record is None:
-            empty = self._empty.get(service.service_id)
-            if empty is None:
-                empty = self._empty.setdefault(
-                    service.service_id, ServiceStats(service_id=service.service_id)
-                )
-            return empty
+            return self._empty_of(service_id)
         now = self._clock()
         snap = record.snap
         if snap is not None:
             # The snapshot's own window, not the record's: a concurrent write may open a new
             # window, and a snapshot of the expired one must not pass for it.
             start = snap.window_start
-            if start is None or now - start < float(service.time_window):
+            if start is None or now - start < record.time_window:
                 return snap
         with record.lock:
-            record.time_window = float(service.time_window)
             record.roll(now)
             if record.snap is None:
                 record.snap = record.build()
             return record.snap
 
-    def get(self, service_id: ServiceID) -> ServiceStats:
-        """The figures of a service by id, its window as of its last write."""
-        record = self._records.get(service_id)
-        if record is None:
-            return ServiceStats(service_id=service_id)
-        now = self._clock()
-        with record.lock:
-            record.roll(now)
-            if record.snap is None:
-                record.snap = record.build()
-            return record.snap
+    def _empty_of(self, service_id: ServiceID) -> ServiceStats:
+        """The shared all-zero figures of a service never recorded."""
+        empty = self._empty.get(service_id)
+        if empty is None:
+            empty = self._empty.setdefault(service_id, ServiceStats(service_id=service_id))
+        return empty
 
     def ewma_of(self, service_id: str, decay_seconds: float) -> float | None:
         """:meth:`latency_ewma` by service id."""
