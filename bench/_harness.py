@@ -100,13 +100,15 @@ def _empty() -> None:
 @dataclass
 class Case:
     """One measured call: ``fn`` (sync) or ``afn`` (a coroutine function), shown as ``label``
-    under the stable id ``key``."""
+    under the stable id ``key``; ``store_calls``: the state-store reads and writes one
+    request of the case makes (``{"reads": 1, "writes": 1}``), counted apart, when known."""
 
     key: str
     label: str
     sizes: Sizes
     fn: Callable[[], object] | None = None
     afn: Callable[[], Awaitable[object]] | None = None
+    store_calls: dict[str, int] | None = None
 
 
 def empty_case(sizes: Sizes) -> Case:

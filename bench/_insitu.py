@@ -8,21 +8,24 @@ HTTP/1.1 keep-alive, as a provider's API would be: the child holds no GIL of our
 
 Per request, in turns (the order of llmroute and the floor flips every request):
 
-* ``select()`` timed on its own, then the real call to the service it chose; likewise the
-  hand-written :meth:`Floor.select` (and ``await selector.aselect()`` when the selector has
-  one);
+* ``select()`` timed on its own, then the real call to the service it chose, then
+  ``record()`` of its success timed on its own (stats, health, the session's pin: since the
+  state core, only an outcome pins a session); likewise the hand-written
+  :meth:`Floor.select` and :meth:`Floor.record`; and ``await selector.aselect()`` when the
+  selector has one (its ``arecord()`` after the call is not timed);
 * ``await selector.aexecute(rule, request, fn)`` timed whole, minus the time spent inside
   the SDK call (``fn`` times it with ``perf_counter_ns``): llmroute's own share; likewise
   the hand-written failover loop :meth:`Floor.aexecute` around the same SDK call.
 
 The rule is 10 services (weights 1-3), random tactic, health monitor and 30-minute session
 affinity; every request starts a new session (as in the tight-loop case
-``select/random/10/health+affinity``), so the whole path runs: health, the weighted pick and
-the session's lock written. The floor gives the same guarantees by hand: a dict of
-cooldown-until times checked per service (all cooled down: pick among all), a weighted pick
-with ``random.Random``, a dict of session pins; its failover loop tries the chosen service,
-then the others in order, catches exceptions, cools the failed service down, and records
-latency and tokens in a dict (and moves the session's pin when a fallback serves).
+``select/random/10/health+affinity``), so the whole path runs: health, the session's pin
+looked up (none), the weighted pick, and after the call the pin written. The floor gives the
+same guarantees by hand: a dict of cooldown-until times checked per service (all cooled
+down: pick among all), a weighted pick with ``random.Random``, a dict of session pins read
+by its select and written by its record; its failover loop tries the chosen service, then
+the others in order, catches exceptions, cools the failed service down, and records latency
+and tokens in a dict and the session's pin to the service that served.
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ class Floor:
     def select(self, headers: Mapping[str, str]) -> tuple[FloorService, str | None]:
         """The service for a request (and its session id): the session's live pin if its
         service is healthy, else a weighted pick among the healthy services (among all
-        when none is), which the session is pinned to."""
+        when none is). Writes nothing: :meth:`record` pins the session."""
         now = monotonic()
         session = headers.get("X-Session-ID")
         cooldown_until = self.cooldown_until
@@ -117,9 +120,26 @@ class Floor:
         if not healthy:
             healthy = self.services
         chosen = self.rng.choices(healthy, weights=[s.weight for s in healthy])[0]
-        if session is not None:
-            self.pins[session] = (chosen, now + self.session_ttl)
         return chosen, session
+
+    def record(
+        self, service: FloorService, session: str | None, latency_ms: float, response: Any
+    ) -> None:
+        """A success of ``service``: its error count reset, its latency and tokens added up,
+        the session pinned to it (unless it already is)."""
+        name = service.provider
+        self.errors[name] = 0
+        stats = self.stats[name]
+        stats["requests"] += 1
+        stats["latency_ms"] += latency_ms
+        usage = getattr(response, "usage", None)
+        if usage is not None:
+            stats["input_tokens"] += usage.prompt_tokens or 0
+            stats["output_tokens"] += usage.completion_tokens or 0
+        if session is not None:
+            pin = self.pins.get(session)
+            if pin is None or pin[0] is not service:
+                self.pins[session] = (service, monotonic() + self.session_ttl)
 
     async def aexecute(
         self, headers: Mapping[str, str], call: Callable[[FloorService], Awaitable[Any]]
@@ -141,17 +161,7 @@ class Floor:
                 self.cooldown_until[name] = monotonic() + COOLDOWN_SECONDS
                 failure = exc
                 continue
-            latency_ms = (perf_counter() - started) * 1000.0
-            self.errors[name] = 0
-            stats = self.stats[name]
-            stats["requests"] += 1
-            stats["latency_ms"] += latency_ms
-            usage = getattr(response, "usage", None)
-            if usage is not None:
-                stats["input_tokens"] += usage.prompt_tokens or 0
-                stats["output_tokens"] += usage.completion_tokens or 0
-            if service is not chosen and session is not None:
-                self.pins[session] = (service, monotonic() + self.session_ttl)
+            self.record(service, session, (perf_counter() - started) * 1000.0, response)
             return response
         assert failure is not None
         raise failure
@@ -200,6 +210,8 @@ def run_insitu(requests: int, warmup: int, guard: NetGuard) -> dict[str, Any]:
         "insitu/select": f"select() random, {SERVICES} services, health + affinity",
         "insitu/select/floor": "hand-written select (cooldown dict, weighted pick, pins)",
         "insitu/aselect": f"await aselect() random, {SERVICES} services, health + affinity",
+        "insitu/record": "record() of the success after the call (stats, health, pin)",
+        "insitu/record/floor": "hand-written record (error reset, stats dict, pin)",
         "insitu/aexecute_share": "selector.aexecute() own share (wall - SDK time)",
         "insitu/aexecute_share/floor": "hand-written failover loop own share (wall - SDK)",
     }
@@ -228,7 +240,10 @@ async def _measure(base: str, requests: int, warmup: int) -> tuple[dict[str, lis
         )
         for i in range(SERVICES)
     }
-    selector = sc.selector(SERVICES, health=True)  # one for select(), one for aexecute()
+    # One selector each for select(), aselect() and aexecute(): a session one of them pins
+    # stays new for the others.
+    selector = sc.selector(SERVICES, health=True)
+    aselector = sc.selector(SERVICES, health=True, seed=9)
     executor = sc.selector(SERVICES, health=True, seed=8)
     rule = sc.rule(SERVICES, "random", affinity=True)
     request = sc.chat_request(2)
@@ -236,7 +251,8 @@ async def _measure(base: str, requests: int, warmup: int) -> tuple[dict[str, lis
     floor_services = [FloorService(s.provider, s.model, s.weight) for s in rule.services]
     floor = Floor(floor_services, float(sc.SESSION_TTL), seed=7)
     floor_executor = Floor(floor_services, float(sc.SESSION_TTL), seed=8)
-    aselect = getattr(selector, "aselect", None)
+    aselect = getattr(aselector, "aselect", None)
+    arecord = getattr(aselector, "arecord", None)
     clock = perf_counter_ns
 
     sdk_ns = 0
@@ -258,54 +274,77 @@ async def _measure(base: str, requests: int, warmup: int) -> tuple[dict[str, lis
         return await call(service.provider, service.model)
 
     select = selector.select
+    record = selector.record
     aexecute = executor.aexecute
 
-    async def lr_select(headers: dict[str, str]) -> int:
+    # Each step serves one request and returns its timings (ns) by case id.
+    async def lr_select(headers: dict[str, str]) -> dict[str, int]:
         start = clock()
         result = select(rule, request, headers=headers)
         took = clock() - start
-        await call(result.service.provider, result.service.model)
-        return took
+        started = clock()
+        response = await call(result.service.provider, result.service.model)
+        latency_ms = (clock() - started) / 1e6
+        start = clock()
+        usage = response.usage
+        record(
+            result,
+            input_tokens=usage.prompt_tokens or 0,
+            output_tokens=usage.completion_tokens or 0,
+            latency_ms=latency_ms,
+        )
+        return {"insitu/select": took, "insitu/record": clock() - start}
 
-    async def lr_aselect(headers: dict[str, str]) -> int:
-        assert aselect is not None
+    async def lr_aselect(headers: dict[str, str]) -> dict[str, int]:
+        assert aselect is not None and arecord is not None
         start = clock()
         result = await aselect(rule, request, headers=headers)
         took = clock() - start
-        await call(result.service.provider, result.service.model)
-        return took
+        started = clock()
+        response = await call(result.service.provider, result.service.model)
+        usage = response.usage
+        await arecord(
+            result,
+            input_tokens=usage.prompt_tokens or 0,
+            output_tokens=usage.completion_tokens or 0,
+            latency_ms=(clock() - started) / 1e6,
+        )
+        return {"insitu/aselect": took}
 
-    async def floor_select(headers: dict[str, str]) -> int:
+    async def floor_select(headers: dict[str, str]) -> dict[str, int]:
         start = clock()
-        service, _ = floor.select(headers)
+        service, session = floor.select(headers)
         took = clock() - start
-        await call(service.provider, service.model)
-        return took
+        started = clock()
+        response = await call(service.provider, service.model)
+        latency_ms = (clock() - started) / 1e6
+        start = clock()
+        floor.record(service, session, latency_ms, response)
+        return {"insitu/select/floor": took, "insitu/record/floor": clock() - start}
 
-    async def lr_share(headers: dict[str, str]) -> int:
+    async def lr_share(headers: dict[str, str]) -> dict[str, int]:
         nonlocal sdk_ns
         sdk_ns = 0
         start = clock()
         await aexecute(rule, request, fn, headers=headers)
         took = clock() - start
         sdk.append(sdk_ns)
-        return took - sdk_ns
+        return {"insitu/aexecute_share": took - sdk_ns}
 
-    async def floor_share(headers: dict[str, str]) -> int:
+    async def floor_share(headers: dict[str, str]) -> dict[str, int]:
         nonlocal sdk_ns
         sdk_ns = 0
         start = clock()
         await floor_executor.aexecute(headers, floor_fn)
         took = clock() - start
-        return took - sdk_ns
+        return {"insitu/aexecute_share/floor": took - sdk_ns}
 
-    pairs: list[tuple[tuple[str, Any], tuple[str, Any]]] = [
-        (("insitu/select", lr_select), ("insitu/select/floor", floor_select)),
-        (("insitu/aexecute_share", lr_share), ("insitu/aexecute_share/floor", floor_share)),
-    ]
-    if aselect is not None:
-        pairs.insert(1, (("insitu/aselect", lr_aselect), ("insitu/select/floor", None)))
-    samples: dict[str, list[int]] = {key: [] for pair in pairs for key, _ in pair}
+    Step = Callable[[dict[str, str]], Awaitable[dict[str, int]]]
+    # Pairs of steps; the order within each pair flips every request.
+    pairs: list[tuple[Step, ...]] = [(lr_select, floor_select), (lr_share, floor_share)]
+    if aselect is not None and arecord is not None:
+        pairs.insert(1, (lr_aselect,))
+    samples: dict[str, list[int]] = {}
     sdk: list[int] = []
     sessions = sc.session_headers(warmup + requests, "insitu")
     await call("p0", "model-0")  # the first connection and the SDK's lazy imports
@@ -314,13 +353,12 @@ async def _measure(base: str, requests: int, warmup: int) -> tuple[dict[str, lis
         for i in range(warmup + requests):
             headers = sessions[i]
             timed = i >= warmup
-            for pair in pairs if i % 2 == 0 else [(b, a) for a, b in pairs]:
-                for key, step in pair:
-                    if step is None:
-                        continue
+            for pair in pairs:
+                for step in pair if i % 2 == 0 else pair[::-1]:
                     took = await step(headers)
                     if timed:
-                        samples[key].append(took)
+                        for key, ns in took.items():
+                            samples.setdefault(key, []).append(ns)
             if not timed:
                 sdk.clear()
     finally:

@@ -14,21 +14,24 @@ import _scenarios as sc
 from _harness import Case, Figure, Sizes, time_calls
 
 from llmroute import (
-    AffinityEntry,
     HealthMonitor,
-    InMemoryAffinityStore,
     Provider,
+    Rule,
+    SelectionResult,
     Service,
     ServiceID,
     ServiceSelector,
     aexecute,
     execute,
 )
-from llmroute.testing import FakeAPIError, FakeClock
+from llmroute.affinity import AffinityEntry, InMemoryAffinityStore
+from llmroute.testing import FakeAPIError, FakeClock, RecordingStore
 
 __all__ = [
+    "SELECT_PLAN",
     "SIZES",
     "TACTICS",
+    "VARIANT_TEXT",
     "affinity_memory",
     "execute_cases",
     "execute_overheads",
@@ -36,6 +39,7 @@ __all__ = [
     "selector_execute_cases",
     "selector_overheads",
     "smart_cases",
+    "store_calls",
     "thread_scaling",
 ]
 
@@ -52,65 +56,134 @@ def _cycle_headers(count: int, prefix: str) -> Iterator[dict[str, str]]:
     return iter(sc.session_headers(count, prefix))
 
 
+#: The select matrix: (tactic, variant) pairs, each measured at every size of :data:`SIZES`.
+SELECT_PLAN: tuple[tuple[str, str], ...] = (
+    ("random", "bare"),
+    ("random", "health"),
+    ("random", "health+affinity"),
+    ("random", "health+affinity:returning"),
+    ("round_robin", "bare"),
+    ("round_robin", "health+affinity"),
+    ("adaptive", "bare"),
+    ("adaptive", "health+affinity"),
+    ("latency_based", "health+affinity"),
+)
+
+
 def _select_fn(
-    n: int, tactic: str, variant: str, sizes: Sizes
-) -> tuple[Callable[[], object], ServiceSelector]:
-    """The timed call of one select case, and its selector.
+    n: int, tactic: str, variant: str, sizes: Sizes, *, recording: bool = False
+) -> tuple[Callable[[], SelectionResult], ServiceSelector]:
+    """The timed call of one select case, and its selector (``recording``: on a
+    :class:`RecordingStore`, to count the store calls; see :func:`store_calls`).
 
     Variants: ``bare`` (no health monitor, no affinity), ``health`` (a monitor, all healthy),
-    ``health+affinity`` (both; every call a new session, so the tactic runs and a lock is
-    written), ``health+affinity:returning`` (one returning session: its live lock answers),
-    ``health:1-ejected`` (one service of the rule ejected, so health filters every call).
+    ``health+affinity`` (both; every call a new session, so no pin is found and the tactic
+    runs; ``select()`` writes nothing, so nothing is pinned either),
+    ``health+affinity:returning`` (one returning session: an outcome recorded once at setup
+    pinned it, its live pin answers every call), ``health:1-ejected`` (a 401 recorded at
+    setup ejected one service of the rule, so health filters every call). The tactics that
+    keep a current service (:data:`KEEPS_CURRENT`) get one outcome recorded at setup, from a
+    session of its own: only an outcome makes a service current (``select()`` no longer
+    does), and an app has one after its first request; without it every call would take the
+    tactic's cold path, a scan of every service's figures. The setup checks that a call is
+    what its variant says (:func:`_check_variant`).
     """
     health = variant != "bare"
     affinity = variant.startswith("health+affinity")
-    sel = sc.selector(n, health=health)
+    sel = sc.selector(n, health=health, recording=recording)
     target = sc.rule(n, tactic, affinity=affinity)
     if tactic in ("adaptive", "latency_based"):
         sc.seed_stats(sel, target)
     request = sc.chat_request(2)
     select = sel.select
+    if tactic in KEEPS_CURRENT:  # the outcome of an earlier request makes its service current
+        sel.record(select(target, request, headers=sc.session_headers(1, "earlier")[0]))
     if variant == "health+affinity":
-        headers = _cycle_headers(sizes.warmup + sizes.iterations + 10, f"{tactic}{n}")
-        return (lambda: select(target, request, headers=next(headers))), sel
-    if variant == "health+affinity:returning":
+        count = 10 if recording else sizes.warmup + sizes.iterations + 10
+        headers = _cycle_headers(count, f"{tactic}{n}")
+
+        def fn() -> SelectionResult:
+            return select(target, request, headers=next(headers))
+
+    elif variant == "health+affinity:returning":
         one = sc.session_headers(1, "returning")[0]
-        return (lambda: select(target, request, headers=one)), sel
-    if variant == "health:1-ejected":
-        sel.record(sel.select(target, request), service=target.services[0], error=401)
-    return (lambda: select(target, request)), sel
+        sel.record(select(target, request, headers=one))  # only an outcome pins a session
+
+        def fn() -> SelectionResult:
+            return select(target, request, headers=one)
+
+    else:
+        if variant == "health:1-ejected":
+            sel.record(select(target, request), service=target.services[0], error=401)
+
+        def fn() -> SelectionResult:
+            return select(target, request)
+
+    _check_variant(variant, target, fn())
+    return fn, sel
+
+
+#: The tactics of the select matrix that keep the rule's current service while it is good.
+KEEPS_CURRENT = ("latency_based",)
+
+
+def _check_variant(variant: str, target: Rule, result: SelectionResult) -> None:
+    """Fail the run when a select case does not measure what its label says."""
+    where = f"select case {target.uuid} {variant}"
+    if variant == "health+affinity:returning":
+        assert result.source == "affinity", f"{where}: the session's pin did not answer"
+        return
+    assert result.source == "load_balancer", f"{where}: chosen by {result.source}"
+    if target.lb_tactic.type in KEEPS_CURRENT:
+        kept = any(
+            stage == "load_balancer" and "kept the current service" in template
+            for stage, template, _ in result.trace
+        )
+        assert kept, f"{where}: the tactic did not keep the current service"
+    if variant == "health+affinity":
+        assert result.pin_key is not None, f"{where}: no session resolved"
+        assert result.pinned is None, f"{where}: the new session had a pin"
+    else:
+        assert result.pin_key is None, f"{where}: affinity is on"
+    ejected = {target.services[0].service_id} if variant == "health:1-ejected" else set()
+    assert set(result.unhealthy) == ejected, f"{where}: unhealthy {set(result.unhealthy)}"
+
+
+def store_calls(sel: ServiceSelector, request: Callable[[], object]) -> dict[str, int]:
+    """The state-store reads and writes of one request on ``sel`` (built with
+    ``recording=True``): ``request()``, then, when it returned a selection, ``sel.record()``
+    of its success."""
+    store = sel.state
+    assert isinstance(store, RecordingStore), "count on a selector built with recording=True"
+    store.reset()
+    result = request()
+    if isinstance(result, SelectionResult):
+        sel.record(result)
+    return {"reads": store.reads, "writes": store.writes}
 
 
 def select_cases(sizes: Sizes) -> list[Case]:
-    """``select()`` over rules of 2, 10 and 100 services, per tactic and variant."""
-    plan: list[tuple[str, str]] = [
-        ("random", "bare"),
-        ("random", "health"),
-        ("random", "health+affinity"),
-        ("random", "health+affinity:returning"),
-        ("round_robin", "bare"),
-        ("round_robin", "health+affinity"),
-        ("adaptive", "bare"),
-        ("adaptive", "health+affinity"),
-        ("latency_based", "health+affinity"),
-    ]
+    """``select()`` over rules of 2, 10 and 100 services, per tactic and variant, each with
+    its store calls per request (one select and one record, counted on a twin selector)."""
+    plan = [(n, tactic, variant) for n in SIZES for tactic, variant in SELECT_PLAN]
+    plan.append((10, "random", "health:1-ejected"))
     cases = []
-    for n in SIZES:
-        for tactic, variant in plan:
-            fn, _ = _select_fn(n, tactic, variant, sizes)
-            label = f"select() {tactic}, {n} services, {_VARIANT_TEXT[variant]}"
-            cases.append(Case(f"select/{tactic}/{n}/{variant}", label, sizes, fn=fn))
-    fn, _ = _select_fn(10, "random", "health:1-ejected", sizes)
-    label = "select() random, 10 services, health, 1 ejected"
-    cases.append(Case("select/random/10/health:1-ejected", label, sizes, fn=fn))
+    for n, tactic, variant in plan:
+        fn, _ = _select_fn(n, tactic, variant, sizes)
+        counted, counting = _select_fn(n, tactic, variant, sizes, recording=True)
+        calls = store_calls(counting, counted)
+        label = f"select() {tactic}, {n} services, {VARIANT_TEXT[variant]}"
+        cases.append(Case(f"select/{tactic}/{n}/{variant}", label, sizes, fn=fn, store_calls=calls))
     return cases
 
 
-_VARIANT_TEXT = {
+#: How the table names each variant of the select matrix.
+VARIANT_TEXT = {
     "bare": "no health, no affinity",
     "health": "health",
     "health+affinity": "health + affinity (new session)",
     "health+affinity:returning": "health + affinity (returning session)",
+    "health:1-ejected": "health, 1 ejected",
 }
 
 
@@ -118,6 +191,7 @@ def smart_cases(sizes: Sizes) -> list[Case]:
     """``select()`` on a rule with 20 smart-routing blocks x 2 ops, 2- and 50-message requests."""
     target = sc.smart_rule(20)
     sel = sc.selector(4, health=True)
+    counting = sc.selector(4, health=True, recording=True)
     cases = []
     for messages in (2, 50):
         request = sc.chat_request(messages)
@@ -129,6 +203,9 @@ def smart_cases(sizes: Sizes) -> list[Case]:
                 f"select() smart routing 20 blocks x 2 ops, {messages} messages",
                 sizes,
                 fn=lambda request=request: sel.select(target, request),
+                store_calls=store_calls(
+                    counting, lambda request=request: counting.select(target, request)
+                ),
             )
         )
     return cases
@@ -270,6 +347,7 @@ def selector_execute_cases(sizes: Sizes) -> list[Case]:
     ]
     for n in SIZES:
         sel = sc.selector(n, health=True)
+        counting = sc.selector(n, health=True, recording=True)
         target = sc.rule(n, "random", affinity=False)
         cases.append(
             Case(
@@ -277,6 +355,9 @@ def selector_execute_cases(sizes: Sizes) -> list[Case]:
                 f"selector.execute() random, {n} services, health",
                 sizes,
                 fn=lambda sel=sel, target=target: sel.execute(target, request, fn),
+                store_calls=store_calls(
+                    counting, lambda sel=counting, target=target: sel.execute(target, request, fn)
+                ),
             )
         )
     return cases

@@ -6,11 +6,13 @@ Everything is deterministic (seeded) so two runs time the same work.
 from __future__ import annotations
 
 import random
+import zlib
 from typing import Any
 
 from llmroute import (
     HealthConfig,
     HealthMonitor,
+    InMemoryState,
     Provider,
     Rule,
     Service,
@@ -18,6 +20,7 @@ from llmroute import (
     SmartRouting,
     Tactic,
 )
+from llmroute.testing import RecordingStore
 
 __all__ = [
     "SESSION_TTL",
@@ -68,10 +71,18 @@ def rule(n: int, tactic: str, *, affinity: bool) -> Rule:
     )
 
 
-def selector(n: int, *, health: bool, seed: int = 7) -> ServiceSelector:
-    """A selector over ``providers(n)``, with or without a health monitor, seeded rng."""
+def selector(n: int, *, health: bool, seed: int = 7, recording: bool = False) -> ServiceSelector:
+    """A selector over ``providers(n)``, with or without a health monitor, seeded rng.
+
+    ``recording``: its state store is a :class:`RecordingStore` around the same in-memory
+    store (``selector.state.reads`` / ``.writes`` count the store calls); for counting only,
+    never timed (the recording adds a lock and a list append to every call)."""
+    rng = random.Random(seed)
+    if recording:
+        store = RecordingStore(InMemoryState(health=HealthMonitor()))
+        return ServiceSelector(providers(n), state=store, health=None if health else False, rng=rng)
     monitor: HealthMonitor | bool = HealthMonitor() if health else False
-    return ServiceSelector(providers(n), health=monitor, rng=random.Random(seed))
+    return ServiceSelector(providers(n), health=monitor, rng=rng)
 
 
 def seed_stats(sel: ServiceSelector, target: Rule, samples: int = 20) -> None:
@@ -108,8 +119,9 @@ def chat_request(messages: int, seed: int = 3) -> dict[str, Any]:
 
 
 def session_value(i: int, prefix: str = "") -> str:
-    """A UUID-shaped session id, distinct for each (``prefix``, ``i``) of up to 32 characters."""
-    h = f"{prefix}{i:032x}"[-32:]
+    """A UUID-shaped session id, distinct for each (``prefix``, ``i``): the prefix's CRC-32,
+    then ``i`` (below 16**24) in hex; without a prefix, ``i`` alone."""
+    h = f"{zlib.crc32(prefix.encode()):08x}{i:024x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 

@@ -12,6 +12,27 @@ calls (cold caches, as in an app), next to a hand-written router with the same g
 ``--insitu-requests N`` sets its size, ``--insitu-only`` runs it alone (merged into an
 existing results file of the same mode, else not written).
 
+The ``store r+w`` column is what one request of a case asks of the state store: reads and
+writes, counted with ``llmroute.testing.RecordingStore`` on a twin of the case's selector
+(never the timed one) for one call of the case plus, for a select case, one ``record()`` of
+its outcome (``1+1``: one read, one write). It is kept per case as ``store_calls``.
+
+Besides the issue's targets, the report checks two derived figures (``derived`` and the
+``targets`` in the JSON):
+
+* scaling: for each tactic and variant of the select matrix, p50 at 100 services over p50
+  at 10 services, target <= 1.5x;
+* the baseline: each select case's p50 over its p50 in ``bench/baseline_results.json``,
+  target <= 1.10x. That file is ``bench/results.json`` as of commit 8d43ea7, the last full
+  run before the state-core redesign (issue 11), kept verbatim so the comparison is
+  reproducible (``git show 8d43ea7:bench/results.json | cmp - bench/baseline_results.json``);
+  ``--baseline PATH`` compares with another results file. Ratios are only computed against
+  a baseline of the same mode (a smoke run is never compared with a full one), and they
+  compare machines as well as code when the environments differ (both are recorded; the
+  ``floor`` ratio shows how the timer floor moved). Before the redesign ``select()`` wrote
+  a new session's pin itself; now only an outcome does, so a ``new session`` case does less
+  than its baseline did.
+
 The run is offline: a guard refuses and counts every name lookup and connection attempt
 (the count is printed and must be 0); only the in-situ case may reach loopback, counted
 apart. ``--smoke`` runs every case with a few iterations (for the test suite, a few seconds;
@@ -45,6 +66,13 @@ import llmroute  # noqa: E402
 
 SCHEMA = 1
 
+#: The results file the select cases are compared with, and the commit it comes from.
+BASELINE = HERE / "baseline_results.json"
+BASELINE_COMMIT = "8d43ea7"
+#: The targets of the derived figures: p50 at 100 services / at 10, and p50 / baseline p50.
+SCALING_LIMIT = 1.5
+BASELINE_LIMIT = 1.10
+
 FULL = {
     "select": Sizes(20_000, 2_000),
     "completion": Sizes(300, 30),
@@ -57,6 +85,7 @@ SMOKE = {"select": Sizes(40, 5), "completion": Sizes(3, 1), "sessions": 2_000, "
 INSITU_PAIRS = {
     "insitu/select": "insitu/select/floor",
     "insitu/aselect": "insitu/select/floor",
+    "insitu/record": "insitu/record/floor",
     "insitu/aexecute_share": "insitu/aexecute_share/floor",
 }
 
@@ -69,11 +98,16 @@ class Results:
         self.figures: dict[str, Figure] = {}
         self.labels: dict[str, str] = {}
 
-    def record(self, key: str, label: str, figure: Figure) -> None:
-        """Keep one case's figure under ``key`` (printed as ``label``)."""
+    def record(
+        self, key: str, label: str, figure: Figure, store_calls: dict[str, int] | None = None
+    ) -> None:
+        """Keep one case's figure under ``key`` (printed as ``label``), with the store calls
+        of one of its requests when they were counted."""
         self.figures[key] = figure
         self.labels[key] = label
         self.cases[key] = {"label": label, **figure.as_json()}
+        if store_calls is not None:
+            self.cases[key]["store_calls"] = dict(store_calls)
 
     def median_us(self, key: str) -> float | None:
         """The median of a case in microseconds, None when the case did not run."""
@@ -130,7 +164,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         ]
         figures = run_interleaved(cases)
         for case in cases:
-            record(case.key, case.label, figures[case.key])
+            record(case.key, case.label, figures[case.key], case.store_calls)
         execute_overheads = lr.execute_overheads(figures)
         selector_overheads = lr.selector_overheads(figures)
         del cases  # the selectors and their stores
@@ -157,10 +191,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
                 selector_overheads[n],
             )
 
+    mode = "smoke" if args.smoke else "full"
+    environment = _environment(litellm)
+    derived = {
+        "scaling_100_over_10": scaling(results.cases),
+        "vs_baseline": vs_baseline(results.cases, mode, environment, args.baseline),
+    }
     return {
         "schema": SCHEMA,
-        "mode": "smoke" if args.smoke else "full",
-        "environment": _environment(litellm),
+        "mode": mode,
+        "environment": environment,
         "network_attempts": len(guard.attempts),
         "network_attempt_samples": guard.attempts[:5],
         "cases": results.cases,
@@ -172,9 +212,99 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "affinity_memory": memory,
         "threads": threads,
         "insitu": insitu,
-        "targets": _targets(results, execute_overheads, memory, ratios),
+        "derived": derived,
+        "targets": [
+            *_targets(results, execute_overheads, memory, ratios),
+            *derived_targets(results.cases, derived),
+        ],
         "wall_seconds": round(perf_counter() - started, 1),
     }
+
+
+def load_baseline(path: Path) -> dict[str, Any] | None:
+    """The baseline results at ``path`` (None: no file, or not a results file)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("cases"), dict) else None
+
+
+def _p50_ratio(cases: dict[str, Any], slow: str, fast: str) -> float | None:
+    if slow not in cases or fast not in cases:
+        return None
+    return _ratio(cases[slow]["median_us"], cases[fast]["median_us"], 2)
+
+
+def scaling(cases: dict[str, Any]) -> dict[str, float | None]:
+    """p50 at 100 services / p50 at 10 services, per ``tactic/variant`` of the select matrix
+    measured at both sizes."""
+    return {
+        f"{tactic}/{variant}": _p50_ratio(
+            cases, f"select/{tactic}/100/{variant}", f"select/{tactic}/10/{variant}"
+        )
+        for tactic, variant in lr.SELECT_PLAN
+        if f"select/{tactic}/10/{variant}" in cases
+    }
+
+
+def vs_baseline(
+    cases: dict[str, Any], mode: str, environment: dict[str, Any], path: Path
+) -> dict[str, Any]:
+    """Every case's p50 over its p50 in the baseline results at ``path`` (the cases both
+    have), and what the baseline was; no ratios when there is no baseline or it is of
+    another mode."""
+    commit = BASELINE_COMMIT if path.resolve() == BASELINE else None
+    out: dict[str, Any] = {"file": _shown_path(path), "commit": commit}
+    baseline = load_baseline(path)
+    if baseline is None:
+        return {**out, "comparable": False, "why_not": "no baseline results file", "p50": {}}
+    theirs = baseline["cases"]
+    out["mode"] = baseline.get("mode")
+    out["environment"] = baseline.get("environment")
+    same = ("python", "implementation", "platform", "cpus")
+    env = baseline.get("environment") or {}
+    out["same_environment"] = all(env.get(k) == environment.get(k) for k in same)
+    if baseline.get("mode") != mode:
+        why = f"the baseline is a {baseline.get('mode')} run, this one is {mode}"
+        return {**out, "comparable": False, "why_not": why, "p50": {}}
+    ratios: dict[str, float | None] = {}
+    for key, case in cases.items():
+        if key in theirs and theirs[key].get("median_us"):
+            ratios[key] = _ratio(case["median_us"], theirs[key]["median_us"], 2)
+    return {**out, "comparable": True, "p50": ratios}
+
+
+def _shown_path(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(HERE.parent))
+    except ValueError:
+        return str(path)
+
+
+def derived_targets(cases: dict[str, Any], derived: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets of the derived figures: scaling (<= 1.5x) per tactic and variant, and
+    each select case's p50 against the baseline (<= 1.10x)."""
+    scale_rows: list[tuple[str, str, float | None, str, float]] = []
+    for name, value in derived["scaling_100_over_10"].items():
+        tactic, variant = name.split("/", 1)
+        text = f"select() {tactic}, {lr.VARIANT_TEXT[variant]}"
+        scale_rows.append((f"scaling/{name}", text, value, "<=", SCALING_LIMIT))
+    base = derived["vs_baseline"]
+    base_rows: list[tuple[str, str, float | None, str, float]] = []
+    for key, case in cases.items():
+        if key.startswith(("select/", "smart/")):
+            value = base["p50"].get(key)
+            base_rows.append((f"vs_baseline/{key}", case["label"], value, "<=", BASELINE_LIMIT))
+    return [
+        *_target_rows(scale_rows, group="select() p50 at 100 services / p50 at 10 services"),
+        *_target_rows(
+            base_rows,
+            group=f"select() p50 / p50 in {base['file']}"
+            + (f" (commit {base['commit']}, before the state core)" if base["commit"] else "")
+            + ("" if base["comparable"] else f": not compared, {base['why_not']}"),
+        ),
+    ]
 
 
 def measure_insitu(args: argparse.Namespace) -> dict[str, Any]:
@@ -312,6 +442,13 @@ def _insitu_targets(ratios: dict[str, float | None]) -> list[dict[str, Any]]:
             2,
         ),
         (
+            "insitu_record_vs_floor",
+            "in situ: record() / hand-written record, median",
+            ratios.get("insitu/record vs floor"),
+            "<=",
+            2,
+        ),
+        (
             "insitu_aexecute_share_vs_floor",
             "in situ: aexecute() own share / hand-written loop's, median",
             ratios.get("insitu/aexecute_share vs floor"),
@@ -322,12 +459,17 @@ def _insitu_targets(ratios: dict[str, float | None]) -> list[dict[str, Any]]:
     return _target_rows(rows)
 
 
-def _target_rows(rows: list[tuple[str, str, float | None, str, float]]) -> list[dict[str, Any]]:
+def _target_rows(
+    rows: list[tuple[str, str, float | None, str, float]], group: str | None = None
+) -> list[dict[str, Any]]:
     out = []
     for key, text, value, op, limit in rows:
         met = None if value is None else (value <= limit if op == "<=" else value >= limit)
         shown = None if value is None else round(value, 3)
-        out.append({"id": key, "text": text, "value": shown, "op": op, "limit": limit, "met": met})
+        row = {"id": key, "text": text, "value": shown, "op": op, "limit": limit, "met": met}
+        if group is not None:
+            row["group"] = group
+        out.append(row)
     return out
 
 
@@ -369,7 +511,7 @@ def render(data: dict[str, Any]) -> str:
     notes = _notes(data)
     width = max((len(c["label"]) for c in cases.values()), default=0)
     width = max(width, 62)
-    line = f"{'case':<{width}}  {'median us':>10}  {'p99 us':>10}  note"
+    line = f"{'case':<{width}}  {'median us':>10}  {'p99 us':>10}  {'store r+w':>9}  note"
     rows = [head, "", line, "-" * (len(line) + 34)]
     section = ""
     for key, case in cases.items():
@@ -377,9 +519,11 @@ def render(data: dict[str, Any]) -> str:
         if group != section:
             section = group
             rows.append(f"[{group}]")
+        calls = case.get("store_calls")
+        store = "" if calls is None else f"{calls['reads']}+{calls['writes']}"
         rows.append(
             f"{case['label']:<{width}}  {_us(case['median_us']):>10}  "
-            f"{_us(case['p99_us']):>10}  {notes.get(key, '')}".rstrip()
+            f"{_us(case['p99_us']):>10}  {store:>9}  {notes.get(key, '')}".rstrip()
         )
     skipped = data.get("insitu", {}).get("skipped")
     if skipped:
@@ -391,18 +535,32 @@ def render(data: dict[str, Any]) -> str:
         rows.append("[affinity memory and threads]")
         rows.append(
             f"{'affinity store, bytes per session (tracemalloc)':<{width}}  "
-            f"{memory['bytes_per_session']:>10}  {'':>10}  "
+            f"{memory['bytes_per_session']:>10}  {'':>10}  {'':>9}  "
             f"{memory['sessions']:,} sessions, {memory['total_mib']} MiB, "
             f"keys of {memory['session_key_chars']} chars"
         )
         rows.append(
             f"{'4 threads selecting: throughput relative to 1 thread':<{width}}  "
-            f"{threads['relative_throughput']:>10}  {'':>10}  "
+            f"{threads['relative_throughput']:>10}  {'':>10}  {'':>9}  "
             f"{threads['one_thread_per_second']:,}/s on 1 thread, "
             f"{threads['four_threads_per_second']:,}/s on 4"
         )
     rows.append("[targets]")
-    for target in data["targets"]:
+    targets = data["targets"]
+    groups = {t.get("group") for t in targets if t.get("group") is not None}
+    unmeasured = {
+        g for g in groups if all(t["value"] is None for t in targets if t.get("group") == g)
+    }
+    group = None
+    for target in targets:
+        if target.get("group") != group:
+            group = target.get("group")
+            rows.append(f"[targets: {group}]")
+            if group in unmeasured:  # a whole group not measured: one line, not one per row
+                count = sum(1 for t in targets if t.get("group") == group)
+                rows.append(f"{count} targets, none measured")
+        if group in unmeasured:
+            continue
         value = "n/a" if target["value"] is None else f"{target['value']:g}"
         verdict = {True: "met", False: "MISSED", None: "not measured"}[target["met"]]
         limit = f"{target['op']} {target['limit']}"
@@ -497,7 +655,7 @@ def _insitu_notes(data: dict[str, Any]) -> dict[str, str]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     """The command line: ``--smoke``, ``--litellm`` / ``--no-litellm``, ``--out``,
-    ``--sessions``, ``--insitu-requests``, ``--insitu-only``."""
+    ``--sessions``, ``--baseline``, ``--insitu-requests``, ``--insitu-only``."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a few iterations of every case")
     parser.add_argument(
@@ -508,6 +666,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--out", type=Path, default=HERE / "results.json", help="JSON output")
     parser.add_argument("--sessions", type=int, help="affinity sessions for the memory case")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=BASELINE,
+        help="results file the select cases are compared with (default: bench/"
+        "baseline_results.json, the run of commit 8d43ea7)",
+    )
     parser.add_argument(
         "--insitu-requests",
         type=int,

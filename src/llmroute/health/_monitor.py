@@ -18,7 +18,7 @@ import inspect
 import logging
 import math
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from ..config import HealthConfig
@@ -28,7 +28,7 @@ from . import _state as transitions
 from ._report import ServiceHealth, emit, report
 from ._state import FRESH, Event, HealthState
 
-__all__ = ["HealthMonitor", "run_probe"]
+__all__ = ["HealthMonitor", "is_async_probe", "run_probe"]
 
 _log = logging.getLogger("llmroute.health")
 
@@ -352,8 +352,19 @@ def run_probe(
         extra={"event": "probe_started", "service_id": service_id},
     )
     try:
-        if inspect.iscoroutinefunction(probe):  # an async probe, run to its end on this thread
-            return bool(asyncio.run(probe(service_id))), None
-        return bool(probe(service_id)), None
+        answer: object = probe(service_id)
+        if inspect.isawaitable(answer):  # an async probe, run to its end on this thread
+            answer = asyncio.run(_awaited(answer))
+        return bool(answer), None
     except Exception as exc:
         return False, classify_error(exc, now=clock())
+
+
+async def _awaited(answer: Awaitable[object]) -> object:
+    return await answer
+
+
+def is_async_probe(probe: object) -> bool:
+    """Whether ``probe`` is an async function or an object whose ``__call__`` is one."""
+    call = type(probe).__dict__.get("__call__") if not inspect.isfunction(probe) else None
+    return inspect.iscoroutinefunction(probe) or inspect.iscoroutinefunction(call)

@@ -54,8 +54,10 @@ class _Recorder(ExecuteHooks[Pair]):
     """Writes each attempt of a selector-driven call to the state store as one outcome, keeps
     the in-flight counts, and passes every event on to the caller's own hooks.
 
-    Outcomes are written as they happen; for an async-only store they are queued and
-    written (awaited) when the call ends.
+    The sync forms write each outcome as it happens. The async forms queue them and
+    :meth:`flush` awaits their writes when the call (or the stream) ends: nothing inside one
+    call reads the store again, so nothing is lost by waiting, and no sync store call runs on
+    the event loop.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class _Recorder(ExecuteHooks[Pair]):
         usage: UsageReader | None,
         exempt: Collection[str],
         hooks: ExecuteHooks[Pair] | None,
+        deferred: bool,
     ) -> None:
         self.selector = selector
         self.selection = selection
@@ -73,7 +76,7 @@ class _Recorder(ExecuteHooks[Pair]):
         self.hooks = hooks
         self.ttft: float | None = None
         self.tap: _Tap | None = None
-        self.sync_write = callable(getattr(selector.state, "write", None))
+        self.deferred = deferred
         self.pending: list[Outcome] = []
 
     def attempt_started(self, provider: Pair, name: str) -> None:
@@ -124,13 +127,13 @@ class _Recorder(ExecuteHooks[Pair]):
             self.hooks.attempt_failed(provider, name, error, failure, latency)
 
     def _write(self, outcome: Outcome) -> None:
-        if self.sync_write:
-            self.selector.write(outcome)
-        else:
+        if self.deferred:
             self.pending.append(outcome)
+        else:
+            self.selector.write(outcome)
 
     async def flush(self) -> None:
-        """Write the outcomes queued for an async-only store."""
+        """Await the writes of the queued outcomes, in order (a failing write is logged)."""
         pending, self.pending = self.pending, []
         for outcome in pending:
             await self.selector.awrite(outcome)
@@ -240,14 +243,18 @@ class _Call(NamedTuple):
 
 
 def _call(
-    selector: ServiceSelector, snapshot: StateSnapshot, prepared: Any, opts: RouteOptions
+    selector: ServiceSelector,
+    snapshot: StateSnapshot,
+    prepared: Any,
+    opts: RouteOptions,
+    deferred: bool,
 ) -> _Call:
     plan, req, query = prepared
     selection = selector.decide(plan, req, snapshot, query.take_turn)
     pairs: dict[str, Pair] = {
         s.service_id: plan.pair(s) for s in (selection.service, *selection.fallbacks)
     }
-    recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks)
+    recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks, deferred)
     return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
 
 
@@ -255,7 +262,7 @@ def _begin(selector: ServiceSelector, rule: Rule | str, request: Any, opts: Rout
     prepared = selector.prepare(
         rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
     )
-    return _call(selector, selector.read(prepared[2]), prepared, opts)
+    return _call(selector, selector.read(prepared[2]), prepared, opts, False)
 
 
 async def _abegin(
@@ -264,7 +271,7 @@ async def _abegin(
     prepared = selector.prepare(
         rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
     )
-    return _call(selector, await selector.aread(prepared[2]), prepared, opts)
+    return _call(selector, await selector.aread(prepared[2]), prepared, opts, True)
 
 
 def run_execute(
@@ -359,14 +366,17 @@ async def run_aexecute_stream(
         recorder.tap = tap
         return tap
 
-    stream = await aexecute_stream(
-        tuple(call.pairs.values()),
-        open_tap,
-        cooldown=call.cooldown,
-        fallback_on=opts.fallback_on,
-        logger=opts.logger,
-        hooks=recorder,
-        key=_pair_name,
-        first_chunk_timeout=first_chunk_timeout,
-    )
-    return RoutedAsyncStream(stream, call.selection, call.pairs)
+    try:
+        stream = await aexecute_stream(
+            tuple(call.pairs.values()),
+            open_tap,
+            cooldown=call.cooldown,
+            fallback_on=opts.fallback_on,
+            logger=opts.logger,
+            hooks=recorder,
+            key=_pair_name,
+            first_chunk_timeout=first_chunk_timeout,
+        )
+    finally:
+        await recorder.flush()  # the attempts that failed before the first chunk
+    return RoutedAsyncStream(stream, call.selection, call.pairs, recorder.flush)

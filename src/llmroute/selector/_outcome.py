@@ -3,9 +3,12 @@ counts of this process."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import threading
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import Any
 
 from ..affinity import pin_change
 from ..config import HealthConfig, Service
@@ -14,7 +17,56 @@ from ..state import Outcome, OutcomeKind
 from ..usage import Usage
 from ._result import SelectionResult
 
-__all__ = ["InFlight", "build_outcome"]
+__all__ = ["InFlight", "awrite_outcome", "build_outcome", "read_failed", "write_outcome"]
+
+_log = logging.getLogger("llmroute.state")
+
+
+def write_outcome(state: Any, outcome: Outcome) -> None:
+    """Write ``outcome`` from sync code: the store's ``write``, or (an async-only store, from a
+    thread without a running loop) its ``awrite`` run to its end. A store that raises is
+    logged, never re-raised: bookkeeping never fails a request."""
+    try:
+        write = getattr(state, "write", None)
+        if write is not None:
+            write(outcome)
+        else:
+            asyncio.run(state.awrite(outcome))
+    except Exception:
+        _write_failed(outcome)
+
+
+async def awrite_outcome(state: Any, outcome: Outcome) -> None:
+    """Write ``outcome`` from async code: the store's ``awrite``, else its ``write``; a store
+    that raises is logged, never re-raised."""
+    try:
+        awrite = getattr(state, "awrite", None)
+        if awrite is not None:
+            await awrite(outcome)
+        else:
+            state.write(outcome)
+    except Exception:
+        _write_failed(outcome)
+
+
+def _write_failed(outcome: Outcome) -> None:
+    _log.error(
+        "llmroute: writing the %s outcome of %s to the state store failed; it is lost",
+        outcome.kind,
+        outcome.service.service_id,
+        exc_info=True,
+        extra={"event": "state_write_failed", "service_id": outcome.service.service_id},
+    )
+
+
+def read_failed(rule: str) -> None:
+    """Log a state read that raised (the selection goes on from an empty snapshot)."""
+    _log.error(
+        "llmroute: reading the state store for rule %r failed; routing without state",
+        rule,
+        exc_info=True,
+        extra={"event": "state_read_failed", "rule": rule},
+    )
 
 
 def build_outcome(
@@ -80,7 +132,6 @@ class InFlight:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
-        self._view: Mapping[str, int] = MappingProxyType({})
 
     def add(self, service_id: str, delta: int) -> None:
         """Count ``delta`` (+1 started, -1 finished); a count never goes below 0."""
@@ -90,7 +141,6 @@ class InFlight:
                 self._counts[service_id] = count
             else:
                 self._counts.pop(service_id, None)
-            self._view = MappingProxyType(dict(self._counts))
 
     def count(self, service_id: str) -> int:
         """The calls in flight to one service."""
@@ -98,4 +148,5 @@ class InFlight:
 
     def view(self) -> Mapping[str, int]:
         """A read-only copy of every count, taken now."""
-        return self._view
+        with self._lock:
+            return MappingProxyType(dict(self._counts))

@@ -5,16 +5,16 @@ a coroutine function), and its answer is written to the store as one outcome."""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 import threading
 from typing import Any
 
 from ..config import HealthConfig, Service, ServiceID
 from ..failures import Failure, classify_error
-from ..health import run_probe
+from ..health import is_async_probe, run_probe
 from ..state import Outcome
 from ..typing import Clock
+from ._outcome import awrite_outcome, write_outcome
 
 __all__ = ["ProbeRunner"]
 
@@ -51,7 +51,7 @@ class ProbeRunner:
         except RuntimeError:
             loop = None
         for service_id, lease_seq in leases:
-            if loop is not None and inspect.iscoroutinefunction(self._probe):
+            if loop is not None and is_async_probe(self._probe):
                 task = loop.create_task(self._arun(rule, service_id, lease_seq, health))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
@@ -69,7 +69,7 @@ class ProbeRunner:
         except BaseException:  # not an answer: the lease runs out and the probe is due again
             _log.warning("health probe of %s did not answer", service_id, exc_info=True)
             return
-        self._write(self._answer(rule, service_id, lease_seq, health, ok, failure))
+        write_outcome(self._state, self._answer(rule, service_id, lease_seq, health, ok, failure))
 
     async def _arun(
         self, rule: str, service_id: ServiceID, lease_seq: int, health: HealthConfig
@@ -80,14 +80,7 @@ class ProbeRunner:
         except Exception as exc:
             ok, failure = False, classify_error(exc, now=self._clock())
         outcome = self._answer(rule, service_id, lease_seq, health, ok, failure)
-        awrite = getattr(self._state, "awrite", None)
-        try:
-            if awrite is not None:
-                await awrite(outcome)
-            else:
-                self._state.write(outcome)
-        except Exception:
-            _log.exception("llmroute: writing a probe's answer failed", extra=_extra(service_id))
+        await awrite_outcome(self._state, outcome)
 
     def _answer(
         self,
@@ -111,13 +104,7 @@ class ProbeRunner:
         )
 
     def _write(self, outcome: Outcome) -> None:
-        try:
-            self._state.write(outcome)
-        except Exception:
-            _log.exception(
-                "llmroute: writing a probe's answer failed",
-                extra=_extra(outcome.service.service_id),
-            )
+        write_outcome(self._state, outcome)
 
 
 def _extra(service_id: str) -> dict[str, str]:

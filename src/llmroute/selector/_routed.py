@@ -8,7 +8,8 @@ the same types as on :class:`SelectionResult`, beside what the attempt loop repo
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -17,6 +18,14 @@ from ..execute import AsyncStreamResult, Attempt, ExecuteResult, SkippedProvider
 from ._result import SelectionResult
 
 __all__ = ["RoutedAsyncStream", "RoutedResult", "RoutedStream"]
+
+# The writes scheduled for streams dropped without closing, held until they are done.
+_LATE_WRITES: set[asyncio.Task[None]] = set()
+
+
+async def _run(flush: Callable[[], Awaitable[None]]) -> None:
+    await flush()
+
 
 T = TypeVar("T")
 Pair = tuple[Service, Provider | None]
@@ -172,21 +181,50 @@ class RoutedStream(_RoutedStreamInfo[T]):
 
 class RoutedAsyncStream(_RoutedStreamInfo[T]):
     """The stream of ``selector.aexecute_stream``: ``async for`` it; ``aclose()`` (or
-    ``async with``) when you stop early."""
+    ``async with``) when you stop early. The attempt's outcome is written (awaited) when the
+    stream ends, fails or is closed."""
 
-    __slots__ = ()
+    __slots__ = ("_flush",)
 
     _stream: AsyncStreamResult[T]
+
+    def __init__(
+        self,
+        stream: AsyncStreamResult[T],
+        selection: SelectionResult,
+        pairs: Mapping[str, Pair],
+        flush: Callable[[], Awaitable[None]],
+    ) -> None:
+        super().__init__(stream, selection, pairs)
+        self._flush = flush
 
     def __aiter__(self) -> RoutedAsyncStream[T]:
         return self
 
     async def __anext__(self) -> T:
-        return await self._stream.__anext__()
+        try:
+            return await self._stream.__anext__()
+        except BaseException:  # the end, a broken stream or a cancellation: write the outcome
+            await self._flush()
+            raise
 
     async def aclose(self) -> None:
-        """Close the service's stream and record the attempt."""
-        await self._stream.aclose()
+        """Close the service's stream and write the attempt's outcome."""
+        try:
+            await self._stream.aclose()
+        finally:
+            await self._flush()
+
+    def __del__(self) -> None:
+        # Dropped without closing: the stream closes itself when collected (just after this),
+        # so schedule the write of its outcome on the running loop, if there is one.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        task = loop.create_task(_run(self._flush))
+        _LATE_WRITES.add(task)
+        task.add_done_callback(_LATE_WRITES.discard)
 
     async def __aenter__(self) -> RoutedAsyncStream[T]:
         return self

@@ -18,12 +18,12 @@ from ..errors import NoServiceAvailableError
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
-from ..state import InMemoryState, InMemoryTacticState, StateQuery, StateSnapshot
+from ..state import InMemoryState, InMemoryTacticState, Outcome, StateQuery, StateSnapshot
 from ..stats import InMemoryStatsStore
 from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
-from ._outcome import InFlight, build_outcome
+from ._outcome import InFlight, awrite_outcome, build_outcome, read_failed, write_outcome
 from ._plan import RulePlan
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
@@ -232,19 +232,29 @@ class ServiceSelector:
         return self.decide(plan, req, self.read(query), False)
 
     def read(self, query: StateQuery) -> StateSnapshot:
-        """One read of the state store."""
+        """One read of the state store. A store that raises fails open: the error is logged
+        and the selection goes on from an empty snapshot (every service healthy, no pins)."""
         read = getattr(self._state, "read", None)
         if read is None:
             raise TypeError(f"{type(self._state).__name__} is async only: use aselect()")
-        snapshot: StateSnapshot = read(query)
+        try:
+            snapshot: StateSnapshot = read(query)
+        except Exception:
+            read_failed(query.rule)
+            return StateSnapshot(now=self._clock())
         return snapshot
 
     async def aread(self, query: StateQuery) -> StateSnapshot:
-        """One awaited read of the state store (its sync read when it has no async one)."""
+        """One awaited read of the state store (its sync read when it has no async one);
+        fails open as :meth:`read` does."""
         aread = getattr(self._state, "aread", None)
         if aread is None:
             return self.read(query)
-        snapshot: StateSnapshot = await aread(query)
+        try:
+            snapshot: StateSnapshot = await aread(query)
+        except Exception:
+            read_failed(query.rule)
+            return StateSnapshot(now=self._clock())
         return snapshot
 
     def prepare(
@@ -337,7 +347,7 @@ class ServiceSelector:
         ttft_ms: float | None = None,
         error: BaseException | Failure | int | None = None,
         cancelled: bool = False,
-    ) -> tuple[Any, Failure | None]:
+    ) -> tuple[Outcome, Failure | None]:
         """The :class:`Outcome` to write for ``result`` served (or not) by ``service``, and
         the failure's classification (None on success)."""
         served = service if service is not None else result.service
@@ -350,20 +360,16 @@ class ServiceSelector:
     record = _forms.record
     arecord = _forms.arecord
 
-    def write(self, outcome: Any) -> None:
-        """One write of the state store."""
-        write = getattr(self._state, "write", None)
-        if write is None:
+    def write(self, outcome: Outcome) -> None:
+        """One write of the state store; a store that raises is logged, never re-raised."""
+        if getattr(self._state, "write", None) is None:
             raise TypeError(f"{type(self._state).__name__} is async only: use arecord()")
-        write(outcome)
+        write_outcome(self._state, outcome)
 
-    async def awrite(self, outcome: Any) -> None:
-        """One awaited write of the state store (its sync write when it has no async one)."""
-        awrite = getattr(self._state, "awrite", None)
-        if awrite is None:
-            self.write(outcome)
-        else:
-            await awrite(outcome)
+    async def awrite(self, outcome: Outcome) -> None:
+        """One awaited write of the state store (its sync write when it has no async one);
+        a store that raises is logged, never re-raised."""
+        await awrite_outcome(self._state, outcome)
 
     def started(self, service: Service) -> None:
         """Count a call to ``service`` as in flight (the execute forms do)."""
