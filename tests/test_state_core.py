@@ -236,7 +236,6 @@ def test_an_ejection_holds_under_concurrency_against_a_service_failing_30_percen
     failures: list[BaseException] = []
 
     def call(service: Service, provider: Any) -> str:
-        time.sleep(0)  # give the other callers a turn while this call is "in flight"
         with rng_lock:
             fails = service.model == "m0" and rng.random() < 0.3
         if fails:
@@ -308,8 +307,8 @@ def test_an_async_probe_under_a_sync_select_runs_on_a_thread() -> None:
 class _AsyncOnlyStore:
     """A store with only the async protocol, around the in-memory one."""
 
-    def __init__(self) -> None:
-        self.inner = InMemoryState()
+    def __init__(self, clock: Any = None) -> None:
+        self.inner = InMemoryState(clock=clock)
         self.reads = 0
         self.writes = 0
 
@@ -343,3 +342,105 @@ def test_an_async_only_store_serves_the_async_forms_and_refuses_the_sync_ones() 
     assert served == "m0"
     with pytest.raises(TypeError, match="aselect"):
         selector.select(rule, chat("bob"))
+
+
+# --- failing stores, async-only stores, odd probes -------------------------------------------
+
+
+def test_an_async_stream_over_an_async_only_store_writes_its_outcome_when_it_ends() -> None:
+    store = _AsyncOnlyStore()
+    selector = ServiceSelector(state=store)
+    rule = make_rule(2, "random", affinity=60)
+
+    async def chunks(service: Service, provider: Any) -> Any:
+        for part in ("a", "b"):
+            yield {"choices": [{"delta": {"content": part}}]}
+
+    async def run() -> int:
+        stream = await selector.aexecute_stream(rule, chat("carol"), chunks)
+        return len([chunk async for chunk in stream])
+
+    assert asyncio.run(run()) == 2
+    assert (store.reads, store.writes) == (1, 1)
+    assert len(store.inner.affinity) == 1  # the session is pinned to the service that streamed
+
+
+def test_a_failing_async_write_loses_no_response_and_logs_one_error() -> None:
+    class BrokenWrites(_AsyncOnlyStore):
+        async def awrite(self, outcome: Any) -> None:
+            raise OverflowError("the store broke")
+
+    selector = ServiceSelector(state=BrokenWrites())
+
+    async def call(service: Service, provider: Any) -> str:
+        return "served"
+
+    with capture_logs("llmroute") as records:
+        result = asyncio.run(selector.aexecute(make_rule(2, "random"), None, call))
+    assert result.response == "served"
+    assert [r["event"] for r in records if r["levelname"] == "ERROR"] == ["state_write_failed"]
+
+
+def test_a_failing_read_fails_open_and_logs_one_error() -> None:
+    class BrokenReads(InMemoryState):
+        def read(self, query: Any) -> Any:
+            raise ConnectionError("the store is unreachable")
+
+    selector = ServiceSelector(state=BrokenReads(), rng=random.Random(8))
+    with capture_logs("llmroute") as records:
+        result = selector.select(make_rule(3, "round_robin"), chat())
+    assert result.service.model in {"m0", "m1", "m2"}
+    assert [r["event"] for r in records if r["levelname"] == "ERROR"] == ["state_read_failed"]
+
+
+def test_a_sync_probe_answers_an_async_only_store_from_its_thread() -> None:
+    answered = threading.Event()
+
+    def probe(service_id: str) -> bool:
+        answered.set()
+        return True
+
+    clock = FakeClock()
+    store = _AsyncOnlyStore(clock)
+    for _ in range(3):
+        store.inner.health.report_error("p:m0", 500)
+    selector = ServiceSelector(state=store, probe=probe, clock=clock)  # a probe turns probing on
+    clock.advance(60)
+    asyncio.run(selector.aselect(make_rule(2, "random")))
+    selector.join_probes(timeout=10)
+    assert answered.is_set()
+    assert store.inner.health.get_health("p:m0").healthy  # written through asyncio.run
+
+
+def test_a_probe_object_with_an_async_call_is_awaited() -> None:
+    class Probe:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        async def __call__(self, service_id: str) -> bool:
+            self.calls += 1
+            return False
+
+    probe = Probe()
+    clock = FakeClock()
+    config = HealthConfig(consecutive_error_threshold=1, probe_enabled=True)
+    health = HealthMonitor(config, clock=clock, probe=probe)
+    health.report_error("p:m0", 500)
+    clock.advance(60)
+    assert not health.is_healthy("p:m0")
+    health.join_probes(timeout=10)
+    assert probe.calls == 1
+    assert not health.is_healthy("p:m0")  # the probe said no: still ejected, re-armed
+
+
+def test_a_failure_read_before_an_ejection_does_not_re_arm_it() -> None:
+    clock = FakeClock()
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=1), clock=clock)
+    selector = ServiceSelector(health=health, clock=clock)
+    rule = make_rule(1, "random")
+    early = [selector.select(rule) for _ in range(3)]  # read while healthy
+    selector.record(early[0], error=500)  # ejects for 60 s
+    clock.advance(60)  # the recovery time passes
+    selector.record(early[1], error=500)  # started before the ejection: moves nothing
+    assert health.get_health("p:m0").total_ejections == 1
+    assert health.is_healthy("p:m0")

@@ -125,14 +125,22 @@ class HealthMonitor:
         self._apply(service_id, lambda s: transitions.on_success(s, service_id, now, read_seq))
 
     def apply_failure(
-        self, service_id: str, failure: Failure, config: HealthConfig, now: float
+        self,
+        service_id: str,
+        failure: Failure,
+        config: HealthConfig,
+        now: float,
+        read_seq: int | None = None,
     ) -> bool:
-        """Record a classified failure under ``config``; True when it ejected the service."""
+        """Record a classified failure under ``config`` of an attempt whose read saw
+        ``read_seq`` (None: now); True when it ejected the service."""
         if not failure.counts_against_health:
             return False
         events = self._apply(
             service_id,
-            lambda s: transitions.on_failure(s, service_id, failure, config, now, self._seq + 1),
+            lambda s: transitions.on_failure(
+                s, service_id, failure, config, now, self._seq + 1, read_seq
+            ),
         )
         return any(event["event"] == "ejected" for event in events)
 

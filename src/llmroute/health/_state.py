@@ -32,7 +32,6 @@ __all__ = [
     "on_success",
     "probe_due",
     "release_probe",
-    "reset",
     "settle",
 ]
 
@@ -123,12 +122,20 @@ def on_failure(
     config: HealthConfig,
     now: float,
     seq: int,
+    read_seq: int | None = None,
 ) -> tuple[HealthState, list[Event]]:
     """A failure of the service: rate limits and auth errors eject at once, anything else
     after ``consecutive_error_threshold`` in a row. ``seq`` stamps a new ejection. A failure
-    of the request itself (``counts_against_health`` False) changes nothing."""
+    of the request itself (``counts_against_health`` False) changes nothing; a failure whose
+    read came before the latest ejection (``read_seq < ejected_seq``) is counted but moves
+    nothing: that call started before the service was ejected, which judged it already."""
     if not failure.counts_against_health:
         return state, []
+    if read_seq is not None and read_seq < state.ejected_seq:  # judged by that ejection
+        noted = replace(
+            state, error_count=state.error_count + 1, last_error=failure, last_error_time=now
+        )
+        return noted, []
     state, events = settle(state, sid, now, config.probe_enabled)
     state = replace(
         state, error_count=state.error_count + 1, last_error=failure, last_error_time=now
@@ -138,7 +145,7 @@ def on_failure(
     elif failure.kind is FailureKind.AUTH:
         state = replace(state, auth_error=True)
         more = []
-        if state.healthy or _due(state, now):
+        if state.healthy or probe_due(state, now):
             state, more = _eject(state, sid, failure, now, _next_backoff(state, config), seq)
     else:
         state = replace(state, consecutive_errors=state.consecutive_errors + 1)
@@ -146,7 +153,7 @@ def on_failure(
         if state.healthy:
             if state.consecutive_errors >= config.consecutive_error_threshold:
                 state, more = _eject(state, sid, failure, now, _next_backoff(state, config), seq)
-        elif _due(state, now):  # real traffic failed where a probe was due: re-arm
+        elif probe_due(state, now):  # real traffic failed where a probe was due: re-arm
             state, more = _eject(state, sid, failure, now, _next_backoff(state, config), seq)
     return state, events + more
 
@@ -196,16 +203,7 @@ def release_probe(state: HealthState, lease_seq: int) -> tuple[HealthState, list
     return replace(state, probe_until=0.0), []
 
 
-def reset(state: HealthState) -> HealthState:
-    """A fresh healthy state that keeps nothing."""
-    return FRESH
-
-
 # -- helpers ------------------------------------------------------------------------------
-
-
-def _due(state: HealthState, now: float) -> bool:
-    return not state.healthy and now >= state.unhealthy_until and now >= state.probe_until
 
 
 def _next_backoff(state: HealthState, config: HealthConfig) -> float:
@@ -222,7 +220,7 @@ def _rate_limit(
 ) -> tuple[HealthState, list[Event]]:
     """Unhealthy at once until Retry-After (clamped to [1 s, max]) or the recovery time."""
     state = replace(state, consecutive_errors=0)
-    ejecting = state.healthy or _due(state, now)
+    ejecting = state.healthy or probe_due(state, now)
     retry_after = failure.retry_after
     if retry_after is not None:
         window = min(max(retry_after, 1.0), config.max_recovery_timeout_seconds)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ..config import HealthConfig, Provider, Rule, Service, ServiceID
+from ..errors import NoServiceAvailableError
 from ..smart import SmartRouter
 from ..state import StateQuery
 from ..tactics import RuleTactic
@@ -101,3 +102,16 @@ class RulePlan:
     def skipped_text(self) -> str:
         """The skipped services and why, for traces and errors ('' when none)."""
         return "; ".join(f"{sid} ({why})" for sid, why in self.skipped)
+
+    def nothing_usable(self) -> NoServiceAvailableError:
+        """The error for a rule with no usable service, saying why."""
+        rule = self.rule
+        if not rule.services and not rule.smart_routing:
+            why = "it has no services"
+        elif not rule.active_services() and not self.skipped:
+            why = "none of its services is active"
+        else:
+            why = f"every service was skipped: {self.skipped_text() or 'none active'}"
+        return NoServiceAvailableError(
+            f"rule {rule.uuid!r} has no usable service: {why}", rule=rule.uuid
+        )

@@ -29,6 +29,8 @@ class ProbeRunner:
         self._probe = probe
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
         self.enabled = False
 
     @property
@@ -56,12 +58,23 @@ class ProbeRunner:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             else:
-                threading.Thread(
+                thread = threading.Thread(
                     target=self._run,
                     args=(rule, service_id, lease_seq, health),
                     name=f"llmroute-probe-{service_id}",
                     daemon=True,
-                ).start()
+                )
+                with self._lock:
+                    self._threads = [t for t in self._threads if t.is_alive()]
+                    self._threads.append(thread)
+                thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the probes started on threads to answer (tasks are the loop's)."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(timeout)
 
     def _run(self, rule: str, service_id: ServiceID, lease_seq: int, health: HealthConfig) -> None:
         try:

@@ -71,6 +71,8 @@ class ServiceSelector:
         if monitor is not None:
             health_config = monitor.config
             probe = probe if probe is not None else monitor.probe
+        elif probe is not None and self._config is None:
+            health_config = HealthConfig(probe_enabled=True)  # a probe given is a probe used
         if state is None:
             if monitor is None:
                 monitor = HealthMonitor(health_config, clock=self._clock, probe=probe)
@@ -145,6 +147,10 @@ class ServiceSelector:
     def affinity(self) -> Any:
         """The in-memory store's pins (None with another store)."""
         return getattr(self._state, "affinity", None)
+
+    def join_probes(self, timeout: float | None = None) -> None:
+        """Wait for the health probes this selector started on worker threads to answer."""
+        self._probes.join(timeout)
 
     def in_flight(self, service: Service | str) -> int:
         """How many calls this selector has in flight to ``service`` (a service or its id)."""
@@ -275,7 +281,7 @@ class ServiceSelector:
         if not rule.active:
             raise NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
         if not plan.base and not plan.blocks:
-            raise _nothing_usable(plan)
+            raise plan.nothing_usable()
         if isinstance(session_id, str):  # the caller's own session id counts as a header's
             value = session_id.strip()
             session_id = SessionID("header", value, client_ip or "") if value else None
@@ -384,16 +390,3 @@ class ServiceSelector:
             "none" if self._providers is None else str(len(set(map(id, self._providers.values()))))
         )
         return f"ServiceSelector(providers={providers}, state={type(self._state).__name__})"
-
-
-def _nothing_usable(plan: RulePlan) -> NoServiceAvailableError:
-    rule = plan.rule
-    if not rule.services and not rule.smart_routing:
-        why = "it has no services"
-    elif not rule.active_services() and not plan.skipped:
-        why = "none of its services is active"
-    else:
-        why = f"every service was skipped: {plan.skipped_text() or 'none active'}"
-    return NoServiceAvailableError(
-        f"rule {rule.uuid!r} has no usable service: {why}", rule=rule.uuid
-    )

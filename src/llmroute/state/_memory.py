@@ -89,7 +89,7 @@ class InMemoryState:
             self.stats.record_success(service, outcome.usage, outcome.latency_ms, outcome.ttft_ms)
             self.health.apply_success(sid, now, outcome.read_seq)
         elif kind == "failure" and outcome.failure is not None:
-            self.health.apply_failure(sid, outcome.failure, outcome.health, now)
+            self.health.apply_failure(sid, outcome.failure, outcome.health, now, outcome.read_seq)
         elif kind == "probe":
             self.health.apply_probe(
                 sid, outcome.ok, outcome.failure, outcome.health, now, outcome.lease_seq
