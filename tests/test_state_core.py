@@ -98,8 +98,7 @@ def test_select_twice_for_a_new_session_gives_the_same_service_and_writes_nothin
     first = selector.select(rule, body)
     second = selector.select(rule, body)
     assert store.writes == 0
-    if tactic not in ("random", "capacity_based", "least_latency", "least_busy"):
-        assert first.service == second.service  # deterministic tactics: the same answer
+    assert first.service == second.service  # a new session draws from its own hash
     assert (store.inner.affinity.counts(), store.inner.tactics.peek_turn("r")) == before
 
 
@@ -444,3 +443,20 @@ def test_a_failure_read_before_an_ejection_does_not_re_arm_it() -> None:
     selector.record(early[1], error=500)  # started before the ejection: moves nothing
     assert health.get_health("p:m0").total_ejections == 1
     assert health.is_healthy("p:m0")
+
+
+def test_new_sessions_spread_by_weight_with_their_own_draws() -> None:
+    rule = Rule(
+        uuid="r",
+        services=(
+            Service(provider="p", model="heavy", weight=3),
+            Service(provider="p", model="light", weight=1),
+        ),
+        lb_tactic={"type": "random"},
+        session_affinity=60,
+    )
+    selector = ServiceSelector()
+    picks = [selector.select(rule, chat(f"user-{i}")).service.model for i in range(4000)]
+    assert 0.70 < picks.count("heavy") / len(picks) < 0.80
+    again = [selector.select(rule, chat(f"user-{i}")).service.model for i in range(4000)]
+    assert again == picks  # every session's answer is the same on every select()

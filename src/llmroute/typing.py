@@ -13,6 +13,7 @@ A plug-in is anything that structurally matches its protocol; nothing needs to s
 - :class:`CooldownTracker`: what plain :func:`llmroute.execute` needs to skip providers that
   are cooling down (``llmroute.HealthMonitor`` implements it).
 - :data:`UsageReader`: reads token usage off a response or stream chunk.
+- :class:`Rng`: what tactics draw from (``random.Random``, or a session's own draws).
 
 This module imports nothing of llmroute at run time (the value types it names are imported for
 type checkers only), so every other module may import it.
@@ -34,6 +35,7 @@ __all__ = [
     "Clock",
     "CooldownTracker",
     "Probe",
+    "Rng",
     "StateStore",
     "UsageReader",
     "system_clock",
@@ -55,6 +57,16 @@ AsyncProbe = Callable[[str], Awaitable[bool]]
 
 #: Reads the token usage off a response or a stream chunk; None when it carries none.
 UsageReader = Callable[[Any], "Usage | None"]
+
+
+@runtime_checkable
+class Rng(Protocol):
+    """The randomness a tactic draws from: ``random()`` returns a float in [0, 1).
+    ``random.Random`` is one (seed it for reproducible choices)."""
+
+    def random(self) -> float:
+        """The next draw, in [0, 1)."""
+        ...
 
 
 @runtime_checkable

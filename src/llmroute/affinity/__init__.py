@@ -8,7 +8,7 @@ it. The pin policy (:func:`pin_change`) says what an outcome does to a pin.
 """
 
 from ._entry import AffinityEntry, AffinityStore
-from ._policy import PinChange, pin_change, pin_key, pin_keys
+from ._policy import PinChange, SessionDraws, pin_change, pin_key, pin_keys
 from ._session import DEFAULT_SESSION_HEADERS, SessionID, SessionSource, resolve_session_id
 from ._store import InMemoryAffinityStore
 
@@ -18,6 +18,7 @@ __all__ = [
     "DEFAULT_SESSION_HEADERS",
     "InMemoryAffinityStore",
     "PinChange",
+    "SessionDraws",
     "SessionID",
     "SessionSource",
     "pin_change",

@@ -7,12 +7,13 @@ request itself leaves it).
 
 from __future__ import annotations
 
+from hashlib import blake2b
 from typing import Literal, NamedTuple
 
 from ..config import ServiceID
 from ._entry import AffinityEntry
 
-__all__ = ["PinChange", "pin_change", "pin_key", "pin_keys"]
+__all__ = ["PinChange", "SessionDraws", "pin_change", "pin_key", "pin_keys"]
 
 
 def pin_key(session_key: str, scope: str, block_index: int) -> str:
@@ -66,3 +67,22 @@ def pin_change(
     if counts_against_service:
         return PinChange("release", key, served, ttl)
     return None
+
+
+class SessionDraws:
+    """A session's own random draws for the load balancer: the i-th ``random()`` is a hash of
+    (rule, session, i), so a new session gets the same service from every ``select()`` and
+    every process until an outcome pins it, while sessions still spread by the tactic's
+    weights (the hash is uniform)."""
+
+    __slots__ = ("_count", "_key")
+
+    def __init__(self, rule_uuid: str, session_key: str) -> None:
+        self._key = f"{rule_uuid}\x1f{session_key}".encode("utf-8", "surrogatepass")
+        self._count = 0
+
+    def random(self) -> float:
+        """The next draw, in [0, 1)."""
+        digest = blake2b(self._key, digest_size=8, salt=self._count.to_bytes(8, "big")).digest()
+        self._count += 1
+        return int.from_bytes(digest, "big") / 2**64

@@ -7,13 +7,12 @@ stage does I/O: everything a stage reads of the state is in the snapshot, read b
 
 from __future__ import annotations
 
-import random
-
-from ..affinity import AffinityEntry, pin_key
+from ..affinity import AffinityEntry, SessionDraws, pin_key
 from ..config import Service, ServiceID
 from ..errors import NoServiceAvailableError
 from ..health import panic_filter
 from ..state import StateSnapshot
+from ..typing import Rng
 from ._plan import RulePlan
 from ._result import Request, SelectionResult, Source, TraceStep, describe
 
@@ -44,7 +43,7 @@ def decide(
     plan: RulePlan,
     request: Request,
     snapshot: StateSnapshot,
-    rng: random.Random,
+    rng: Rng,
     *,
     use_health: bool,
     took_turn: bool,
@@ -57,7 +56,9 @@ def decide(
     stages = STAGES[:3]
     source: Source = "affinity"
     if chosen is None:
-        chosen = _load_balancer(plan, snapshot, rng, draft)
+        # A session to pin draws from its own hash, so select() gives it one answer.
+        draws = rng if key is None else SessionDraws(plan.rule.uuid, key)
+        chosen = _load_balancer(plan, snapshot, draws, draft)
         source = "smart_routing" if draft.block_index >= 0 else "load_balancer"
         stages = STAGES
     return SelectionResult(
@@ -177,9 +178,7 @@ def _affinity(
     return key, entry, service
 
 
-def _load_balancer(
-    plan: RulePlan, snapshot: StateSnapshot, rng: random.Random, draft: _Draft
-) -> Service:
+def _load_balancer(plan: RulePlan, snapshot: StateSnapshot, rng: Rng, draft: _Draft) -> Service:
     """The rule's tactic picks among the remaining candidates."""
     if not draft.candidates:
         raise NoServiceAvailableError(

@@ -13,7 +13,7 @@ from ..errors import NoServiceAvailableError
 from ..health import HealthState, panic_filter
 from ..state import EMPTY, InMemoryTacticState, StateSnapshot, ewma_view, stats_view
 from ..stats import InMemoryStatsStore
-from ..typing import Clock, system_clock
+from ..typing import Clock, Rng, system_clock
 from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts
 from ._registry import create_tactic
 
@@ -172,7 +172,7 @@ class RuleTactic:
         self.sets = ((services, candidates), *self.sets[: _MAX_SETS - 1])
         return candidates
 
-    def choose(self, candidates: CandidateSet, snapshot: StateSnapshot, rng: random.Random) -> Pick:
+    def choose(self, candidates: CandidateSet, snapshot: StateSnapshot, rng: Rng) -> Pick:
         """The tactic's pick among ``candidates`` (the only one, when there is one)."""
         if len(candidates.services) == 1:
             return candidates.services[0], "the only candidate left", ()

@@ -3,13 +3,13 @@ and the tactic base class."""
 
 from __future__ import annotations
 
-import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from ..config import Service, ServiceID, Tactic
 from ..state import StateSnapshot
+from ..typing import Rng
 
 _P = TypeVar("_P")
 
@@ -111,7 +111,7 @@ class BalancingTactic(ABC):
         return None
 
     @abstractmethod
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         """Choose among ``candidates``; return ``(service, reason template, reason args)``."""
 
     def __repr__(self) -> str:
@@ -148,7 +148,7 @@ def first_max(values: Sequence[float]) -> int:
 
 
 def two_choices(
-    rng: random.Random, pool: Sequence[int], cost: Callable[[int], float]
+    rng: Rng, pool: Sequence[int], cost: Callable[[int], float]
 ) -> tuple[int, int, float, float]:
     """Power of two choices: draw two distinct positions from ``pool``, keep the cheaper.
 

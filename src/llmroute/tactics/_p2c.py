@@ -6,10 +6,9 @@ a global minimum would without herding every request onto the same service.
 
 from __future__ import annotations
 
-import random
-
 from ..config import LeastBusyParams, LeastLatencyParams, Tactic
 from ..state import StateSnapshot
+from ..typing import Rng
 from ._base import BalancingTactic, CandidateSet, Pick, params_of, two_choices
 
 
@@ -45,7 +44,7 @@ class LeastLatencyTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Unsampled:
         return _Unsampled(len(candidates))
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         services, ids = candidates.services, candidates.ids
         ewma = snapshot.ewma
         unsampled: _Unsampled = candidates.data
@@ -87,7 +86,7 @@ class LeastBusyTactic(BalancingTactic):
         self.decay = params_of(config, LeastBusyParams).decay_seconds
         self.ewma_decay = self.decay
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         services, ids = candidates.services, candidates.ids
         in_flight = snapshot.in_flight
         busy = [in_flight.get(sid, 0) for sid in ids]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from operator import attrgetter
 
 from ..config import AdaptiveParams, LatencyBasedParams, SpeedBasedParams, Tactic
 from ..state import StateSnapshot
 from ..stats import ServiceStats
+from ..typing import Rng
 from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_max, first_min, params_of
 
 
@@ -37,7 +37,7 @@ class LatencyBasedTactic(BalancingTactic):
         value: float = self._figure(stats)
         return value
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         stats = snapshot.stats_of
         current = current_of(snapshot, candidates)
         if current is not None:
@@ -74,7 +74,7 @@ class SpeedBasedTactic(BalancingTactic):
         self.min_samples = params.min_samples_required
         self.threshold = params.speed_threshold_tps
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         scores: list[float] = []
         qualified: list[float] = []
         cold = self.threshold / 2
@@ -145,7 +145,7 @@ class AdaptiveTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Scores:
         return _Scores()
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         # The scores are kept per candidate set and refreshed at most once a second, so a
         # pick costs a lookup, not a score of every candidate (which grows with the rule).
         cache: _Scores = candidates.data

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import random
-
 from ..config import HybridParams, Tactic, TokenBasedParams
 from ..state import StateSnapshot
 from ..stats import ServiceStats
+from ..typing import Rng
 from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_min, params_of
 
 
@@ -22,7 +21,7 @@ class TokenBasedTactic(BalancingTactic):
         super().__init__(config)
         self.threshold = params_of(config, TokenBasedParams).token_threshold
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         stats = snapshot.stats_of
         current = current_of(snapshot, candidates)
         if current is not None:
@@ -61,7 +60,7 @@ class HybridTactic(BalancingTactic):
         self.request_threshold = params.request_threshold
         self.token_threshold = params.token_threshold
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         stats = snapshot.stats_of
         current = current_of(snapshot, candidates)
         if current is not None:

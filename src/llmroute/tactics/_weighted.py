@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from bisect import bisect_right
 from itertools import accumulate
 
@@ -14,6 +13,7 @@ from ..config import (
     Tactic,
 )
 from ..state import StateSnapshot
+from ..typing import Rng
 from ._base import BalancingTactic, CandidateSet, Pick, params_of
 
 #: The capacity of a service with neither ``model_capacity`` nor a positive ``weight``.
@@ -35,7 +35,7 @@ class _Table:
         # The last position with a positive weight: a draw that rounds up to ``total`` lands here.
         self.last = max(i for i, w in enumerate(weights) if w > 0)
 
-    def draw(self, rng: random.Random) -> int:
+    def draw(self, rng: Rng) -> int:
         i = bisect_right(self.cumulative, rng.random() * self.total)
         return i if i <= self.last else self.last
 
@@ -52,7 +52,7 @@ class RandomTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Table:
         return _Table([s.weight for s in candidates.services])
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         table: _Table = candidates.data
         i = table.draw(rng)
         if table.uniform:
@@ -79,7 +79,7 @@ class RoundRobinTactic(BalancingTactic):
         super().__init__(config)
         self.threshold = params_of(config, RoundRobinParams).request_threshold
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         turn, threshold = snapshot.turn, self.threshold
         position = (turn // threshold) % len(candidates.services)
         return (
@@ -114,7 +114,7 @@ class CapacityBasedTactic(BalancingTactic):
     def prepare(self, candidates: CandidateSet) -> _Table:
         return _Table([service_capacity(s) for s in candidates.services])
 
-    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: random.Random) -> Pick:
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         table: _Table = candidates.data
         sessions = snapshot.sessions
         if not sessions:
