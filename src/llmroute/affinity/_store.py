@@ -7,6 +7,7 @@ date (expired locks leave them when they are purged, which every call does for w
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import threading
@@ -62,26 +63,48 @@ class InMemoryAffinityStore:
 
     def get(self, rule_uuid: str, session_key: str) -> AffinityEntry | None:
         """The session's live lock, or None (absent or expired); a hit refreshes recency."""
-        key = _key(rule_uuid, session_key)
-        with self._lock:
-            self._purge(self._clock())
-            entry = self._entries.get(key)
-            if entry is not None:
-                self._entries.move_to_end(key)
-            return entry
+        return self.get_many(rule_uuid, (session_key,)).get(session_key)
 
     def get_many(self, rule_uuid: str, session_keys: tuple[str, ...]) -> dict[str, AffinityEntry]:
-        """The live locks of several session keys of one rule, in one step."""
+        """The live locks of several session keys of one rule.
+
+        Reads take no lock (each step is one atomic operation on the table), so threads that
+        only read never queue behind each other; an expired lock reads as absent even before
+        the purge that drops it.
+        """
+        now = self._clock()
+        self._purge_due(now)
+        entries = self._entries
+        found: dict[str, AffinityEntry] = {}
+        for session_key in session_keys:
+            key = _key(rule_uuid, session_key)
+            entry = entries.get(key)
+            if entry is not None and entry.expires_at > now:
+                with contextlib.suppress(KeyError):  # removed meanwhile: the hit stands
+                    entries.move_to_end(key)
+                found[session_key] = entry
+        return found
+
+    def pin(self, rule_uuid: str, session_key: str, entry: AffinityEntry) -> bool:
+        """Lock the session to ``entry.service`` unless a live lock holds it there already
+        (whose expiry is kept), in one step. True when the lock was written."""
+        key = _checked(rule_uuid, session_key, entry)
         with self._lock:
-            self._purge(self._clock())
-            found: dict[str, AffinityEntry] = {}
-            for session_key in session_keys:
-                key = _key(rule_uuid, session_key)
-                entry = self._entries.get(key)
-                if entry is not None:
-                    self._entries.move_to_end(key)
-                    found[session_key] = entry
-            return found
+            now = self._clock()
+            live = self._entries.get(key)
+            if live is not None and live.service == entry.service and live.expires_at > now:
+                return False
+            self._store(key, entry, now)
+            return True
+
+    def release(self, rule_uuid: str, session_key: str, service_id: ServiceID) -> bool:
+        """Release the session's lock when it is on ``service_id``; True when one was removed."""
+        key = _key(rule_uuid, session_key)
+        with self._lock:
+            live = self._entries.get(key)
+            if live is None or live.service != service_id:
+                return False
+            return self._remove(key)
 
     def set(self, rule_uuid: str, session_key: str, entry: AffinityEntry) -> None:
         """Lock the session to ``entry.service`` until ``entry.expires_at``.
@@ -89,25 +112,9 @@ class InMemoryAffinityStore:
         Replaces the session's lock, if any. An entry that has already expired only removes
         the session's lock.
         """
-        if not isinstance(entry, AffinityEntry):
-            raise TypeError(f"set() takes an AffinityEntry, not {type(entry).__name__}")
-        key = _key(rule_uuid, session_key)
-        if not session_key:
-            raise ValueError("an empty session key cannot hold a lock: nothing identifies it")
+        key = _checked(rule_uuid, session_key, entry)
         with self._lock:
-            now = self._clock()
-            self._purge(now)
-            self._remove(key)
-            if entry.expires_at <= now:
-                return
-            if len(self._entries) >= self._max_entries:
-                old_key, _ = next(iter(self._entries.items()))
-                self._remove(old_key)
-            self._entries[key] = entry
-            self._counts[entry.service] = self._counts.get(entry.service, 0) + 1
-            heapq.heappush(self._expiries, (entry.expires_at, next(self._seq), key, entry))
-            if len(self._expiries) > max(2 * len(self._entries), _MIN_COMPACT):
-                self._compact()
+            self._store(key, entry, self._clock())
 
     def delete(self, rule_uuid: str, session_key: str) -> bool:
         """Release the session's lock; True when a live lock was removed."""
@@ -118,14 +125,13 @@ class InMemoryAffinityStore:
 
     def count_by_service(self, service_id: ServiceID, /) -> int:
         """How many live (unexpired) sessions are locked to the service."""
-        with self._lock:
-            self._purge(self._clock())
-            return self._counts.get(service_id, 0)
+        self._purge_due(self._clock())
+        return self._counts.get(service_id, 0)
 
     def counts(self) -> Mapping[str, int]:
         """Live sessions per service, for every service holding one (a copy)."""
+        self._purge_due(self._clock())
         with self._lock:
-            self._purge(self._clock())
             return dict(self._counts)
 
     def clear(self) -> None:
@@ -143,7 +149,31 @@ class InMemoryAffinityStore:
     def __repr__(self) -> str:
         return f"InMemoryAffinityStore({len(self)} sessions, max_entries={self._max_entries})"
 
-    # -- internals (lock held) -------------------------------------------------------------
+    # -- internals (lock held, but for _purge_due) -----------------------------------------
+
+    def _purge_due(self, now: float) -> None:
+        """Purge under the lock when the earliest expiry has come (checked without it)."""
+        try:
+            due = self._expiries[0][0] <= now
+        except IndexError:  # nothing queued (or emptied meanwhile)
+            return
+        if due:
+            with self._lock:
+                self._purge(now)
+
+    def _store(self, key: _Key, entry: AffinityEntry, now: float) -> None:
+        self._purge(now)
+        self._remove(key)
+        if entry.expires_at <= now:
+            return
+        if len(self._entries) >= self._max_entries:
+            oldest = next(iter(self._entries))
+            self._remove(oldest)
+        self._entries[key] = entry
+        self._counts[entry.service] = self._counts.get(entry.service, 0) + 1
+        heapq.heappush(self._expiries, (entry.expires_at, next(self._seq), key, entry))
+        if len(self._expiries) > max(2 * len(self._entries), _MIN_COMPACT):
+            self._compact()
 
     def _remove(self, key: _Key) -> bool:
         entry = self._entries.pop(key, None)
@@ -176,3 +206,12 @@ def _key(rule_uuid: object, session_key: object) -> _Key:
             f"{type(rule_uuid).__name__} and {type(session_key).__name__}"
         )
     return (rule_uuid, session_key)
+
+
+def _checked(rule_uuid: object, session_key: object, entry: object) -> _Key:
+    if not isinstance(entry, AffinityEntry):
+        raise TypeError(f"set() takes an AffinityEntry, not {type(entry).__name__}")
+    key = _key(rule_uuid, session_key)
+    if not session_key:
+        raise ValueError("an empty session key cannot hold a lock: nothing identifies it")
+    return key

@@ -19,6 +19,7 @@ from ..errors import ConfigError
 from ..request import RequestContext
 from ._find import Needle, occurs
 from ._glob import compile_glob
+from ._literals import required_literals
 
 #: The type an op's value must have: checked and converted at config load.
 ValueType = Literal["string", "int", "bool", "float"]
@@ -112,6 +113,10 @@ def compile_op(position: str, operation: str, value: str) -> Matcher:
                 parsed = re.compile(value)
             except re.error as exc:
                 raise _problem("value", f"value {value!r} is not a valid regex: {exc}") from None
+            literals = required_literals(parsed)
+            if literals:  # a text holding none of them cannot match: skip its search
+                needles = tuple(Needle(literal) for literal in literals)
+                return partial(_FILTERED[position], parsed, needles)
         elif operation == "glob":
             try:
                 parsed = compile_glob(value)
@@ -191,6 +196,15 @@ def _system_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
     return any(pattern.search(text) is not None for text in ctx.system_messages)
 
 
+def _system_regex_filtered(
+    pattern: re.Pattern[str], needles: tuple[Needle, ...], ctx: RequestContext
+) -> bool:
+    search = pattern.search
+    return any(
+        _may_match(needles, text) and search(text) is not None for text in ctx.system_messages
+    )
+
+
 def _user_contains(needle: Needle, ctx: RequestContext) -> bool:
     return occurs(needle, ctx.user_text)
 
@@ -201,6 +215,18 @@ def _user_contains_each(needle: Needle, ctx: RequestContext) -> bool:
 
 def _user_regex(pattern: re.Pattern[str], ctx: RequestContext) -> bool:
     return pattern.search(ctx.user_text) is not None
+
+
+def _user_regex_filtered(
+    pattern: re.Pattern[str], needles: tuple[Needle, ...], ctx: RequestContext
+) -> bool:
+    text = ctx.user_text
+    return _may_match(needles, text) and pattern.search(text) is not None
+
+
+def _may_match(needles: tuple[Needle, ...], text: str) -> bool:
+    """Whether ``text`` holds one of ``needles``, which every match of a regex holds one of."""
+    return any(occurs(needle, text) for needle in needles)
 
 
 def _latest_user_contains(needle: Needle, ctx: RequestContext) -> bool:
@@ -257,6 +283,11 @@ _MATCHERS: dict[tuple[str, str], Callable[..., bool]] = {
     ("token", "gt"): _token_gt,
     ("token", "le"): _token_le,
     ("token", "lt"): _token_lt,
+}
+# The regex matchers of patterns whose matches all hold one of some literals (see _literals).
+_FILTERED: dict[str, Callable[..., bool]] = {
+    "context_system": _system_regex_filtered,
+    "context_user": _user_regex_filtered,
 }
 # The positions whose "contains" searches texts that may be long (a Needle finds fast there).
 _LONG_TEXTS = frozenset(("context_system", "context_user", "latest_user", "tool_use"))

@@ -32,8 +32,10 @@ class RulePlan:
     and why (for traces and errors). ``providers``: service id -> :class:`Provider` (None
     when the selector has no providers). ``all_ids``: every id in ``base`` and ``blocks``.
     ``router``: the rule's smart router when smart routing is on and has blocks.
-    ``by_id``: the services of ``base`` by id. ``tactic``: the rule's tactic and candidate
-    sets. ``query``: the state query of a request without a session.
+    ``by_id``: the services of ``base`` by id; ``base_ids`` / ``block_ids``: the ids of
+    ``base`` and of each block; ``service_by_id``: every service of the plan by id.
+    ``tactic``: the rule's tactic and candidate sets. ``query``: the state query of a request
+    without a session.
     """
 
     def __init__(
@@ -52,6 +54,11 @@ class RulePlan:
         for block in self.blocks:
             ids.update(dict.fromkeys(s.service_id for s in block))
         self.all_ids = tuple(ids)
+        self.base_ids = frozenset(self.by_id)
+        self.block_ids = tuple(frozenset(s.service_id for s in block) for block in self.blocks)
+        self.service_by_id = {
+            s.service_id: s for s in (*self.base, *(s for b in self.blocks for s in b))
+        }
         self.router: SmartRouter | None = (
             SmartRouter(rule.smart_routing) if rule.smart_enabled and rule.smart_routing else None
         )

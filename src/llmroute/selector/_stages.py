@@ -164,11 +164,13 @@ def _affinity(
     if entry is None:
         draft.note("affinity", "no live pin for this session")
         return key, None, None
-    service = next((s for s in draft.candidates if s.service_id == entry.service), None)
-    if service is None:
-        why = "unhealthy" if entry.service in draft.unhealthy else "not a candidate now"
-        draft.note("affinity", "pin on {} ignored: {}", entry.service, why)
+    sid = entry.service
+    scope = plan.block_ids[draft.block_index] if draft.block_index >= 0 else plan.base_ids
+    if sid not in scope or (sid in draft.unhealthy and not draft.degraded):
+        why = "unhealthy" if sid in draft.unhealthy else "not a candidate now"
+        draft.note("affinity", "pin on {} ignored: {}", sid, why)
         return key, entry, None
+    service = plan.service_by_id[sid]
     draft.note(
         "affinity",
         "session pinned to {} for {:.0f}s more",

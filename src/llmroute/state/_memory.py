@@ -101,13 +101,11 @@ class InMemoryState:
         pin = outcome.pin
         if pin is None:
             return
-        live = self.affinity.get(outcome.rule, pin.key)
         if pin.action == "set":
-            if live is None or live.service != pin.service:
-                entry = AffinityEntry(pin.service, "", now, now + pin.ttl)
-                self.affinity.set(outcome.rule, pin.key, entry)
-        elif live is not None and live.service == pin.service:
-            self.affinity.delete(outcome.rule, pin.key)
+            entry = AffinityEntry(pin.service, "", now, now + pin.ttl)
+            self.affinity.pin(outcome.rule, pin.key, entry)
+        else:
+            self.affinity.release(outcome.rule, pin.key, pin.service)
 
     # -- AsyncStateStore: nothing here waits, so the async forms run the sync ones ----------
 

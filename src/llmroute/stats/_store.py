@@ -129,6 +129,28 @@ class _Record:
             self.window_start = now
         self.snap = None
 
+    def count(self, now: float, input_tokens: int, output_tokens: int) -> None:
+        """Count one request and its tokens (lock held)."""
+        self.open(now)
+        self.request_count += 1
+        self.window_requests += 1
+        self.input_tokens += input_tokens
+        self.output_tokens += output_tokens
+        self.last_used = now
+
+    def count_cache(self, now: float, hit: bool) -> None:
+        """Count a prompt-cache hit or miss in the window (lock held)."""
+        self.open(now)
+        if hit:
+            self.cache_hits += 1
+        else:
+            self.cache_misses += 1
+
+    def add_sample(self, samples: Samples, value: float) -> None:
+        """Add a TTFT or speed sample (lock held)."""
+        samples.add(value)
+        self.snap = None
+
     def add_latency(self, ms: float, now: float) -> None:
         """Add a latency sample taken at ``now`` and move every cached EWMA (lock held)."""
         times = self.latency_times
@@ -224,52 +246,36 @@ class InMemoryStatsStore:
         return record
 
     def record_usage(self, service: Service, input_tokens: int, output_tokens: int) -> None:
-        if input_tokens < 0 or output_tokens < 0:
-            raise ValueError(
-                f"token counts must be >= 0, got input={input_tokens} output={output_tokens}"
-            )
+        _check_tokens(input_tokens, output_tokens)
         record = self._record(service)
         now = self._clock()
         with record.lock:
-            record.open(now)
-            record.request_count += 1
-            record.window_requests += 1
-            record.input_tokens += input_tokens
-            record.output_tokens += output_tokens
-            record.last_used = now
+            record.count(now, input_tokens, output_tokens)
 
     def record_latency(self, service: Service, ms: float) -> None:
-        if not ms >= 0:  # also rejects NaN
-            raise ValueError(f"latency sample must be a number >= 0, got {ms!r}")
+        _check_sample("latency", ms)
         record = self._record(service)
         now = self._clock()
         with record.lock:
             record.add_latency(ms, now)
 
     def record_ttft(self, service: Service, ms: float) -> None:
-        self._add_sample(service, "ttft", ms)
-
-    def record_speed(self, service: Service, tokens_per_second: float) -> None:
-        self._add_sample(service, "speed", tokens_per_second)
-
-    def _add_sample(self, service: Service, kind: str, value: float) -> None:
-        if not value >= 0:  # also rejects NaN
-            raise ValueError(f"{kind} sample must be a number >= 0, got {value!r}")
+        _check_sample("ttft", ms)
         record = self._record(service)
         with record.lock:
-            samples: Samples = getattr(record, kind)
-            samples.add(value)
-            record.snap = None
+            record.add_sample(record.ttft, ms)
+
+    def record_speed(self, service: Service, tokens_per_second: float) -> None:
+        _check_sample("speed", tokens_per_second)
+        record = self._record(service)
+        with record.lock:
+            record.add_sample(record.speed, tokens_per_second)
 
     def record_cache(self, service: Service, hit: bool) -> None:
         record = self._record(service)
         now = self._clock()
         with record.lock:
-            record.open(now)
-            if hit:
-                record.cache_hits += 1
-            else:
-                record.cache_misses += 1
+            record.count_cache(now, hit)
 
     def snapshot(self, service: Service) -> ServiceStats:
         """The service's current statistics; zeros for a service never recorded."""
@@ -324,20 +330,29 @@ class InMemoryStatsStore:
         latency_ms: float | None,
         ttft_ms: float | None,
     ) -> None:
-        """Record one served request: its tokens, latency, time to first token, output
-        speed (output tokens over the time after the first token) and prompt-cache hit."""
-        input_tokens = usage.input_tokens if usage is not None else 0
-        output_tokens = usage.output_tokens if usage is not None else 0
-        self.record_usage(service, input_tokens, output_tokens)
+        """Record one served request in one step: its tokens, latency, time to first token,
+        output speed (output tokens over the time after the first token) and prompt-cache
+        hit (when it reports input tokens)."""
+        inputs = usage.input_tokens if usage is not None else 0
+        outputs = usage.output_tokens if usage is not None else 0
+        _check_tokens(inputs, outputs)
         if latency_ms is not None:
-            self.record_latency(service, latency_ms)
-            generating_ms = latency_ms - (ttft_ms or 0.0)
-            if output_tokens > 0 and generating_ms > 0:
-                self.record_speed(service, output_tokens * 1000.0 / generating_ms)
+            _check_sample("latency", latency_ms)
         if ttft_ms is not None:
-            self.record_ttft(service, ttft_ms)
-        if usage is not None and input_tokens > 0:
-            self.record_cache(service, usage.cached_tokens > 0)
+            _check_sample("ttft", ttft_ms)
+        record = self._record(service)
+        now = self._clock()
+        with record.lock:
+            record.count(now, inputs, outputs)
+            if latency_ms is not None:
+                record.add_latency(latency_ms, now)
+                generating_ms = latency_ms - (ttft_ms or 0.0)
+                if outputs > 0 and generating_ms > 0:
+                    record.add_sample(record.speed, outputs * 1000.0 / generating_ms)
+            if ttft_ms is not None:
+                record.add_sample(record.ttft, ttft_ms)
+            if usage is not None and inputs > 0:
+                record.count_cache(now, usage.cached_tokens > 0)
 
     def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
         """The peak-sensitive moving average of the service's latency (ms); None with no samples.
@@ -347,3 +362,15 @@ class InMemoryStatsStore:
         sample. The value only changes when a sample arrives, so reading it is cheap.
         """
         return self.ewma_of(service.service_id, decay_seconds)
+
+
+def _check_tokens(input_tokens: int, output_tokens: int) -> None:
+    if input_tokens < 0 or output_tokens < 0:
+        raise ValueError(
+            f"token counts must be >= 0, got input={input_tokens} output={output_tokens}"
+        )
+
+
+def _check_sample(kind: str, value: float) -> None:
+    if not value >= 0:  # also rejects NaN
+        raise ValueError(f"{kind} sample must be a number >= 0, got {value!r}")
