@@ -237,7 +237,7 @@ class RouteOptions(NamedTuple):
 
 class _Call(NamedTuple):
     selection: SelectionResult
-    pairs: dict[str, Pair]
+    pairs: tuple[Pair, ...]
     recorder: _Recorder
     cooldown: _SnapshotCooldown
 
@@ -251,9 +251,7 @@ def _call(
 ) -> _Call:
     plan, req, query = prepared
     selection = selector.decide(plan, req, snapshot, query.take_turn)
-    pairs: dict[str, Pair] = {
-        s.service_id: plan.pair(s) for s in (selection.service, *selection.fallbacks)
-    }
+    pairs = plan.chain(selection.service, selection.scope, selection.unhealthy)
     recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks, deferred)
     return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
 
@@ -284,7 +282,7 @@ def run_execute(
     """The sync form: one read, the attempts, one outcome write per attempt."""
     call = _begin(selector, rule, request, opts)
     result = execute(
-        tuple(call.pairs.values()),
+        call.pairs,
         lambda pair: fn(pair[0], pair[1]),
         cooldown=call.cooldown,
         fallback_on=opts.fallback_on,
@@ -292,7 +290,7 @@ def run_execute(
         hooks=call.recorder,
         key=_pair_name,
     )
-    return RoutedResult(result, call.selection, call.pairs)
+    return RoutedResult(result, call.selection)
 
 
 async def run_aexecute(
@@ -306,7 +304,7 @@ async def run_aexecute(
     call = await _abegin(selector, rule, request, opts)
     try:
         result = await aexecute(
-            tuple(call.pairs.values()),
+            call.pairs,
             lambda pair: fn(pair[0], pair[1]),
             cooldown=call.cooldown,
             fallback_on=opts.fallback_on,
@@ -316,7 +314,7 @@ async def run_aexecute(
         )
     finally:
         await call.recorder.flush()
-    return RoutedResult(result, call.selection, call.pairs)
+    return RoutedResult(result, call.selection)
 
 
 def run_execute_stream(
@@ -337,7 +335,7 @@ def run_execute_stream(
         return tap
 
     stream = execute_stream(
-        tuple(call.pairs.values()),
+        call.pairs,
         open_tap,
         cooldown=call.cooldown,
         fallback_on=opts.fallback_on,
@@ -345,7 +343,7 @@ def run_execute_stream(
         hooks=recorder,
         key=_pair_name,
     )
-    return RoutedStream(stream, call.selection, call.pairs)
+    return RoutedStream(stream, call.selection)
 
 
 async def run_aexecute_stream(
@@ -368,7 +366,7 @@ async def run_aexecute_stream(
 
     try:
         stream = await aexecute_stream(
-            tuple(call.pairs.values()),
+            call.pairs,
             open_tap,
             cooldown=call.cooldown,
             fallback_on=opts.fallback_on,
@@ -379,4 +377,4 @@ async def run_aexecute_stream(
         )
     finally:
         await recorder.flush()  # the attempts that failed before the first chunk
-    return RoutedAsyncStream(stream, call.selection, call.pairs, recorder.flush)
+    return RoutedAsyncStream(stream, call.selection, recorder.flush)

@@ -42,7 +42,7 @@ class RulePlan:
         self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
     ) -> None:
         self.rule = rule
-        self.providers: dict[ServiceID, Provider | None] = {}
+        self.providers: dict[str, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
         self.base = self._usable(rule.active_services(), providers)
         self.by_id = {s.service_id: s for s in self.base}
@@ -56,13 +56,14 @@ class RulePlan:
         self.all_ids = tuple(ids)
         self.base_ids = frozenset(self.by_id)
         self.block_ids = tuple(frozenset(s.service_id for s in block) for block in self.blocks)
-        self.service_by_id = {
+        self.service_by_id: dict[str, Service] = {
             s.service_id: s for s in (*self.base, *(s for b in self.blocks for s in b))
         }
         self.router: SmartRouter | None = (
             SmartRouter(rule.smart_routing) if rule.smart_enabled and rule.smart_routing else None
         )
         self.tactic = RuleTactic(rule)
+        self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
         tactic = self.tactic.tactic
         self.query = StateQuery(
             rule=rule.uuid,
@@ -74,9 +75,24 @@ class RulePlan:
             health=health,
         )
 
-    def pair(self, service: Service) -> tuple[Service, Provider | None]:
-        """(service, its provider)."""
-        return service, self.providers.get(service.service_id)
+    def pair(self, service_id: str) -> tuple[Service, Provider | None]:
+        """(the service with this id, its provider); ids compare as plain strings."""
+        return self.service_by_id[service_id], self.providers.get(service_id)
+
+    def chain(
+        self, chosen: Service, scope: tuple[Service, ...], unhealthy: frozenset[ServiceID]
+    ) -> tuple[tuple[Service, Provider | None], ...]:
+        """(service, provider) of ``chosen``, then of its fallbacks in ``scope`` (see
+        :func:`failover_order`). The usual chain, over the rule's own services all healthy,
+        is built once per chosen service: it is the same for every request it serves."""
+        cacheable = scope is self.base and not unhealthy
+        chain = self._chains.get(chosen.service_id) if cacheable else None
+        if chain is None:
+            order = (chosen, *failover_order(scope, chosen.service_id, unhealthy))
+            chain = tuple((s, self.providers.get(s.service_id)) for s in order)
+            if cacheable:
+                self._chains[chosen.service_id] = chain
+        return chain
 
     def _usable(
         self, services: tuple[Service, ...], providers: Mapping[str, Provider] | None

@@ -9,7 +9,7 @@ the same types as on :class:`SelectionResult`, beside what the attempt loop repo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Generic, TypeVar
 
@@ -36,9 +36,9 @@ class _Routed:
 
     __slots__ = ("provider", "selection", "service")
 
-    def __init__(self, selection: SelectionResult, pairs: Mapping[str, Pair], name: str) -> None:
+    def __init__(self, selection: SelectionResult, name: str) -> None:
         self.selection = selection
-        self.service, self.provider = pairs[name]
+        self.service, self.provider = selection.plan.pair(name)
 
     @property
     def service_id(self) -> ServiceID:
@@ -54,10 +54,8 @@ class RoutedResult(_Routed, Generic[T]):
 
     __slots__ = ("_result",)
 
-    def __init__(
-        self, result: ExecuteResult[T], selection: SelectionResult, pairs: Mapping[str, Pair]
-    ) -> None:
-        super().__init__(selection, pairs, result.provider)
+    def __init__(self, result: ExecuteResult[T], selection: SelectionResult) -> None:
+        super().__init__(selection, result.provider)
         self._result = result
 
     @property
@@ -104,9 +102,8 @@ class _RoutedStreamInfo(_Routed, Generic[T]):
         self,
         stream: StreamResult[T] | AsyncStreamResult[T],
         selection: SelectionResult,
-        pairs: Mapping[str, Pair],
     ) -> None:
-        super().__init__(selection, pairs, stream.provider)
+        super().__init__(selection, stream.provider)
         self._stream = stream
 
     @property
@@ -192,10 +189,9 @@ class RoutedAsyncStream(_RoutedStreamInfo[T]):
         self,
         stream: AsyncStreamResult[T],
         selection: SelectionResult,
-        pairs: Mapping[str, Pair],
         flush: Callable[[], Awaitable[None]],
     ) -> None:
-        super().__init__(stream, selection, pairs)
+        super().__init__(stream, selection)
         self._flush = flush
 
     def __aiter__(self) -> RoutedAsyncStream[T]:
