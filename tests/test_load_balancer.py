@@ -307,3 +307,18 @@ def test_explain_renders_every_part_of_the_decision() -> None:
         "  candidates: p:a, p:c",
         "  chose p:a: round robin: request 1 of 2 in a row",
     ]
+
+
+def test_least_busy_reads_the_calls_the_balancer_was_told_of() -> None:
+    import random as _random
+
+    from llmroute import LoadBalancer, Rule, Service
+
+    a, b = Service(provider="p", model="a"), Service(provider="p", model="b")
+    target = Rule(uuid="busy", services=(a, b), lb_tactic={"type": "least_busy"})
+    balancer = LoadBalancer(rng=_random.Random(1))
+    balancer.started(a)
+    assert {balancer.select(target).model for _ in range(20)} == {"b"}
+    balancer.finished(a)
+    balancer.started(b)
+    assert {balancer.select(target).model for _ in range(20)} == {"a"}

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .execute._types import Attempt, SkippedProvider
+    from .execute import Attempt, SkippedProvider
     from .failures import Failure
 
 __all__ = [

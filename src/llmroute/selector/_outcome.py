@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 from ..affinity import pin_change
@@ -17,7 +14,7 @@ from ..state import Outcome, OutcomeKind
 from ..usage import Usage
 from ._result import SelectionResult
 
-__all__ = ["InFlight", "awrite_outcome", "build_outcome", "read_failed", "write_outcome"]
+__all__ = ["awrite_outcome", "build_outcome", "read_failed", "write_outcome"]
 
 _log = logging.getLogger("llmroute.state")
 
@@ -120,33 +117,3 @@ def build_outcome(
             tactic.takes_turn and not result.took_turn and served.service_id == result.service_id
         ),
     )
-
-
-class InFlight:
-    """Calls in flight per service in this process (read by ``least_busy``).
-
-    They are this process's own by design: a call in flight belongs to the process holding
-    its connection, and counts shared across processes would stay stuck when one dies.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-
-    def add(self, service_id: str, delta: int) -> None:
-        """Count ``delta`` (+1 started, -1 finished); a count never goes below 0."""
-        with self._lock:
-            count = max(self._counts.get(service_id, 0) + delta, 0)
-            if count:
-                self._counts[service_id] = count
-            else:
-                self._counts.pop(service_id, None)
-
-    def count(self, service_id: str) -> int:
-        """The calls in flight to one service."""
-        return self._counts.get(service_id, 0)
-
-    def view(self) -> Mapping[str, int]:
-        """A read-only copy of every count, taken now."""
-        with self._lock:
-            return MappingProxyType(dict(self._counts))

@@ -18,12 +18,19 @@ from ..errors import NoServiceAvailableError
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
-from ..state import InMemoryState, InMemoryTacticState, Outcome, StateQuery, StateSnapshot
+from ..state import (
+    InFlight,
+    InMemoryState,
+    InMemoryTacticState,
+    Outcome,
+    StateQuery,
+    StateSnapshot,
+)
 from ..stats import InMemoryStatsStore
 from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
-from ._outcome import InFlight, awrite_outcome, build_outcome, read_failed, write_outcome
+from ._outcome import awrite_outcome, build_outcome, read_failed, write_outcome
 from ._plan import RulePlan
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from ..config import Rule, Service, ServiceID
 from ..errors import NoServiceAvailableError
 from ..health import HealthState, panic_filter
-from ..state import EMPTY, InMemoryTacticState, StateSnapshot, ewma_view, stats_view
+from ..state import EMPTY, InFlight, InMemoryTacticState, StateSnapshot, ewma_view, stats_view
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, Rng, system_clock
 from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts
@@ -187,7 +187,8 @@ class LoadBalancer:
     :class:`HealthView`: unhealthy candidates are dropped, or all kept in panic mode),
     ``sessions`` (any :class:`SessionCounts`, for ``capacity_based``), ``state`` (cursors and
     turns, an :class:`InMemoryTacticState`), ``rng`` (seed it for reproducible choices). Each
-    pick makes the chosen service the rule's current one. Thread-safe.
+    pick makes the chosen service the rule's current one. Tell it of calls with
+    :meth:`started` / :meth:`finished` for ``least_busy``. Thread-safe.
     """
 
     def __init__(
@@ -210,7 +211,7 @@ class LoadBalancer:
             any_unhealthy if callable(any_unhealthy) else None
         )
         self._sessions = sessions
-        self._in_flight: dict[str, int] = {}
+        self._in_flight = InFlight()
         self._rules: dict[str, RuleTactic] = {}
 
     @property
@@ -232,6 +233,14 @@ class LoadBalancer:
     def sessions(self) -> SessionCounts | None:
         """The live session counts, or None."""
         return self._sessions
+
+    def started(self, service: Service) -> None:
+        """Count a call to ``service`` as in flight (``least_busy`` reads the counts)."""
+        self._in_flight.add(service.service_id, 1)
+
+    def finished(self, service: Service) -> None:
+        """Count a call to ``service`` as done."""
+        self._in_flight.add(service.service_id, -1)
 
     def tactic_for(self, rule: Rule) -> BalancingTactic:
         """The (cached) tactic the balancer uses for ``rule``."""
@@ -295,7 +304,7 @@ class LoadBalancer:
                 if sessions is not None and tactic.reads_sessions
                 else EMPTY
             ),
-            in_flight=self._in_flight,
+            in_flight=self._in_flight.view() if tactic.reads_in_flight else EMPTY,
             cursor=self._state.cursor(uuid),
             turn=self._state.take_turn(uuid) if tactic.takes_turn else 0,
         )
