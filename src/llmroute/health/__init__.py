@@ -12,7 +12,7 @@ cancellation) never count. :class:`HealthMonitor` is the in-memory table of thes
 """
 
 from ._filter import HealthFilter, panic_filter
-from ._monitor import HealthMonitor, is_async_probe, run_probe
+from ._monitor import HealthMonitor, ProbeThreads, is_async_probe, run_probe
 from ._report import HealthStatus, ServiceHealth, emit
 from ._state import PROBE_LEASE_SECONDS, HealthState, available, backoff, probe_due
 
@@ -22,6 +22,7 @@ __all__ = [
     "HealthState",
     "HealthStatus",
     "PROBE_LEASE_SECONDS",
+    "ProbeThreads",
     "ServiceHealth",
     "available",
     "backoff",

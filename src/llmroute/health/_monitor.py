@@ -28,7 +28,7 @@ from . import _state as transitions
 from ._report import ServiceHealth, emit, report
 from ._state import FRESH, Event, HealthState
 
-__all__ = ["HealthMonitor", "is_async_probe", "run_probe"]
+__all__ = ["HealthMonitor", "ProbeThreads", "is_async_probe", "run_probe"]
 
 _log = logging.getLogger("llmroute.health")
 
@@ -65,7 +65,7 @@ class HealthMonitor:
         # The unhealthy states, replaced (never mutated) on each change: readers take it whole.
         self._unhealthy: Mapping[str, HealthState] = MappingProxyType({})
         self._seq = 0
-        self._threads: list[threading.Thread] = []
+        self._threads = ProbeThreads()
         self._config = HealthConfig(probe_enabled=probe is not None)
         self.update_config(config if config is not None else self._config)
 
@@ -268,10 +268,7 @@ class HealthMonitor:
 
     def join_probes(self, timeout: float | None = None) -> None:
         """Wait for the probes this monitor started on worker threads to finish."""
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for thread in threads:
-            thread.join(timeout)
+        self._threads.join(timeout)
 
     # -- CooldownTracker -----------------------------------------------------------------
 
@@ -324,16 +321,7 @@ class HealthMonitor:
     def _start_probe(self, service_id: str, lease_seq: int) -> None:
         probe = self._probe
         assert probe is not None
-        thread = threading.Thread(
-            target=self._run_probe,
-            args=(service_id, probe, lease_seq),
-            name=f"llmroute-probe-{service_id}",
-            daemon=True,
-        )
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-        thread.start()
+        self._threads.start(service_id, self._run_probe, service_id, probe, lease_seq)
 
     def _run_probe(self, service_id: str, probe: Probe | AsyncProbe, lease_seq: int) -> None:
         try:
@@ -376,3 +364,28 @@ def is_async_probe(probe: object) -> bool:
     """Whether ``probe`` is an async function or an object whose ``__call__`` is one."""
     call = type(probe).__dict__.get("__call__") if not inspect.isfunction(probe) else None
     return inspect.iscoroutinefunction(probe) or inspect.iscoroutinefunction(call)
+
+
+class ProbeThreads:
+    """The worker threads probes run on: started as daemons, kept until joined."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self, service_id: str, target: Callable[..., None], *args: object) -> None:
+        """Run ``target(*args)`` on a new daemon thread named after the service."""
+        thread = threading.Thread(
+            target=target, args=args, name=f"llmroute-probe-{service_id}", daemon=True
+        )
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the threads started so far."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(timeout)

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
 from ..config import HealthConfig, Service, ServiceID
 from ..failures import Failure, classify_error
-from ..health import is_async_probe, run_probe
+from ..health import ProbeThreads, is_async_probe, run_probe
 from ..state import Outcome
 from ..typing import Clock
 from ._outcome import awrite_outcome, write_outcome
@@ -29,8 +28,7 @@ class ProbeRunner:
         self._probe = probe
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
-        self._threads: list[threading.Thread] = []
-        self._lock = threading.Lock()
+        self._threads = ProbeThreads()
         self.enabled = False
 
     @property
@@ -58,23 +56,11 @@ class ProbeRunner:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             else:
-                thread = threading.Thread(
-                    target=self._run,
-                    args=(rule, service_id, lease_seq, health),
-                    name=f"llmroute-probe-{service_id}",
-                    daemon=True,
-                )
-                with self._lock:
-                    self._threads = [t for t in self._threads if t.is_alive()]
-                    self._threads.append(thread)
-                thread.start()
+                self._threads.start(service_id, self._run, rule, service_id, lease_seq, health)
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the probes started on threads to answer (tasks are the loop's)."""
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for thread in threads:
-            thread.join(timeout)
+        self._threads.join(timeout)
 
     def _run(self, rule: str, service_id: ServiceID, lease_seq: int, health: HealthConfig) -> None:
         try:
