@@ -14,9 +14,23 @@ cancellation) never count. :class:`HealthMonitor` is the in-memory table of thes
 from ._filter import HealthFilter, panic_filter
 from ._monitor import HealthMonitor, ProbeThreads, is_async_probe, run_probe
 from ._report import HealthStatus, ServiceHealth, emit
-from ._state import PROBE_LEASE_SECONDS, HealthState, available, backoff, probe_due
+from ._state import (
+    FRESH,
+    PROBE_LEASE_SECONDS,
+    HealthState,
+    available,
+    backoff,
+    lease_probe,
+    on_failure,
+    on_probe,
+    on_success,
+    probe_due,
+    release_probe,
+    settle,
+)
 
 __all__ = [
+    "FRESH",
     "HealthFilter",
     "HealthMonitor",
     "HealthState",
@@ -28,7 +42,13 @@ __all__ = [
     "backoff",
     "emit",
     "is_async_probe",
+    "lease_probe",
+    "on_failure",
+    "on_probe",
+    "on_success",
     "panic_filter",
     "probe_due",
+    "release_probe",
     "run_probe",
+    "settle",
 ]

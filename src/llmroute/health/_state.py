@@ -21,6 +21,7 @@ from ..config import HealthConfig
 from ..failures import Failure, FailureKind
 
 __all__ = [
+    "FRESH",
     "PROBE_LEASE_SECONDS",
     "Event",
     "HealthState",
