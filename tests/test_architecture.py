@@ -25,6 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tactics"}),
     frozenset({"execute"}),
     frozenset({"selector"}),
+    frozenset({"redis"}),
     frozenset({"testing"}),
 )
 RANK = {entry: rank for rank, layer in enumerate(LAYERS) for entry in layer}
@@ -70,9 +71,14 @@ def imported_entry(path: Path, node: ast.ImportFrom) -> tuple[str, list[str]]:
     return parts[0], parts[1:]
 
 
-def test_the_top_level_shows_at_most_17_entries() -> None:
+#: Optional layers (extras) that may sit beside the core entries.
+EXTRAS = frozenset({"redis", "otel"})
+
+
+def test_the_top_level_shows_at_most_17_core_entries() -> None:
     entries = sorted(p.name for p in SRC.iterdir() if not p.name.startswith("__pycache__"))
-    assert len(entries) <= 17, entries
+    core = [entry for entry in entries if entry not in EXTRAS]
+    assert len(core) <= 17, core
     for entry in entries:
         name = entry.removesuffix(".py")
         assert name in RANK or entry in ("__init__.py", "py.typed"), f"{entry} has no layer"
@@ -95,6 +101,15 @@ def test_imports_go_down_the_layers_and_never_into_private_modules(path: Path) -
         )
         private = [alias.name for alias in node.names if alias.name.startswith("_")]
         assert not private, f"{where}: reads private names {private} of {entry}"
+
+
+def test_nothing_in_the_package_imports_an_extra() -> None:
+    for path in modules():
+        if entry_of(path) in EXTRAS:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in runtime_imports(tree):
+            assert imported_entry(path, node)[0] not in EXTRAS, path
 
 
 def test_nothing_in_the_package_imports_testing() -> None:

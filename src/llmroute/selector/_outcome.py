@@ -8,13 +8,13 @@ import logging
 from typing import Any
 
 from ..affinity import pin_change
-from ..config import HealthConfig, Service
+from ..config import HealthConfig, RoutingConfig, Service
 from ..failures import Failure, FailureKind
 from ..state import Outcome, OutcomeKind
 from ..usage import Usage
 from ._result import SelectionResult
 
-__all__ = ["awrite_outcome", "build_outcome", "read_failed", "write_outcome"]
+__all__ = ["awrite_outcome", "build_outcome", "configure_store", "read_failed", "write_outcome"]
 
 _log = logging.getLogger("llmroute.state")
 
@@ -54,6 +54,18 @@ def _write_failed(outcome: Outcome) -> None:
         exc_info=True,
         extra={"event": "state_write_failed", "service_id": outcome.service.service_id},
     )
+
+
+def configure_store(state: Any, config: RoutingConfig) -> None:
+    """Tell a store of a configuration: ``use_config(config)`` when it keys its state by
+    config generation (a shared store), else ``configure(config.health)`` when it has one."""
+    use_config = getattr(state, "use_config", None)
+    if use_config is not None:
+        use_config(config)
+        return
+    configure = getattr(state, "configure", None)
+    if configure is not None:
+        configure(config.health)
 
 
 def read_failed(rule: str) -> None:

@@ -30,7 +30,7 @@ from ..stats import InMemoryStatsStore
 from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
-from ._outcome import awrite_outcome, build_outcome, read_failed, write_outcome
+from ._outcome import awrite_outcome, build_outcome, configure_store, read_failed, write_outcome
 from ._plan import RulePlan
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
@@ -101,6 +101,8 @@ class ServiceSelector:
         self._health_config = health_config
         self._probes = ProbeRunner(state, probe, self._clock)
         self._check_probe(health_config)
+        if self._config is not None and getattr(state, "use_config", None) is not None:
+            configure_store(state, self._config)
         self._rng = rng if rng is not None else random.Random()
         self._in_flight = InFlight()
         self.token_counter = token_counter
@@ -173,9 +175,7 @@ class ServiceSelector:
         if not isinstance(config, RoutingConfig):
             raise TypeError(f"config must be a RoutingConfig, got {type(config).__name__}")
         self._check_probe(config.health)
-        configure = getattr(self._state, "configure", None)
-        if configure is not None:
-            configure(config.health)
+        configure_store(self._state, config)
         self._health_config = config.health
         self._config = config
         self.update_providers(config.providers)

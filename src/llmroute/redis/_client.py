@@ -1,0 +1,110 @@
+"""The connections: a sync client for reads and the write-behind thread, a ``redis.asyncio``
+client per event loop for async reads, both with short socket timeouts and no retries (a
+failed call fails open at once; the link's backoff decides when to try again)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.exceptions import NoScriptError
+from redis.retry import Retry
+
+from ._ops import Command
+from ._scripts import SCRIPTS
+
+__all__ = ["Connections"]
+
+
+class Connections:
+    """The sync client, the async client of the running loop, and the scripts' load state."""
+
+    def __init__(self, url: str, socket_timeout: float, options: dict[str, Any]) -> None:
+        self._url = url
+        self._options = {
+            "socket_timeout": socket_timeout,
+            "socket_connect_timeout": socket_timeout,
+            "health_check_interval": 0,
+            "decode_responses": True,
+            **options,
+        }
+        self.sync = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **self._options)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._async: redis.asyncio.Redis | None = None
+        self.loaded = False
+
+    def async_client(self) -> redis.asyncio.Redis:
+        """The async client of the running event loop (a loop's connections are its own)."""
+        loop = asyncio.get_running_loop()
+        if self._async is None or self._loop is not loop:
+            retry = AsyncRetry(NoBackoff(), 0)
+            self._async = redis.asyncio.Redis.from_url(self._url, retry=retry, **self._options)
+            self._loop = loop
+        return self._async
+
+    def run(self, commands: Sequence[Command]) -> list[Any]:
+        """Run ``commands`` in one pipelined round trip (loading the scripts first after a
+        reconnect; re-running a script the server had lost). Raises on any error."""
+        client = self.sync
+        if not self.loaded:
+            pipe = client.pipeline(transaction=False)
+            for script in SCRIPTS:
+                pipe.script_load(script.text)
+            pipe.execute()
+            self.loaded = True
+        pipe = client.pipeline(transaction=False)
+        for name, args in commands:
+            getattr(pipe, name)(*args)
+        results: list[Any] = pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in results):
+            self.loaded = False
+            for script in SCRIPTS:
+                client.script_load(script.text)
+            self.loaded = True
+            for index, result in enumerate(results):
+                if isinstance(result, NoScriptError):
+                    results[index] = client.evalsha(*commands[index][1])
+        return _checked(results)
+
+    async def arun(self, commands: Sequence[Command]) -> list[Any]:
+        """:meth:`run` on the async client, awaited (the event loop never blocks)."""
+        client = self.async_client()
+        if not self.loaded:
+            pipe = client.pipeline(transaction=False)
+            for script in SCRIPTS:
+                pipe.script_load(script.text)
+            await pipe.execute()
+            self.loaded = True
+        pipe = client.pipeline(transaction=False)
+        for name, args in commands:
+            getattr(pipe, name)(*args)
+        results: list[Any] = await pipe.execute(raise_on_error=False)
+        if any(isinstance(r, NoScriptError) for r in results):
+            self.loaded = False
+            for script in SCRIPTS:
+                await client.script_load(script.text)
+            self.loaded = True
+            for index, result in enumerate(results):
+                if isinstance(result, NoScriptError):
+                    results[index] = await client.evalsha(*commands[index][1])
+        return _checked(results)
+
+    def lost(self) -> None:
+        """After a failed call: the scripts are loaded again on the next connection."""
+        self.loaded = False
+
+    def close(self) -> None:
+        """Close the sync client's connections."""
+        self.sync.close()
+
+
+def _checked(results: list[Any]) -> list[Any]:
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
+    return results

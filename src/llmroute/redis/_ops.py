@@ -1,0 +1,174 @@
+"""The round trips, as lists of commands: what one read sends (and how its answers update
+the view) and what one outcome sends. Sync and async drivers only run the lists, so the two
+forms share every line of logic."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..config import ServiceID
+from ..health import lease_probe
+from ..state import Outcome, StateQuery
+from ._codec import Keys, decode_health, encode_health, encode_pin, health_ttl_ms, next_health
+from ._scripts import ADD_USAGE, CAS_HEALTH, RELEASE_PIN, SET_PIN
+from ._view import Usage, View
+
+__all__ = ["Command", "ReadPlan", "cas_command", "write_commands"]
+
+#: One pipelined command: the client method's name and its arguments.
+Command = tuple[str, tuple[Any, ...]]
+
+#: How long a round-robin turn counter lives after its last use.
+TURN_TTL_MS = 86_400_000
+
+
+def cas_command(
+    keys: Keys, sid: str, expected: str | None, body: str, stamp: bool, ttl: int
+) -> Command:
+    """The compare-and-set of one health entry."""
+    args = (keys.health(sid), keys.seq, expected or "", body, "1" if stamp else "0", ttl)
+    return ("evalsha", (CAS_HEALTH.sha, 2, *args))
+
+
+class ReadPlan:
+    """The one round trip of a read that the view cannot answer: every known service's
+    health entry, the ejection sequence, the rule's turn (taken with INCR when the query
+    takes it), the query's pins, session counts and usage windows, and a compare-and-set
+    probe lease for each service the view sees due."""
+
+    def __init__(self, keys: Keys, query: StateQuery, view: View, now: float) -> None:
+        self.query = query
+        self.now = now
+        self.sids = sorted({*view.server, *query.services})
+        rule = query.rule
+        commands: list[Command] = [
+            ("mget", ([keys.health(sid) for sid in self.sids],)),
+            ("get", (keys.seq,)),
+        ]
+        turn = keys.turn(rule)
+        if query.take_turn:
+            commands += [("incr", (turn,)), ("pexpire", (turn, TURN_TTL_MS))]
+        else:
+            commands.append(("get", (turn,)))
+        if query.pin_keys:
+            commands.append(("mget", ([keys.pin(rule, key) for key in query.pin_keys],)))
+        if query.sessions:
+            commands += [("zcount", (keys.sessions(s), now, "+inf")) for s in query.services]
+        if query.stats:
+            fields = ("s", "w", "r", "i", "o", "h", "m")
+            commands += [("hmget", (keys.usage(s), fields)) for s in query.services]
+        self.leases: list[tuple[str, str]] = []
+        if query.lease_probes:
+            for sid in view.due(query.services, now):
+                leased = lease_probe(view.states[sid], now)
+                if leased is not None:
+                    body, expected = encode_health(leased), view.server.get(sid)
+                    ttl = health_ttl_ms(leased, now)
+                    commands.append(cas_command(keys, sid, expected, body, False, ttl))
+                    self.leases.append((sid, body))
+        self.commands = commands
+
+    def apply(
+        self, results: Sequence[Any], view: View, mono: float
+    ) -> tuple[int | None, list[tuple[ServiceID, int]]]:
+        """Update the view from the answers; returns the turn taken (None when not taken) and
+        the probe leases won, as (service id, ejection seq)."""
+        query = self.query
+        rule = query.rule
+        answers = iter(results)
+        with view.lock:
+            for sid, raw in zip(self.sids, next(answers), strict=True):
+                view.set_health(sid, raw)
+            view.health_at = mono
+            view.seq = int(next(answers) or 0)
+            taken = None
+            if query.take_turn:
+                taken = int(next(answers)) - 1
+                next(answers)
+                view.turns[rule] = (taken + 1, mono)
+            else:
+                view.turns[rule] = (int(next(answers) or 0), mono)
+            if query.pin_keys:
+                for key, raw in zip(query.pin_keys, next(answers), strict=True):
+                    view.set_pin(rule, key, raw, mono)
+            if query.sessions:
+                for sid in query.services:
+                    view.sessions[sid] = (int(next(answers)), mono)
+            if query.stats:
+                for sid in query.services:
+                    view.usage[sid] = (_usage(next(answers)), mono)
+            won = []
+            for sid, _body in self.leases:
+                ok, entry = next(answers)
+                view.set_health(sid, entry)
+                if int(ok) == 1:
+                    won.append((ServiceID.parse(sid), view.states[sid].ejected_seq))
+        return taken, won
+
+
+def _usage(values: Sequence[str | None]) -> Usage | None:
+    if values[0] is None or values[1] is None:
+        return None
+    counts = [int(v or 0) for v in values[2:]]
+    return Usage(float(values[0]), float(values[1]), *counts)
+
+
+def write_commands(
+    keys: Keys, outcome: Outcome, now: float, view: View
+) -> tuple[list[Command], bool]:
+    """The commands of one outcome (usage, pin, turn, then the health compare-and-set last),
+    and whether the last one is that compare-and-set."""
+    commands: list[Command] = []
+    service = outcome.service
+    sid = service.service_id
+    rule = outcome.rule
+    if outcome.kind == "success":
+        usage = outcome.usage
+        inputs = usage.input_tokens if usage is not None else 0
+        outputs = usage.output_tokens if usage is not None else 0
+        hits = int(usage is not None and inputs > 0 and usage.cached_tokens > 0)
+        misses = int(usage is not None and inputs > 0 and not hits)
+        args = (now, float(service.time_window), 1, inputs, outputs, hits, misses, now)
+        commands.append(("evalsha", (ADD_USAGE.sha, 2, keys.usage(sid), keys.sessions(sid), *args)))
+    pin = outcome.pin
+    if pin is not None:
+        pin_key = keys.pin(rule, pin.key)
+        member = f"{rule}\x1f{pin.key}"
+        if pin.action == "set":
+            with view.lock:
+                known = view.pins.get((rule, pin.key), (None, 0.0))[0]
+            mode = "move" if known else "nx"
+            value = encode_pin(str(pin.service), now, now + pin.ttl)
+            ttl = max(int(pin.ttl * 1000), 1)
+            commands.append(
+                (
+                    "evalsha",
+                    (
+                        SET_PIN.sha,
+                        2,
+                        pin_key,
+                        keys.sessions(str(pin.service)),
+                        mode,
+                        value,
+                        ttl,
+                        member,
+                        now + pin.ttl,
+                        keys.sessions_prefix,
+                        str(pin.service),
+                    ),
+                )
+            )
+        else:
+            release = (RELEASE_PIN.sha, 2, pin_key, keys.sessions(str(pin.service)))
+            commands.append(("evalsha", (*release, str(pin.service), member)))
+    if outcome.advance_turn:
+        turn = keys.turn(rule)
+        commands += [("incr", (turn,)), ("pexpire", (turn, TURN_TTL_MS))]
+    with view.lock:
+        expected = view.server.get(sid)
+    step = next_health(decode_health(expected), bool(expected), outcome, now)
+    if step is None:
+        return commands, False
+    commands.append(cas_command(keys, sid, expected, *step))
+    return commands, True

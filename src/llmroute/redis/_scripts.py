@@ -1,0 +1,112 @@
+"""The Lua scripts RedisState runs on the server, each under a versioned name.
+
+A script's text starts with its name and version, so its SHA1 changes with any change to it:
+two library versions running side by side during a rolling deploy each call their own. They
+are loaded once per connection (``SCRIPT LOAD``) and called with EVALSHA; a server that lost
+them (restarted, flushed) answers NOSCRIPT, and they are loaded again.
+"""
+
+from __future__ import annotations
+
+from hashlib import sha1
+
+__all__ = ["SCRIPTS", "Script"]
+
+
+class Script:
+    """One Lua script: its versioned ``name``, its ``text`` and the ``sha`` EVALSHA calls."""
+
+    __slots__ = ("name", "sha", "text")
+
+    def __init__(self, name: str, body: str) -> None:
+        self.name = name
+        self.text = f"-- llmroute {name}\n{body}"
+        self.sha = sha1(self.text.encode("utf-8")).hexdigest()
+
+
+#: Compare-and-set of a health entry. KEYS: entry, sequence. ARGV: the entry expected ("" for
+#: none), the new JSON part ("" deletes), "1" to stamp a new ejection sequence, TTL in ms.
+#: Answers {1, new entry} or {0, the current entry} on a conflict.
+CAS_HEALTH = Script(
+    "cas_health:v1",
+    """
+local cur = redis.call('GET', KEYS[1]) or ''
+if cur ~= ARGV[1] then return {0, cur} end
+if ARGV[2] == '' then
+  redis.call('DEL', KEYS[1])
+  return {1, ''}
+end
+local seq
+if ARGV[3] == '1' then
+  seq = redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], 86400000)
+else
+  seq = string.match(cur, '^(%d+)|') or '0'
+end
+local new = seq .. '|' .. ARGV[2]
+redis.call('SET', KEYS[1], new, 'PX', ARGV[4])
+return {1, new}
+""",
+)
+
+#: Set a pin. KEYS: the pin, the new service's sessions set. ARGV: "nx" (a new session: the
+#: first writer wins) or "move", the value, TTL in ms, the sessions member, its expiry, the
+#: sessions-set prefix, the new service id. A pin already on that service is kept as it is.
+#: Answers the pin in force.
+SET_PIN = Script(
+    "set_pin:v1",
+    """
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local old = string.match(cur, '^([^\\t]*)\\t')
+  if ARGV[1] == 'nx' or old == ARGV[7] then return cur end
+  if old then redis.call('ZREM', ARGV[6] .. old, ARGV[4]) end
+end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[5], ARGV[4])
+if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[3]) then
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return ARGV[2]
+""",
+)
+
+#: Release a pin when it is on the given service. KEYS: the pin, that service's sessions set.
+#: ARGV: the service id, the sessions member. Answers 1 when it was released.
+RELEASE_PIN = Script(
+    "release_pin:v1",
+    """
+local cur = redis.call('GET', KEYS[1])
+if not cur or string.match(cur, '^([^\\t]*)\\t') ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[2])
+return 1
+""",
+)
+
+#: Count a served request into a service's usage window (opened at its first request, as the
+#: in-memory stats do). KEYS: the window. ARGV: now, the window's length in seconds, then
+#: requests, input tokens, output tokens, cache hits, cache misses to add; and the clock time
+#: before which sessions-set members have expired, with the sessions set as KEYS[2].
+ADD_USAGE = Script(
+    "add_usage:v1",
+    """
+local now = tonumber(ARGV[1])
+local length = tonumber(ARGV[2])
+local start = tonumber(redis.call('HGET', KEYS[1], 's') or '')
+if not start or now - start >= length then
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[1], 's', ARGV[1], 'w', ARGV[2])
+end
+redis.call('HINCRBY', KEYS[1], 'r', ARGV[3])
+redis.call('HINCRBY', KEYS[1], 'i', ARGV[4])
+redis.call('HINCRBY', KEYS[1], 'o', ARGV[5])
+redis.call('HINCRBY', KEYS[1], 'h', ARGV[6])
+redis.call('HINCRBY', KEYS[1], 'm', ARGV[7])
+redis.call('PEXPIRE', KEYS[1], math.floor(length * 2000))
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', ARGV[8])
+return 1
+""",
+)
+
+SCRIPTS: tuple[Script, ...] = (CAS_HEALTH, SET_PIN, RELEASE_PIN, ADD_USAGE)

@@ -1,0 +1,318 @@
+"""RedisState: the state store of a fleet of workers and replicas, on one Redis."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ..config import HealthConfig, RoutingConfig
+from ..health import FRESH
+from ..state import (
+    EMPTY,
+    InMemoryTacticState,
+    Outcome,
+    StateQuery,
+    StateSnapshot,
+    TacticCursor,
+    ewma_view,
+)
+from ..stats import InMemoryStatsStore
+from ..typing import Clock, system_clock
+from ._client import Connections
+from ._codec import Keys, decode_health, encode_pin, generation_of, mask_url, next_health
+from ._figures import SharedStats
+from ._link import Link
+from ._ops import ReadPlan, cas_command, write_commands
+from ._scripts import SET_PIN
+from ._view import Usage, View
+from ._writer import Writer
+
+__all__ = ["RedisState"]
+
+_MAX_CAS_TRIES = 8
+
+
+class RedisState:
+    """A state store shared by every process that uses the same Redis and ``namespace``
+    (implements ``StateStore`` and ``AsyncStateStore``). Build it with :meth:`from_url`.
+
+    Shared: health (ejections, rate-limit windows, auth flags, consecutive errors, probe
+    leases), pins and live-session counts, usage windows, round-robin turns. This process's
+    own: latency / TTFT / speed samples (:attr:`stats`), tactic cursors (:attr:`tactics`)
+    and in-flight counts (the selector's). Reads are answered from a local view refreshed at
+    most every ``sync_interval`` seconds by one pipelined round trip (0: on every read);
+    outcomes are applied to the view at once and sent by a write-behind thread. When Redis
+    is unreachable it fails open: the view answers, outcomes wait (at most ``max_pending``),
+    and :attr:`connected` is False. Thread-safe; never raises from a read or a write.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        namespace: str = "default",
+        sync_interval: float = 0.5,
+        socket_timeout: float = 0.05,
+        max_pending: int = 10_000,
+        clock: Clock | None = None,
+        **redis_options: Any,
+    ) -> None:
+        if sync_interval < 0 or socket_timeout <= 0 or max_pending < 1:
+            raise ValueError("sync_interval >= 0, socket_timeout > 0 and max_pending >= 1")
+        self._where = mask_url(url)
+        self._namespace = namespace
+        self._generation = "0"
+        self._keys = Keys(namespace, self._generation)
+        self._interval = float(sync_interval)
+        self._clock: Clock = clock if clock is not None else system_clock
+        self._conns = Connections(url, socket_timeout, redis_options)
+        self._link = Link(self._where)
+        self._view = View()
+        self._writer = Writer(self._send, self._link, max_pending)
+        self.health_config = HealthConfig()
+        self.stats = InMemoryStatsStore(clock=self._clock)
+        self.tactics = InMemoryTacticState()
+
+    @classmethod
+    def from_url(cls, url: str, **options: Any) -> RedisState:
+        """A store on the Redis at ``url`` (``redis://[:password@]host:port/db``); options:
+        ``namespace``, ``sync_interval`` (0.5 s), ``socket_timeout`` (0.05 s),
+        ``max_pending`` (10,000 outcomes kept while Redis is down), ``clock``, and any
+        option of ``redis.Redis.from_url``. Connects lazily: nothing is sent until the
+        first read or write."""
+        return cls(url, **options)
+
+    # -- what it holds -----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """Whether the last call to Redis succeeded (for health endpoints)."""
+        return self._link.up
+
+    @property
+    def namespace(self) -> str:
+        """The namespace every key is under."""
+        return self._namespace
+
+    @property
+    def generation(self) -> str:
+        """The configuration generation keys are under (see :meth:`use_config`)."""
+        return self._generation
+
+    @generation.setter
+    def generation(self, value: str) -> None:
+        if value == self._generation:
+            return
+        self._generation = value
+        self._keys = Keys(self._namespace, value)
+        self._view = View()
+        self.tactics.reset()
+
+    @property
+    def pending(self) -> int:
+        """Outcomes not yet sent to Redis."""
+        return self._writer.pending
+
+    def use_config(self, config: RoutingConfig) -> None:
+        """Key state under ``config``'s generation (a hash of the document): every process
+        that loads the same config shares one state; a different config starts afresh, so
+        late outcomes of the old one cannot change the new one's decisions. The selector
+        calls it on ``from_config`` and ``update_config``."""
+        self.configure(config.health)
+        self.generation = generation_of(config)
+
+    def configure(self, health: HealthConfig) -> None:
+        """Apply a reloaded health configuration (outcomes carry their own)."""
+        self.health_config = health
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every outcome written so far was sent; True when done in time."""
+        return self._writer.flush(timeout)
+
+    def close(self) -> None:
+        """Stop the write-behind thread and close the connections."""
+        self._writer.close()
+        self._conns.close()
+
+    # -- StateStore --------------------------------------------------------------------
+
+    def read(self, query: StateQuery) -> StateSnapshot:
+        """Answer ``query`` from the local view, refreshed first (one round trip) when it is
+        older than ``sync_interval`` or lacks what the query asks for."""
+        now = self._clock()
+        plan = self._plan(query, now)
+        if plan is None:
+            return self._snapshot(query, now, None, ())
+        try:
+            results = self._conns.run(plan.commands)
+        except Exception as error:
+            return self._failed(error, query, now)
+        self._link.ok()
+        taken, won = plan.apply(results, self._view, time.monotonic())
+        return self._snapshot(query, now, taken, tuple(won))
+
+    async def aread(self, query: StateQuery) -> StateSnapshot:
+        """:meth:`read` for async callers, on ``redis.asyncio`` (never blocks the loop)."""
+        now = self._clock()
+        plan = self._plan(query, now)
+        if plan is None:
+            return self._snapshot(query, now, None, ())
+        try:
+            results = await self._conns.arun(plan.commands)
+        except Exception as error:
+            return self._failed(error, query, now)
+        self._link.ok()
+        taken, won = plan.apply(results, self._view, time.monotonic())
+        return self._snapshot(query, now, taken, tuple(won))
+
+    def write(self, outcome: Outcome) -> None:
+        """Apply ``outcome`` to the local view at once and queue it for Redis (written behind
+        on one thread, in order; never waits for the network)."""
+        now = self._clock()
+        self._apply_local(outcome, now)
+        self._writer.put((self._keys, outcome, now))
+
+    async def awrite(self, outcome: Outcome) -> None:
+        """:meth:`write` for async callers (the write-behind thread sends it)."""
+        self.write(outcome)
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _plan(self, query: StateQuery, now: float) -> ReadPlan | None:
+        view = self._view
+        if view.fresh(query, time.monotonic(), self._interval) or not self._link.may_try():
+            return None
+        with view.lock:
+            return ReadPlan(self._keys, query, view, now)
+
+    def _failed(self, error: BaseException, query: StateQuery, now: float) -> StateSnapshot:
+        self._conns.lost()
+        self._link.failed(error)
+        return self._snapshot(query, now, None, ())
+
+    def _snapshot(
+        self, query: StateQuery, now: float, taken: int | None, probes: tuple[Any, ...]
+    ) -> StateSnapshot:
+        view = self._view
+        rule = query.rule
+        with view.lock:
+            if taken is None and query.take_turn:  # Redis did not answer: this process's turns
+                taken = view.turn_of(rule)
+                view.turns[rule] = (taken + 1, view.turns.get(rule, (0, -1e18))[1])
+            unhealthy = view.unhealthy(query.services)
+            usage: dict[str, Usage | None] = {}
+            if query.stats:
+                usage = {sid: view.usage.get(sid, (None, 0.0))[0] for sid in query.services}
+            return StateSnapshot(
+                now=now,
+                seq=view.seq,
+                unhealthy=unhealthy,
+                probing=query.health.probe_enabled,
+                stats=SharedStats(self.stats, usage, now) if query.stats else EMPTY,
+                ewma=ewma_view(self.stats, query.ewma_decay) if query.ewma_decay else EMPTY,
+                sessions=view.session_counts(query.services) if query.sessions else EMPTY,
+                pins=view.pins_of(rule, query.pin_keys, now) if query.pin_keys else EMPTY,
+                cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
+                turn=taken if taken is not None else view.turn_of(rule),
+                probes=probes,
+            )
+
+    # -- writing -----------------------------------------------------------------------
+
+    def _apply_local(self, outcome: Outcome, now: float) -> None:
+        """This process's own outcome, applied to the view before Redis hears of it."""
+        service = outcome.service
+        sid = service.service_id
+        if outcome.kind == "success":
+            self.stats.record_success(service, outcome.usage, outcome.latency_ms, outcome.ttft_ms)
+        if outcome.current:
+            self.tactics.record(outcome.rule, sid)
+        view = self._view
+        with view.lock:
+            state = view.states.get(sid, FRESH)
+            step = next_health(state, state is not FRESH, outcome, now)
+            if step is not None:
+                body, stamp, _ttl = step
+                seq = view.seq + 1 if stamp else state.ejected_seq
+                view.states[sid] = decode_health(f"{seq}|{body}") if body else FRESH
+            if outcome.kind == "success":
+                self._count_usage(outcome, now)
+            if outcome.advance_turn:
+                turn, at = view.turns.get(outcome.rule, (0, -1e18))
+                view.turns[outcome.rule] = (turn + 1, at)
+            self._pin_local(outcome, now)
+
+    def _count_usage(self, outcome: Outcome, now: float) -> None:
+        view = self._view
+        sid = outcome.service.service_id
+        usage = outcome.usage
+        inputs = usage.input_tokens if usage is not None else 0
+        outputs = usage.output_tokens if usage is not None else 0
+        cache = 0 if usage is None or inputs <= 0 else (1 if usage.cached_tokens > 0 else -1)
+        window, at = view.usage.get(sid, (None, -1e18))
+        length = float(outcome.service.time_window)
+        base = window if window is not None else Usage(now, length)
+        view.usage[sid] = (base.plus(now, length, inputs, outputs, cache), at)
+
+    def _pin_local(self, outcome: Outcome, now: float) -> None:
+        pin = outcome.pin
+        if pin is None:
+            return
+        view = self._view
+        rule = outcome.rule
+        raw, at = view.pins.get((rule, pin.key), (None, -1e18))
+        held = raw.split("\t", 1)[0] if raw else None
+        target = str(pin.service)
+        if pin.action == "set" and held != target:
+            view.pins[(rule, pin.key)] = (encode_pin(target, now, now + pin.ttl), at)
+            count, when = view.sessions.get(target, (0, -1e18))
+            view.sessions[target] = (count + 1, when)
+        elif pin.action == "release" and held == target:
+            view.pins[(rule, pin.key)] = (None, at)
+
+    def _send(self, item: tuple[Keys, Outcome, float]) -> None:
+        """Send one outcome (the write-behind thread): one round trip, and more only when a
+        health compare-and-set meets a concurrent change."""
+        keys, outcome, now = item
+        commands, has_cas = write_commands(keys, outcome, now, self._view)
+        if not commands:
+            return
+        try:
+            results = self._conns.run(commands)
+            current = keys is self._keys
+            if current:
+                self._learn_pins(outcome, commands, results)
+            if has_cas:
+                self._settle_cas(keys, outcome, now, results[-1], current)
+        except Exception:
+            self._conns.lost()
+            raise
+
+    def _learn_pins(self, outcome: Outcome, commands: list[Any], results: list[Any]) -> None:
+        pin = outcome.pin
+        if pin is None or pin.action != "set":
+            return
+        for (name, args), result in zip(commands, results, strict=True):
+            if name == "evalsha" and args[0] == SET_PIN.sha:
+                with self._view.lock:
+                    self._view.set_pin(outcome.rule, pin.key, result, time.monotonic())
+
+    def _settle_cas(
+        self, keys: Keys, outcome: Outcome, now: float, answer: Any, current: bool
+    ) -> None:
+        sid = outcome.service.service_id
+        for _ in range(_MAX_CAS_TRIES):
+            ok, entry = int(answer[0]), answer[1] or None
+            if current:
+                with self._view.lock:
+                    self._view.set_health(sid, entry)
+            if ok == 1:
+                return
+            step = next_health(decode_health(entry), entry is not None, outcome, now)
+            if step is None:
+                return
+            answer = self._conns.run([cas_command(keys, sid, entry, *step)])[0]
+
+    def __repr__(self) -> str:
+        state = "connected" if self.connected else "disconnected"
+        return f"RedisState({self._where!r}, namespace={self._namespace!r}, {state})"
