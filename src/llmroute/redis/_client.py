@@ -22,7 +22,10 @@ __all__ = ["Connections"]
 
 
 class Connections:
-    """The sync client, the async client of the running loop, and the scripts' load state."""
+    """The sync client, the async client of the running loop, and the scripts' load state.
+
+    ``options`` go to both clients, except ``connection_class`` (the sync client's only).
+    ``round_trips`` counts the pipelines sent (the scripts' loading included)."""
 
     def __init__(self, url: str, socket_timeout: float, options: dict[str, Any]) -> None:
         self._url = url
@@ -33,10 +36,19 @@ class Connections:
             "decode_responses": True,
             **options,
         }
-        self.sync = redis.Redis.from_url(url, retry=Retry(NoBackoff(), 0), **self._options)
+        sync_only = (
+            {"connection_class": options.pop("connection_class")}
+            if ("connection_class" in options)
+            else {}
+        )
+        self._options.pop("connection_class", None)
+        self.sync = redis.Redis.from_url(
+            url, retry=Retry(NoBackoff(), 0), **self._options, **sync_only
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._async: redis.asyncio.Redis | None = None
         self.loaded = False
+        self.round_trips = 0
 
     def async_client(self) -> redis.asyncio.Redis:
         """The async client of the running event loop (a loop's connections are its own)."""
@@ -55,11 +67,13 @@ class Connections:
             pipe = client.pipeline(transaction=False)
             for script in SCRIPTS:
                 pipe.script_load(script.text)
+            self.round_trips += 1
             pipe.execute()
             self.loaded = True
         pipe = client.pipeline(transaction=False)
         for name, args in commands:
             getattr(pipe, name)(*args)
+        self.round_trips += 1
         results: list[Any] = pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in results):
             self.loaded = False
@@ -78,11 +92,13 @@ class Connections:
             pipe = client.pipeline(transaction=False)
             for script in SCRIPTS:
                 pipe.script_load(script.text)
+            self.round_trips += 1
             await pipe.execute()
             self.loaded = True
         pipe = client.pipeline(transaction=False)
         for name, args in commands:
             getattr(pipe, name)(*args)
+        self.round_trips += 1
         results: list[Any] = await pipe.execute(raise_on_error=False)
         if any(isinstance(r, NoScriptError) for r in results):
             self.loaded = False

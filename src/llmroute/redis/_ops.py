@@ -115,10 +115,11 @@ def _usage(values: Sequence[str | None]) -> Usage | None:
 
 
 def write_commands(
-    keys: Keys, outcome: Outcome, now: float, view: View
+    keys: Keys, outcome: Outcome, now: float, mode: str, view: View
 ) -> tuple[list[Command], bool]:
     """The commands of one outcome (usage, pin, turn, then the health compare-and-set last),
-    and whether the last one is that compare-and-set."""
+    and whether the last one is that compare-and-set. ``mode``: how a pin is set, ``nx`` (a
+    new session: the first writer wins) or ``move``."""
     commands: list[Command] = []
     service = outcome.service
     sid = service.service_id
@@ -136,9 +137,6 @@ def write_commands(
         pin_key = keys.pin(rule, pin.key)
         member = f"{rule}\x1f{pin.key}"
         if pin.action == "set":
-            with view.lock:
-                known = view.pins.get((rule, pin.key), (None, 0.0))[0]
-            mode = "move" if known else "nx"
             value = encode_pin(str(pin.service), now, now + pin.ttl)
             ttl = max(int(pin.ttl * 1000), 1)
             commands.append(

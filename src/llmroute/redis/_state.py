@@ -31,6 +31,11 @@ __all__ = ["RedisState"]
 
 _MAX_CAS_TRIES = 8
 
+# A snapshot's seq carries the generation it was read under in its high bits, so an outcome
+# that comes back after a config reload is known for one of the old generation.
+_EPOCH_SHIFT = 48
+_SEQ_MASK = (1 << _EPOCH_SHIFT) - 1
+
 
 class RedisState:
     """A state store shared by every process that uses the same Redis and ``namespace``
@@ -62,6 +67,7 @@ class RedisState:
         self._where = mask_url(url)
         self._namespace = namespace
         self._generation = "0"
+        self._epoch = 0  # this process's count of generations: the high bits of a read's seq
         self._keys = Keys(namespace, self._generation)
         self._interval = float(sync_interval)
         self._clock: Clock = clock if clock is not None else system_clock
@@ -104,9 +110,15 @@ class RedisState:
         if value == self._generation:
             return
         self._generation = value
+        self._epoch += 1
         self._keys = Keys(self._namespace, value)
         self._view = View()
         self.tactics.reset()
+
+    @property
+    def round_trips(self) -> int:
+        """How many round trips to Redis this store has made (reads, writes, script loads)."""
+        return self._conns.round_trips
 
     @property
     def pending(self) -> int:
@@ -169,8 +181,17 @@ class RedisState:
         """Apply ``outcome`` to the local view at once and queue it for Redis (written behind
         on one thread, in order; never waits for the network)."""
         now = self._clock()
+        if outcome.read_seq is not None:
+            if outcome.read_seq >> _EPOCH_SHIFT != self._epoch:
+                return  # read under an older generation: it must not change this one
+            outcome = outcome._replace(read_seq=outcome.read_seq & _SEQ_MASK)
+        mode = "nx"  # a session's first pin: the first writer wins; a move overwrites
+        if outcome.pin is not None:
+            with self._view.lock:
+                if self._view.pins.get((outcome.rule, outcome.pin.key), (None, 0.0))[0]:
+                    mode = "move"
         self._apply_local(outcome, now)
-        self._writer.put((self._keys, outcome, now))
+        self._writer.put((self._keys, outcome, now, mode))
 
     async def awrite(self, outcome: Outcome) -> None:
         """:meth:`write` for async callers (the write-behind thread sends it)."""
@@ -205,7 +226,7 @@ class RedisState:
                 usage = {sid: view.usage.get(sid, (None, 0.0))[0] for sid in query.services}
             return StateSnapshot(
                 now=now,
-                seq=view.seq,
+                seq=self._epoch << _EPOCH_SHIFT | view.seq,
                 unhealthy=unhealthy,
                 probing=query.health.probe_enabled,
                 stats=SharedStats(self.stats, usage, now) if query.stats else EMPTY,
@@ -270,11 +291,11 @@ class RedisState:
         elif pin.action == "release" and held == target:
             view.pins[(rule, pin.key)] = (None, at)
 
-    def _send(self, item: tuple[Keys, Outcome, float]) -> None:
+    def _send(self, item: tuple[Keys, Outcome, float, str]) -> None:
         """Send one outcome (the write-behind thread): one round trip, and more only when a
         health compare-and-set meets a concurrent change."""
-        keys, outcome, now = item
-        commands, has_cas = write_commands(keys, outcome, now, self._view)
+        keys, outcome, now, mode = item
+        commands, has_cas = write_commands(keys, outcome, now, mode, self._view)
         if not commands:
             return
         try:

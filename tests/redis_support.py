@@ -1,0 +1,221 @@
+"""Support for the tests on a real Redis: where it is, namespaces that clean up after
+themselves, a redis-server of a test's own (started on a free port, stopped by its pid), and
+the worker processes of the multi-process scenarios (importable by spawned children)."""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import redis
+
+from llmroute import HealthConfig, Rule, Service, ServiceSelector
+from llmroute.redis import RedisState
+from llmroute.state import StateQuery
+from llmroute.testing import FakeAPIError
+
+URL = os.environ.get("LLMROUTE_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def reachable(url: str = URL) -> bool:
+    """Whether a Redis answers at ``url``."""
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
+    except redis.RedisError:
+        return False
+
+
+def new_namespace() -> str:
+    """A namespace of a test's own."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def delete_namespace(namespace: str, url: str = URL) -> None:
+    """Delete every key of ``namespace``."""
+    client = redis.Redis.from_url(url, socket_timeout=1.0)
+    try:
+        keys = list(client.scan_iter(match=f"llmroute:{namespace}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass
+    finally:
+        client.close()
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class OwnRedis:
+    """A redis-server of the test's own on a free port, without persistence."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the server and wait (at most 5 s) until it answers."""
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed"
+        command = [binary, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 5
+        while not reachable(self.url):
+            assert time.monotonic() < deadline, "redis-server did not start"
+            time.sleep(0.02)
+
+    def start_on_same_port(self) -> None:
+        """Start the server again, on the port it had."""
+        self.start()
+
+    def kill(self) -> None:
+        """Stop the server at once (SIGKILL, by its pid)."""
+        if self.process is not None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+            self.process = None
+
+
+@contextmanager
+def own_redis() -> Iterator[OwnRedis]:
+    """A running redis-server of the test's own, stopped at the end."""
+    server = OwnRedis()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.kill()
+
+
+# -- the multi-process scenarios --------------------------------------------------------------
+
+
+def make_rule(n: int, tactic: str = "random", affinity: int = 0, **params: Any) -> Rule:
+    """Rule ``r`` over services ``p:m0`` .. ``p:m{n-1}``."""
+    return Rule(
+        uuid="r",
+        services=tuple(Service(provider="p", model=f"m{i}") for i in range(n)),
+        lb_tactic={"type": tactic, "params": params},
+        session_affinity=affinity,
+    )
+
+
+def store(namespace: str, url: str = URL, **options: Any) -> RedisState:
+    """A RedisState on the test's namespace."""
+    return RedisState.from_url(url, namespace=namespace, **options)
+
+
+def ok(service: Service, provider: object) -> dict[str, Any]:
+    """A provider call that serves."""
+    return {"usage": {"prompt_tokens": 10, "completion_tokens": 5}}
+
+
+def wait_until(start_at: float) -> None:
+    """Sleep until the wall clock reads ``start_at`` (processes start together)."""
+    delay = start_at - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def sessions_worker(namespace: str, start_at: float, work: list[tuple[int, int]]) -> dict[str, Any]:
+    """Serve ``work`` (session, request index) on a 4-service rule with affinity; returns
+    which service served each session's requests."""
+    state = store(namespace)
+    selector = ServiceSelector(state=state, rng=random.Random(os.getpid()))
+    rule = make_rule(4, affinity=600)
+    wait_until(start_at)
+    served: dict[str, list[str]] = {}
+    for session, _ in work:
+        result = selector.execute(rule, None, ok, session_id=f"s{session}")
+        served.setdefault(f"s{session}", []).append(result.service.service_id)
+        time.sleep(0.002)
+    state.flush(2)
+    return served
+
+
+def propagation_worker(namespace: str, start_at: float, index: int) -> list[float]:
+    """Worker 0 fails three calls on p:m0 at ``start_at`` and reports when; the others read
+    until p:m0 is unhealthy and report when they saw it."""
+    state = store(namespace, sync_interval=0.5)
+    selector = ServiceSelector(state=state, health=None)
+    rule = make_rule(2)
+    selector.select(rule)  # the first read: the view knows the rule's services
+    wait_until(start_at)
+    if index == 0:
+        result = selector.select(rule)
+        target = rule.services[0]
+        for _ in range(3):
+            selector.record(result, service=target, error=FakeAPIError(500))
+        state.flush(2)
+        return [time.time()]
+    query = selector.prepare(rule, None, None, None, None)[2]
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline:
+        if not state.read(query).healthy("p:m0"):
+            return [time.time()]
+        time.sleep(0.001)
+    return []
+
+
+def dead_provider_worker(namespace: str, start_at: float, requests: int) -> int:
+    """Send ``requests`` to a 2-service rule whose p:m0 always fails; returns its failed calls."""
+    state = store(namespace, sync_interval=0.05)
+    selector = ServiceSelector(state=state, health=None)
+    rule = make_rule(2, "round_robin", request_threshold=1)
+    failed = 0
+
+    def call(service: Service, provider: object) -> dict[str, Any]:
+        nonlocal failed
+        if service.model == "m0":
+            failed += 1
+            raise FakeAPIError(500)
+        return ok(service, provider)
+
+    wait_until(start_at)
+    for _ in range(requests):
+        selector.execute(rule, None, call)
+        time.sleep(0.01)
+    state.flush(2)
+    return failed
+
+
+def probe_worker(namespace: str, start_at: float, health: HealthConfig) -> int:
+    """Read p:m0 (ejected, due for a probe) with leases on; returns the probe leases won."""
+    state = store(namespace, sync_interval=0)
+    rule = make_rule(2)
+    query = StateQuery(rule="r", services=tuple(s.service_id for s in rule.services))
+    query = query._replace(lease_probes=True, health=health)
+    wait_until(start_at)
+    won = 0
+    for _ in range(20):
+        won += len(state.read(query).probes)
+        time.sleep(0.005)
+    return won
+
+
+def round_robin_worker(namespace: str, start_at: float, picks: int) -> list[str]:
+    """Make ``picks`` served picks on a round-robin rule with threshold 1 over 3 services."""
+    state = store(namespace)
+    selector = ServiceSelector(state=state)
+    rule = make_rule(3, "round_robin", request_threshold=1)
+    wait_until(start_at)
+    served = [selector.execute(rule, None, ok).service.service_id for _ in range(picks)]
+    state.flush(2)
+    return served
