@@ -4,6 +4,7 @@ the worker processes of the multi-process scenarios (importable by spawned child
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import random
 import shutil
@@ -127,57 +128,97 @@ def ok(service: Service, provider: object) -> dict[str, Any]:
     return {"usage": {"prompt_tokens": 10, "completion_tokens": 5}}
 
 
-def wait_until(start_at: float) -> None:
-    """Sleep until the wall clock reads ``start_at`` (processes start together)."""
-    delay = start_at - time.time()
-    if delay > 0:
-        time.sleep(delay)
+def run_fleet(target: Any, args: list[tuple[Any, ...]], timeout: float = 30) -> list[Any]:
+    """Run ``target(go, *args[i])`` in one spawned process per entry; ``go`` is a barrier
+    they pass together once set up. Returns their results in order."""
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    go = ctx.Barrier(len(args))
+    processes = [
+        ctx.Process(target=_child, args=(results, index, target, go, *entry))
+        for index, entry in enumerate(args)
+    ]
+    for process in processes:
+        process.start()
+    found: dict[int, Any] = {}
+    try:
+        for _ in processes:
+            index, value = results.get(timeout=timeout)
+            found[index] = value
+    finally:
+        for process in processes:
+            process.join(5)
+            if process.is_alive():
+                process.kill()
+    errors = [v for v in found.values() if isinstance(v, str) and v.startswith("error:")]
+    assert not errors, errors
+    return [found[index] for index in range(len(args))]
 
 
-def sessions_worker(namespace: str, start_at: float, work: list[tuple[int, int]]) -> dict[str, Any]:
-    """Serve ``work`` (session, request index) on a 4-service rule with affinity; returns
-    which service served each session's requests."""
+def _child(results: Any, index: int, target: Any, go: Any, *args: Any) -> None:
+    try:
+        value = target(go, index, *args)
+    except BaseException as error:  # reported to the parent
+        value = f"error: {error!r}"
+    results.put((index, value))
+
+
+def sessions_worker(go: Any, index: int, namespace: str, work: list[int]) -> dict[str, list[str]]:
+    """Serve one request of each session in ``work`` on a 4-service rule with affinity;
+    returns which services served each session."""
     state = store(namespace)
     selector = ServiceSelector(state=state, rng=random.Random(os.getpid()))
     rule = make_rule(4, affinity=600)
-    wait_until(start_at)
+    go.wait(20)
     served: dict[str, list[str]] = {}
-    for session, _ in work:
+    for session in work:
         result = selector.execute(rule, None, ok, session_id=f"s{session}")
         served.setdefault(f"s{session}", []).append(result.service.service_id)
-        time.sleep(0.002)
+        time.sleep(0.001)
     state.flush(2)
     return served
 
 
-def propagation_worker(namespace: str, start_at: float, index: int) -> list[float]:
-    """Worker 0 fails three calls on p:m0 at ``start_at`` and reports when; the others read
-    until p:m0 is unhealthy and report when they saw it."""
+def propagation_worker(go: Any, index: int, namespace: str, rounds: int) -> list[float]:
+    """Each round, worker 0 fails three calls on that round's service and reports when; the
+    others read until it is unhealthy and report when they saw it (wall clock)."""
     state = store(namespace, sync_interval=0.5)
-    selector = ServiceSelector(state=state, health=None)
-    rule = make_rule(2)
-    selector.select(rule)  # the first read: the view knows the rule's services
-    wait_until(start_at)
-    if index == 0:
-        result = selector.select(rule)
-        target = rule.services[0]
-        for _ in range(3):
-            selector.record(result, service=target, error=FakeAPIError(500))
-        state.flush(2)
-        return [time.time()]
-    query = selector.prepare(rule, None, None, None, None)[2]
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        if not state.read(query).healthy("p:m0"):
-            return [time.time()]
-        time.sleep(0.001)
-    return []
+    selector = ServiceSelector(state=state)
+    rules = [
+        Rule(
+            uuid=f"r{k}",
+            services=(Service(provider="p", model=f"k{k}"), Service(provider="p", model="spare")),
+        )
+        for k in range(rounds)
+    ]
+    queries = [selector.prepare(rule, None, None, None, None)[2] for rule in rules]
+    for query in queries:  # the views know every round's services
+        state.read(query)
+    times: list[float] = []
+    for k, rule in enumerate(rules):
+        go.wait(20)
+        if index == 0:  # at a random moment of the readers' sync cycles
+            time.sleep(random.random() * 0.5)
+            result = selector.select(rule)
+            for _ in range(3):
+                selector.record(result, service=rule.services[0], error=FakeAPIError(500))
+            times.append(time.time())
+            state.flush(2)
+            continue
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            if not state.read(queries[k]).healthy(rule.services[0].service_id):
+                break
+            time.sleep(0.001)
+        times.append(time.time())
+    return times
 
 
-def dead_provider_worker(namespace: str, start_at: float, requests: int) -> int:
-    """Send ``requests`` to a 2-service rule whose p:m0 always fails; returns its failed calls."""
+def dead_provider_worker(go: Any, index: int, namespace: str, requests: int) -> int:
+    """Send ``requests`` to a round-robin rule whose p:m0 always fails; returns its failed
+    calls."""
     state = store(namespace, sync_interval=0.05)
-    selector = ServiceSelector(state=state, health=None)
+    selector = ServiceSelector(state=state)
     rule = make_rule(2, "round_robin", request_threshold=1)
     failed = 0
 
@@ -188,7 +229,8 @@ def dead_provider_worker(namespace: str, start_at: float, requests: int) -> int:
             raise FakeAPIError(500)
         return ok(service, provider)
 
-    wait_until(start_at)
+    selector.select(rule)
+    go.wait(20)
     for _ in range(requests):
         selector.execute(rule, None, call)
         time.sleep(0.01)
@@ -196,26 +238,26 @@ def dead_provider_worker(namespace: str, start_at: float, requests: int) -> int:
     return failed
 
 
-def probe_worker(namespace: str, start_at: float, health: HealthConfig) -> int:
+def probe_worker(go: Any, index: int, namespace: str, health: HealthConfig) -> int:
     """Read p:m0 (ejected, due for a probe) with leases on; returns the probe leases won."""
     state = store(namespace, sync_interval=0)
     rule = make_rule(2)
     query = StateQuery(rule="r", services=tuple(s.service_id for s in rule.services))
     query = query._replace(lease_probes=True, health=health)
-    wait_until(start_at)
+    go.wait(20)
     won = 0
     for _ in range(20):
         won += len(state.read(query).probes)
-        time.sleep(0.005)
+        time.sleep(0.002)
     return won
 
 
-def round_robin_worker(namespace: str, start_at: float, picks: int) -> list[str]:
+def round_robin_worker(go: Any, index: int, namespace: str, picks: int) -> list[str]:
     """Make ``picks`` served picks on a round-robin rule with threshold 1 over 3 services."""
     state = store(namespace)
     selector = ServiceSelector(state=state)
     rule = make_rule(3, "round_robin", request_threshold=1)
-    wait_until(start_at)
+    go.wait(20)
     served = [selector.execute(rule, None, ok).service.service_id for _ in range(picks)]
     state.flush(2)
     return served
