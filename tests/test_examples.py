@@ -229,3 +229,37 @@ def test_quickstart_shows_smart_routing_failover_health_and_an_explanation(
     )
     assert "smart_routing: block 0 ('image in the latest user turn') matched" in explanation
     assert "smart_routing: dropped the block's unhealthy openai:gpt-4o" in explanation
+
+
+# --- examples/workers.py -------------------------------------------------------------------
+
+
+def run_workers(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    import os
+
+    command = [sys.executable, str(EXAMPLES / "workers.py")]
+    return subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, **env}
+    )
+
+
+def test_workers_example_says_so_and_exits_0_without_redis() -> None:
+    run = run_workers({"LLMROUTE_REDIS_URL": "redis://127.0.0.1:1/0"})
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("no Redis reachable at redis://127.0.0.1:1/0")
+
+
+def test_workers_example_keeps_sessions_on_one_service_and_the_fleet_fails_about_3_calls() -> None:
+    import redis_support
+
+    if not redis_support.reachable():
+        pytest.skip(f"no Redis reachable at {redis_support.URL}")
+    run = run_workers({})
+    assert run.returncode == 0, run.stderr
+    lines = run.stdout.splitlines()
+    assert lines[0] == "400 requests of 40 sessions over 4 worker processes"
+    spread = next(line for line in lines if line.startswith("sessions by services"))
+    assert spread.startswith("sessions by services that served them: 1: ")
+    assert int(spread.split("1: ")[1].split(",")[0]) >= 36  # a session moves only on a failure
+    failing = next(line for line in lines if line.startswith("failing calls"))
+    assert int(failing.split(": ")[1].split()[0]) <= 3 + 3

@@ -201,7 +201,7 @@ class RedisState:
 
     def _plan(self, query: StateQuery, now: float) -> ReadPlan | None:
         view = self._view
-        if view.fresh(query, time.monotonic(), self._interval) or not self._link.may_try():
+        if view.fresh(query, time.monotonic(), self._interval, now) or not self._link.may_try():
             return None
         with view.lock:
             return ReadPlan(self._keys, query, view, now)

@@ -64,14 +64,15 @@ class View:
         self.usage: dict[str, tuple[Usage | None, float]] = {}
         self.pins: OrderedDict[tuple[str, str], tuple[str | None, float]] = OrderedDict()
 
-    def fresh(self, query: StateQuery, mono: float, interval: float) -> bool:
-        """Whether ``query`` can be answered from the view without a network call."""
+    def fresh(self, query: StateQuery, mono: float, interval: float, now: float) -> bool:
+        """Whether ``query`` can be answered from the view without a network call (not when
+        it takes a turn or a probe lease is due: those are taken on the server)."""
         if interval <= 0 or query.take_turn:
             return False
         limit = mono - interval
         if self.health_at < limit or any(sid not in self.server for sid in query.services):
             return False
-        if query.lease_probes and self.due(query.services, -1.0):
+        if query.lease_probes and self.due(query.services, now):
             return False
         turn = self.turns.get(query.rule)
         if turn is None or turn[1] < limit:
@@ -85,13 +86,13 @@ class View:
         return not (query.stats and _stale(self.usage, query.services, limit))
 
     def due(self, services: Iterable[str], now: float) -> list[str]:
-        """The services whose view state has a probe due (``now`` < 0: any ejected one)."""
+        """The services whose view state has a probe due at ``now``."""
         found = []
         for sid in services:
             state = self.states.get(sid)
             if state is None or state.healthy:
                 continue
-            if now < 0 or (now >= state.unhealthy_until and now >= state.probe_until):
+            if now >= state.unhealthy_until and now >= state.probe_until:
                 found.append(sid)
         return found
 
