@@ -5,6 +5,7 @@ failed call fails open at once; the link's backoff decides when to try again).""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -111,8 +112,12 @@ class Connections:
         return _checked(results)
 
     def lost(self) -> None:
-        """After a failed call: the scripts are loaded again on the next connection."""
+        """After a failed call: drop every pooled connection (after a restart of Redis they
+        are all dead; each would fail once more) and load the scripts again on the next."""
         self.loaded = False
+        self._async = None
+        with contextlib.suppress(Exception):
+            self.sync.connection_pool.disconnect()
 
     def close(self) -> None:
         """Close the sync client's connections."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from ..affinity import AffinityEntry
 from ..config import HealthConfig, RoutingConfig
 from ..health import FRESH
 from ..state import (
@@ -19,7 +20,7 @@ from ..state import (
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, system_clock
 from ._client import Connections
-from ._codec import Keys, decode_health, encode_pin, generation_of, mask_url, next_health
+from ._codec import Keys, decode_health, generation_of, mask_url, next_health
 from ._figures import SharedStats
 from ._link import Link
 from ._ops import ReadPlan, cas_command, write_commands
@@ -255,7 +256,7 @@ class RedisState:
             if step is not None:
                 body, stamp, _ttl = step
                 seq = view.seq + 1 if stamp else state.ejected_seq
-                view.states[sid] = decode_health(f"{seq}|{body}") if body else FRESH
+                view.put_state(sid, decode_health(f"{seq}|{body}") if body else FRESH)
             if outcome.kind == "success":
                 self._count_usage(outcome, now)
             if outcome.advance_turn:
@@ -281,15 +282,15 @@ class RedisState:
             return
         view = self._view
         rule = outcome.rule
-        raw, at = view.pins.get((rule, pin.key), (None, -1e18))
-        held = raw.split("\t", 1)[0] if raw else None
-        target = str(pin.service)
+        entry, at = view.pins.get((rule, pin.key), (None, -1e18))
+        held = entry.service if entry is not None and now < entry.expires_at else None
+        target = pin.service
         if pin.action == "set" and held != target:
-            view.pins[(rule, pin.key)] = (encode_pin(target, now, now + pin.ttl), at)
+            view.put_pin(rule, pin.key, AffinityEntry(target, "", now, now + pin.ttl), at)
             count, when = view.sessions.get(target, (0, -1e18))
             view.sessions[target] = (count + 1, when)
         elif pin.action == "release" and held == target:
-            view.pins[(rule, pin.key)] = (None, at)
+            view.put_pin(rule, pin.key, None, at)
 
     def _send(self, item: tuple[Keys, Outcome, float, str]) -> None:
         """Send one outcome (the write-behind thread): one round trip, and more only when a

@@ -3,6 +3,7 @@ which reads are answered while it is fresh."""
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import OrderedDict
 from collections.abc import Iterable, Mapping
@@ -11,8 +12,8 @@ from typing import NamedTuple
 
 from ..affinity import AffinityEntry
 from ..config import ServiceID
-from ..health import FRESH, HealthState
-from ..state import StateQuery
+from ..health import HealthState
+from ..state import EMPTY, StateQuery
 from ._codec import decode_health, decode_pin
 
 __all__ = ["Usage", "View"]
@@ -62,7 +63,9 @@ class View:
         self.turns: dict[str, tuple[int, float]] = {}
         self.sessions: dict[str, tuple[int, float]] = {}
         self.usage: dict[str, tuple[Usage | None, float]] = {}
-        self.pins: OrderedDict[tuple[str, str], tuple[str | None, float]] = OrderedDict()
+        self.pins: OrderedDict[tuple[str, str], tuple[AffinityEntry | None, float]] = OrderedDict()
+        self.sick: dict[str, HealthState] = {}  # the unhealthy ones among ``states``
+        self._checked: dict[int, tuple[ServiceID, ...]] = {}  # service tuples all in the view
 
     def fresh(self, query: StateQuery, mono: float, interval: float, now: float) -> bool:
         """Whether ``query`` can be answered from the view without a network call (not when
@@ -70,7 +73,7 @@ class View:
         if interval <= 0 or query.take_turn:
             return False
         limit = mono - interval
-        if self.health_at < limit or any(sid not in self.server for sid in query.services):
+        if self.health_at < limit or not self._known(query.services):
             return False
         if query.lease_probes and self.due(query.services, now):
             return False
@@ -84,6 +87,18 @@ class View:
         if query.sessions and _stale(self.sessions, query.services, limit):
             return False
         return not (query.stats and _stale(self.usage, query.services, limit))
+
+    def _known(self, services: tuple[ServiceID, ...]) -> bool:
+        """Whether every service of ``services`` is in the view (kept per tuple: a rule's
+        query holds one tuple for its lifetime)."""
+        if self._checked.get(id(services)) is services:
+            return True
+        if any(sid not in self.server for sid in services):
+            return False
+        if len(self._checked) > 1024:
+            self._checked.clear()
+        self._checked[id(services)] = services
+        return True
 
     def due(self, services: Iterable[str], now: float) -> list[str]:
         """The services whose view state has a probe due at ``now``."""
@@ -99,28 +114,41 @@ class View:
     def set_health(self, sid: str, raw: str | None) -> None:
         """Record a health entry as the server holds it (lock held)."""
         self.server[sid] = raw
-        self.states[sid] = decode_health(raw)
+        self.put_state(sid, decode_health(raw))
+
+    def put_state(self, sid: str, state: HealthState) -> None:
+        """Record the health decisions read for a service (lock held)."""
+        self.states[sid] = state
+        if state.healthy:
+            self.sick.pop(sid, None)
+        else:
+            self.sick[sid] = state
 
     def set_pin(self, rule: str, key: str, raw: str | None, mono: float) -> None:
         """Record a pin as read or written (lock held); the least recently set go first."""
+        self.put_pin(rule, key, decode_pin(raw, -math.inf), mono)
+
+    def put_pin(self, rule: str, key: str, entry: AffinityEntry | None, mono: float) -> None:
+        """Record a pin's entry (lock held)."""
         pins = self.pins
-        pins[(rule, key)] = (raw, mono)
+        pins[(rule, key)] = (entry, mono)
         pins.move_to_end((rule, key))
         while len(pins) > _MAX_PINS:
             pins.popitem(last=False)
 
     def unhealthy(self, services: Iterable[ServiceID]) -> Mapping[str, HealthState]:
         """The unhealthy states among ``services``."""
-        states = self.states
-        found = {sid: states.get(sid, FRESH) for sid in services}
-        return MappingProxyType({sid: s for sid, s in found.items() if not s.healthy})
+        sick = self.sick
+        if not sick:
+            return EMPTY
+        return MappingProxyType({sid: sick[sid] for sid in services if sid in sick})
 
     def pins_of(self, rule: str, keys: Iterable[str], now: float) -> dict[str, AffinityEntry]:
         """The live pins of the session keys."""
         found = {}
         for key in keys:
-            entry = decode_pin(self.pins.get((rule, key), (None, 0.0))[0], now)
-            if entry is not None:
+            entry = self.pins.get((rule, key), (None, 0.0))[0]
+            if entry is not None and now < entry.expires_at:
                 found[key] = entry
         return found
 
