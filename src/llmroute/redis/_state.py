@@ -5,6 +5,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeout
+
 from ..affinity import AffinityEntry
 from ..config import HealthConfig, RoutingConfig
 from ..health import FRESH
@@ -75,7 +78,8 @@ class RedisState:
         self._conns = Connections(url, socket_timeout, redis_options)
         self._link = Link(self._where)
         self._view = View()
-        self._writer = Writer(self._send, self._link, max_pending)
+        transient = (ConnectionError, TimeoutError, OSError, RedisConnectionError, RedisTimeout)
+        self._writer = Writer(self._send, self._link, max_pending, transient)
         self.health_config = HealthConfig()
         self.stats = InMemoryStatsStore(clock=self._clock)
         self.tactics = InMemoryTacticState()

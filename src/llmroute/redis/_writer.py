@@ -3,6 +3,7 @@ round trip each, so a request never waits for Redis to take its outcome."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -14,14 +15,24 @@ __all__ = ["Writer"]
 
 _IDLE_WAIT = 0.05
 
+_log = logging.getLogger("llmroute.redis")
+
 
 class Writer:
     """Sends queued items with ``send`` on one daemon thread, in order. While Redis is down
     the items wait (the oldest are dropped past ``max_pending``) and are sent once the link
-    is back. :meth:`flush` waits for the queue to empty."""
+    is back (``transient``: the errors that mean "down"; an item failing otherwise is logged
+    and dropped). :meth:`flush` waits for the queue to empty."""
 
-    def __init__(self, send: Callable[[Any], None], link: Link, max_pending: int) -> None:
+    def __init__(
+        self,
+        send: Callable[[Any], None],
+        link: Link,
+        max_pending: int,
+        transient: tuple[type[BaseException], ...] = (OSError,),
+    ) -> None:
         self._send = send
+        self._transient = transient
         self._link = link
         self._items: deque[Any] = deque(maxlen=max_pending)
         self._cond = threading.Condition()
@@ -81,8 +92,16 @@ class Writer:
     def _attempt(self, item: Any) -> bool:
         try:
             self._send(item)
-        except Exception as error:
+        except self._transient as error:  # Redis unreachable or slow: keep it for later
             self._link.failed(error)
             return False
+        except Exception:  # Redis refused this item (it would refuse it again): drop it
+            self.dropped += 1
+            _log.error(
+                "llmroute: Redis refused an outcome; it is dropped",
+                exc_info=True,
+                extra={"event": "redis_write_refused"},
+            )
+            return True
         self._link.ok()
         return True
