@@ -375,3 +375,46 @@ def test_an_outcome_redis_refuses_is_dropped_and_the_next_ones_go_through(
     client.close()
     assert [r["event"] for r in logs] == ["redis_write_refused"]
     assert state.connected and not state.read(query()).healthy(M1)
+
+
+def test_usage_windows_and_live_session_counts_are_shared(
+    stores: list[RedisState], namespace: str
+) -> None:
+    from llmroute import Usage
+    from llmroute.affinity import PinChange
+
+    a, b = make(stores, namespace, sync_interval=0), make(stores, namespace, sync_interval=0)
+    service = rs.make_rule(2).services[0]
+    for index, state in enumerate((a, b, a)):
+        pin = PinChange("set", f"user{index}", M0, 600.0)
+        usage = Usage(input_tokens=100, output_tokens=20, cached_tokens=50 * (index == 0))
+        state.write(Outcome("r", service, "success", usage=usage, latency_ms=30.0, pin=pin))
+        assert state.flush(2)
+    for state in (a, b):
+        snapshot = state.read(query(stats=True, sessions=True))
+        figures = snapshot.stats_of(M0)
+        assert (figures.window_request_count, figures.window_tokens_consumed) == (3, 360)
+        assert (figures.window_cache_hits, figures.window_cache_misses) == (1, 2)
+        assert snapshot.sessions == {M0: 3}
+    assert a.read(query(stats=True)).stats_of(M0).latency_sample_count == 2  # its own samples
+    assert b.read(query(stats=True)).stats_of(M0).latency_sample_count == 1
+
+
+def test_async_reads_fail_open_when_redis_dies(namespace: str) -> None:
+    with rs.own_redis() as server:
+        state = rs.store(namespace, server.url, sync_interval=0)
+        selector = ServiceSelector(state=state)
+        rule = rs.make_rule(3)
+
+        async def run() -> float:
+            await selector.aselect(rule)
+            assert state.connected
+            server.kill()
+            started = time.perf_counter()
+            for _ in range(20):
+                await selector.aselect(rule)
+            return time.perf_counter() - started
+
+        elapsed = asyncio.run(run())
+        assert not state.connected and elapsed < 20 * 0.05
+        state.close()
