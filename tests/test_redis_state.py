@@ -418,3 +418,34 @@ def test_async_reads_fail_open_when_redis_dies(namespace: str) -> None:
         elapsed = asyncio.run(run())
         assert not state.connected and elapsed < 20 * 0.05
         state.close()
+
+
+def test_a_probe_run_by_one_selector_readmits_the_service_for_all(
+    stores: list[RedisState], namespace: str
+) -> None:
+    health = HealthConfig(probe_enabled=True, recovery_timeout_seconds=1)
+    later = [0.0]
+    clock = lambda: time.time() + later[0]  # noqa: E731
+    a = make(stores, namespace, sync_interval=0, clock=clock)
+    b = make(stores, namespace, sync_interval=0, clock=clock)
+    rule = rs.make_rule(2)
+    failed = _failure(FakeAPIError(500))
+    probed: list[str] = []
+    config = RoutingConfig(
+        providers=[{"name": "p", "no_key_required": True}], rules=[rule], health=health
+    )
+    selector = ServiceSelector.from_config(
+        config, state=b, probe=lambda sid: not probed.append(sid)
+    )
+    a.generation = b.generation  # the same config as b's selector
+    for _ in range(3):
+        b.write(Outcome("r", rule.services[0], "failure", health, failure=failed))
+    assert b.flush(2)
+    assert not a.read(query(health=health)).healthy(M0)
+    later[0] = 2.0  # the recovery time has passed: the next selection leases a probe
+    selector.select("r")
+    selector.select("r")
+    selector.join_probes(5)
+    assert b.flush(2)
+    assert probed == ["p:m0"]
+    assert a.read(query(health=health)).healthy(M0)
