@@ -90,7 +90,8 @@ def measure(name: str, state: Any, client: Any) -> dict[str, Any]:
         f" | execute p50 {figures['execute'][0]:7.1f} us  p99 {figures['execute'][1]:8.1f}"
         + (
             f" | round trips: select {figures['round_trips'][0]:.2f}, execute "
-            f"{figures['round_trips'][1]:.2f}"
+            f"{figures['round_trips'][1]:.2f}; Redis commands per request "
+            f"{figures['server_commands']:.1f}"
             if "round_trips" in figures
             else ""
         )
