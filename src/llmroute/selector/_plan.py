@@ -72,6 +72,7 @@ class RulePlan:
             ewma_decay=tactic.ewma_decay,
             sessions=tactic.reads_sessions,
             cursor=tactic.keeps_current,
+            turn=tactic.takes_turn,
             health=health,
         )
 

@@ -27,7 +27,7 @@ from ..state import (
     StateSnapshot,
 )
 from ..stats import InMemoryStatsStore
-from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, StateStore, system_clock
+from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, Rng, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
 from ._outcome import awrite_outcome, build_outcome, read_failed, write_outcome
@@ -66,7 +66,7 @@ class ServiceSelector:
         stats: InMemoryStatsStore | None = None,
         affinity: InMemoryAffinityStore | None = None,
         tactic_state: InMemoryTacticState | None = None,
-        rng: random.Random | None = None,
+        rng: Rng | None = None,
         clock: Clock | None = None,
         token_counter: TokenCounter | None = None,
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
@@ -101,7 +101,7 @@ class ServiceSelector:
         self._health_config = health_config
         self._probes = ProbeRunner(state, probe, self._clock)
         self._check_probe(health_config)
-        self._rng = rng if rng is not None else random.Random()
+        self._rng: Rng = rng if rng is not None else random.Random()
         self._in_flight = InFlight()
         self.token_counter = token_counter
         self.session_headers = tuple(session_headers)

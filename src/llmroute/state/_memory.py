@@ -77,7 +77,7 @@ class InMemoryState:
     def _turn(self, query: StateQuery) -> int:
         if query.take_turn:
             return self.tactics.take_turn(query.rule)
-        return self.tactics.peek_turn(query.rule)
+        return self.tactics.peek_turn(query.rule) if query.turn else 0
 
     def write(self, outcome: Outcome) -> None:
         """Apply ``outcome``: stats and health, then the rule's cursor and the session's pin."""

@@ -39,8 +39,8 @@ class StateQuery(NamedTuple):
     its smart blocks'); ``pin_keys``: the session's pin keys to look up; ``stats``: whether the
     tactic reads usage windows and latency figures; ``ewma_decay``: the latency EWMA decay the
     tactic reads (None: none); ``sessions``: whether it reads live session counts; ``cursor``:
-    whether it reads the rule's current service;
-    ``take_turn``: take the rule's round-robin turn atomically (``select()`` only peeks);
+    whether it reads the rule's current service; ``turn``: whether it reads the rule's
+    round-robin turn, and ``take_turn``: take it atomically (``select()`` only peeks);
     ``lease_probes``: take the probe lease of services due for one; ``health``: the
     configuration health figures are read under.
     """
@@ -52,6 +52,7 @@ class StateQuery(NamedTuple):
     ewma_decay: float | None = None
     sessions: bool = False
     cursor: bool = False
+    turn: bool = False
     take_turn: bool = False
     lease_probes: bool = False
     health: HealthConfig = HealthConfig()
