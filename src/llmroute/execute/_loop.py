@@ -53,6 +53,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 from ..errors import AllProvidersFailedError, NoProvidersError, StreamInterruptedError
 from ..failures import Failure, FailureKind
+from ._calls import CALLER_BUGS
 from ._log import log_bookkeeping_failed, log_cancelled, log_failure, log_interrupted, log_skip
 from ._options import ExecuteOptions, classify, name_of
 from ._types import Attempt, ExecuteResult, SkippedProvider, Strategy
@@ -194,6 +195,9 @@ class AttemptLoop(Generic[P]):
         name = self.name
         self._attempts.append(Attempt(name, error, failure, latency))
         cooling = self._record_failure(error, failure, latency)
+        if isinstance(error, CALLER_BUGS):  # the caller's own bug: loud, unchanged, no fall-over
+            self._stopped = True
+            raise error
         fallback = self.options.strategy is Strategy.FALLBACK
         has_next = fallback and self._pos < len(self._order)
         go_on = has_next and self.options.falls_over(error, failure)
