@@ -119,3 +119,35 @@ def test_a_callers_bug_through_the_selector_leaves_health_and_in_flight_untouche
         selector.execute(rule, None, call)
     assert health.is_healthy("p:a") and health.is_healthy("p:b")
     assert selector.in_flight(a) == 0
+
+
+def test_all_failed_lists_each_attempt_with_its_type_and_masked_text() -> None:
+    from llmroute import AllProvidersFailedError
+    from llmroute.testing import FakeAPIError
+
+    secret = "sk-" + "a1b2c3d4e5f6g7h8"
+    long_text = "upstream said: " + "x" * 400 + f" api_key={secret}"
+
+    def call(name: str) -> str:
+        raise FakeAPIError(503, long_text)
+
+    with pytest.raises(AllProvidersFailedError) as caught:
+        execute(["a"], call)
+    text = str(caught.value)
+    assert text.startswith("provider a failed: server (HTTP 503): FakeAPIError: upstream said:")
+    assert secret not in text
+    assert len(text) < 300  # the failure's text is cut at 200 characters
+
+
+def test_retry_after_includes_the_ejection_this_call_caused() -> None:
+    from llmroute import AllProvidersFailedError
+
+    clock = FakeClock()
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=1), clock=clock)
+
+    def call(name: str) -> str:
+        raise ConnectionError("refused")
+
+    with pytest.raises(AllProvidersFailedError) as caught:
+        execute(["only"], call, cooldown=health)
+    assert caught.value.retry_after == 60.0  # the ejection it started: what Retry-After says

@@ -330,7 +330,22 @@ class AttemptLoop(Generic[P]):
     def _exhausted(self) -> AllProvidersFailedError:
         """The error for a call no provider served (the attempts and skips so far)."""
         untried = [self._name_at(i) for i in self._order[self._pos :]] if self._stopped else []
-        return AllProvidersFailedError(self._attempts, self._skipped, untried)
+        return AllProvidersFailedError(self._attempts, self._skipped, untried, self._windows())
+
+    def _windows(self) -> tuple[float, ...]:
+        """The cooldowns the tried providers are in now (this call's failures included)."""
+        cooldown = self.options.cooldown
+        if cooldown is None:
+            return ()
+        windows = []
+        for name in dict.fromkeys(a.provider for a in self._attempts):
+            try:
+                remaining = cooldown.cooldown_remaining(name)
+            except Exception:  # a tracker that cannot say: no window from it
+                continue
+            if remaining > 0:
+                windows.append(float(remaining))
+        return tuple(windows)
 
 
 def _order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:
