@@ -42,6 +42,7 @@ class RulePlan:
         self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
     ) -> None:
         self.rule = rule
+        self.health = health
         self.providers: dict[str, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
         self.base = self._usable(rule.active_services(), providers)

@@ -72,6 +72,7 @@ class InMemoryState:
             cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
             turn=self._turn(query),
             probes=probes,
+            recovered=self.health.recovered(),
         )
 
     def _turn(self, query: StateQuery) -> int:
@@ -102,7 +103,7 @@ class InMemoryState:
         if pin is None:
             return
         if pin.action == "set":
-            entry = AffinityEntry(pin.service, "", now, now + pin.ttl)
+            entry = AffinityEntry(pin.service, "", now, now + pin.ttl, pin.fallback)
             self.affinity.pin(outcome.rule, pin.key, entry)
         else:
             self.affinity.release(outcome.rule, pin.key, pin.service)
