@@ -120,8 +120,8 @@ HEADER = {"X-Session-ID": "s-7"}
     [
         (WITH_USER_ID, HEADER, "10.0.0.1", "user_id", "u-42"),
         (PLAIN, HEADER, "10.0.0.1", "header", "s-7"),
-        (PLAIN, None, "10.0.0.1", "client_ip", "10.0.0.1"),
-        (PLAIN, {"Accept": "*/*"}, "10.0.0.1", "client_ip", "10.0.0.1"),
+        (PLAIN, None, "10.0.0.1", "fingerprint", None),
+        (PLAIN, {"Accept": "*/*"}, "10.0.0.1", "fingerprint", None),
         (PLAIN, None, None, "fingerprint", None),
         ({}, None, None, "none", ""),
         (None, None, None, "none", ""),
@@ -129,14 +129,14 @@ HEADER = {"X-Session-ID": "s-7"}
         ({"user": "oa-user"}, HEADER, None, "user_id", "oa-user"),
         ({"metadata": {"user_id": ""}, "user": "oa-user"}, None, None, "user_id", "oa-user"),
         ({"metadata": {"user_id": "  "}, "user": "oa-user"}, HEADER, None, "header", "s-7"),
-        ({"metadata": {"user_id": 42}}, None, "10.0.0.1", "client_ip", "10.0.0.1"),
-        (PLAIN, {"X-Session-ID": "  "}, "10.0.0.1", "client_ip", "10.0.0.1"),
+        ({"metadata": {"user_id": 42}}, None, "10.0.0.1", "none", ""),
+        (PLAIN, {"X-Session-ID": "  "}, "10.0.0.1", "fingerprint", None),
         (PLAIN, None, "   ", "fingerprint", None),
     ],
     ids=[
         "user-id-beats-header-and-ip",
         "header-beats-ip",
-        "ip-beats-fingerprint",
+        "fingerprint-beats-ip",
         "unrelated-headers-are-ignored",
         "fingerprint-when-nothing-else",
         "none-for-an-empty-body",
@@ -159,6 +159,23 @@ def test_the_strongest_source_present_wins(
         assert session.value == value
 
 
+@pytest.mark.parametrize(
+    ("request_body", "from_ip", "source"),
+    [
+        ({}, True, "client_ip"),
+        ({}, False, "none"),
+        (PLAIN, True, "fingerprint"),  # the conversation is stronger evidence than the ip
+        ({"metadata": {"user_id": 42}}, True, "client_ip"),
+    ],
+    ids=["ip-when-asked-for", "no-ip-by-default", "fingerprint-beats-ip", "ip-last"],
+)
+def test_the_client_ip_is_a_session_only_when_asked_for(
+    request_body: Any, from_ip: bool, source: str
+) -> None:
+    session = resolve_session_id(request_body, None, "10.0.0.1", from_ip=from_ip)
+    assert (session.source, session.ip_backup) == (source, "10.0.0.1")
+
+
 def test_anthropic_metadata_user_id_beats_openai_user() -> None:
     body = {"metadata": {"user_id": "anthropic-user"}, "user": "openai-user"}
     assert resolve_session_id(body).value == "anthropic-user"
@@ -167,7 +184,7 @@ def test_anthropic_metadata_user_id_beats_openai_user() -> None:
 def test_values_are_stripped() -> None:
     assert resolve_session_id({"user": " u1 \n"}).value == "u1"
     assert resolve_session_id(None, {"X-Session-ID": " s1 "}).value == "s1"
-    assert resolve_session_id(None, None, " 10.0.0.1 ").value == "10.0.0.1"
+    assert resolve_session_id(None, None, " 10.0.0.1 ", from_ip=True).value == "10.0.0.1"
 
 
 # --- the client ip is always kept ----------------------------------------------------------
@@ -175,7 +192,7 @@ def test_values_are_stripped() -> None:
 
 @pytest.mark.parametrize(
     ("request_body", "headers", "source"),
-    [(WITH_USER_ID, HEADER, "user_id"), (PLAIN, HEADER, "header"), (PLAIN, None, "client_ip")],
+    [(WITH_USER_ID, HEADER, "user_id"), (PLAIN, HEADER, "header"), (PLAIN, None, "fingerprint")],
 )
 def test_ip_backup_holds_the_client_ip_whatever_the_source(
     request_body: Any, headers: Any, source: str
@@ -190,7 +207,7 @@ def test_ip_backup_is_empty_without_a_client_ip(request_body: Any) -> None:
 
 
 def test_an_ipaddress_object_is_read_as_its_text() -> None:
-    session = resolve_session_id(None, None, ipaddress.ip_address("2001:db8::1"))
+    session = resolve_session_id(None, None, ipaddress.ip_address("2001:db8::1"), from_ip=True)
     assert (session.source, session.value, session.ip_backup) == (
         "client_ip",
         "2001:db8::1",

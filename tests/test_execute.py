@@ -230,8 +230,8 @@ def test_all_failed_carries_every_attempt_and_the_last_error_as_cause() -> None:
     assert error.__cause__ is last and error.last_error is last
     assert error.last_failure is not None and error.last_failure.kind is K.RATE_LIMIT
     assert str(error) == (
-        "all 2 providers failed: a -> server (HTTP 500), "
-        "b -> rate_limit (HTTP 429, retry after 20s)"
+        "all 2 providers failed: a -> server (HTTP 500): FakeAPIError: Error code: 500, "
+        "b -> rate_limit (HTTP 429, retry after 20s): FakeAPIError: Error code: 429"
     )
     assert error.retry_after == 20.0
     assert isinstance(error, LLMRouteError)
@@ -244,7 +244,8 @@ def test_the_message_names_the_providers_that_were_cooling_down() -> None:
     with pytest.raises(AllProvidersFailedError) as caught:
         execute([a, b], call, cooldown=health)
     assert str(caught.value) == (
-        "no provider served the call: b -> server (HTTP 500); cooling down: a (12.0s left)"
+        "no provider served the call: b -> server (HTTP 500): FakeAPIError: Error code: 500; "
+        "cooling down: a (12.0s left)"
     )
     assert caught.value.retry_after == 12.0
 
@@ -305,7 +306,9 @@ def test_primary_only_calls_only_the_first_and_wraps_its_error() -> None:
         execute([a, b], call, strategy="primary_only")
     assert b.calls == 0
     assert caught.value.__cause__ is error
-    assert str(caught.value) == "provider a failed: server (HTTP 500)"
+    assert (
+        str(caught.value) == "provider a failed: server (HTTP 500): FakeAPIError: Error code: 500"
+    )
 
 
 def test_primary_only_calls_the_primary_even_when_cooling_down() -> None:

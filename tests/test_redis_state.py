@@ -449,3 +449,25 @@ def test_a_probe_run_by_one_selector_readmits_the_service_for_all(
     assert b.flush(2)
     assert probed == ["p:m0"]
     assert a.read(query(health=health)).healthy(M0)
+
+
+def test_a_fallback_pin_and_a_recent_readmission_are_shared(
+    stores: list[RedisState], namespace: str
+) -> None:
+    from llmroute.affinity import PinChange
+
+    a, b = make(stores, namespace, sync_interval=0), make(stores, namespace, sync_interval=0)
+    service = rs.make_rule(2).services[1]
+    pin = PinChange("set", "alice", M1, 600.0, fallback=True)
+    a.write(Outcome("r", service, "success", pin=pin))
+    failed = _failure(FakeAPIError(500))
+    for _ in range(3):
+        a.write(Outcome("r", service, "failure", failure=failed))
+    assert a.flush(2)
+    ejected = b.read(query())
+    assert not ejected.healthy(M1) and ejected.healthy_since(M1) == float("inf")
+    b.write(Outcome("r", service, "success", read_seq=ejected.seq))
+    assert b.flush(2)
+    snapshot = a.read(query(pin_keys=("alice",)))
+    assert snapshot.pins["alice"].fallback is True
+    assert snapshot.healthy(M1) and snapshot.recovered[M1] <= time.time()

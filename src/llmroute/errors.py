@@ -99,10 +99,12 @@ class AllProvidersFailedError(LLMRouteError):
         attempts: Sequence[Attempt] = (),
         skipped: Sequence[SkippedProvider] = (),
         untried: Sequence[str] = (),
+        windows: Sequence[float] = (),
     ) -> None:
         self.attempts: tuple[Attempt, ...] = tuple(attempts)
         self.skipped: tuple[SkippedProvider, ...] = tuple(skipped)
         self.untried: tuple[str, ...] = tuple(untried)
+        self.windows: tuple[float, ...] = tuple(windows)
         super().__init__(_all_failed_message(self.attempts, self.skipped, self.untried))
         if self.attempts:
             self.__cause__ = self.attempts[-1].error
@@ -121,15 +123,18 @@ class AllProvidersFailedError(LLMRouteError):
     def retry_after(self) -> float | None:
         """Seconds until a provider is expected back, or None when nothing says.
 
-        The shortest of the skipped providers' remaining cooldowns and the Retry-After hints
-        of the failures: what to put in a ``Retry-After`` header of your own.
+        The shortest of: the skipped providers' remaining cooldowns, the Retry-After hints of
+        the failures, and the cooldowns the tried providers entered (``windows``, from the
+        cooldown tracker, this call's ejections included). What to put in a ``Retry-After``
+        header of your own.
         """
         hints = [skip.cooldown_remaining for skip in self.skipped]
         hints += [a.failure.retry_after for a in self.attempts if a.failure.retry_after is not None]
+        hints += self.windows
         return min(hints) if hints else None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.attempts, self.skipped, self.untried))
+        return (type(self), (self.attempts, self.skipped, self.untried, self.windows))
 
 
 def _all_failed_message(
@@ -141,7 +146,7 @@ def _all_failed_message(
             only = skipped[0]
             return f"provider {only.provider} is cooling down ({only.cooldown_remaining:.1f}s left)"
         return f"all {len(skipped)} providers are cooling down: {cooling}"
-    failed = ", ".join(f"{a.provider} -> {describe_failure(a.failure)}" for a in attempts)
+    failed = ", ".join(_attempt_text(a) for a in attempts)
     if untried:
         last = attempts[-1]
         head = (
@@ -149,13 +154,21 @@ def _all_failed_message(
             f"fall back to another provider (not tried: {', '.join(untried)})"
         )
     elif len(attempts) == 1 and not skipped:
-        return f"provider {attempts[0].provider} failed: {describe_failure(attempts[0].failure)}"
+        return f"provider {_attempt_text(attempts[0]).replace(' -> ', ' failed: ', 1)}"
     elif skipped:
         head = "no provider served the call"
     else:
         head = f"all {len(attempts)} providers failed"
     message = f"{head}: {failed}"
     return f"{message}; cooling down: {cooling}" if cooling else message
+
+
+def _attempt_text(attempt: Attempt) -> str:
+    """``service -> kind (HTTP status): ExceptionType: text``; the text is the failure's
+    message, cut at 200 characters with secrets masked (by the classification)."""
+    text = f"{attempt.provider} -> {describe_failure(attempt.failure)}: "
+    text += type(attempt.error).__name__
+    return f"{text}: {attempt.failure.message}" if attempt.failure.message else text
 
 
 def describe_failure(failure: Failure) -> str:

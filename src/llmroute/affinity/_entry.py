@@ -19,14 +19,17 @@ class AffinityEntry:
     ``message_id`` is whatever identifies the response that took the lock (``""`` if
     none); ``locked_at`` and ``expires_at`` are clock seconds. A lock is live while the clock
     reads less than ``expires_at``. ``service`` may be given as a ``"provider:model"`` string
-    and is stored as a :class:`ServiceID`. Raises ``TypeError`` / ``ValueError`` for fields
-    of the wrong type, non-finite times, or ``expires_at < locked_at``.
+    and is stored as a :class:`ServiceID`. ``fallback`` is True when the session moved there
+    because the service chosen for it failed (it returns once that one is healthy again for the
+    promotion hold). Raises ``TypeError`` / ``ValueError`` for fields of the wrong type,
+    non-finite times, or ``expires_at < locked_at``.
     """
 
     service: ServiceID
     message_id: str
     locked_at: float
     expires_at: float
+    fallback: bool = False
 
     def __post_init__(self) -> None:
         self._check()
@@ -52,6 +55,8 @@ class AffinityEntry:
                 object.__setattr__(self, name, float(value))
             if not math.isfinite(getattr(self, name)):
                 raise ValueError(f"an affinity entry's {name} must be finite, not {value!r}")
+        if not isinstance(self.fallback, bool):
+            raise TypeError(f"an affinity entry's fallback must be a bool, not {self.fallback!r}")
         if self.expires_at < self.locked_at:
             raise ValueError(
                 f"an affinity entry cannot expire ({self.expires_at}) before it is taken "

@@ -37,12 +37,14 @@ def pin_keys(session_key: str, scope: str, blocks: int) -> tuple[str, ...]:
 class PinChange(NamedTuple):
     """What an outcome does to a session's pin: ``set`` it to ``service`` for ``ttl``
     seconds unless it is already there (``set`` keeps a live pin's original expiry), or
-    ``release`` it when it is on ``service``."""
+    ``release`` it when it is on ``service``; ``fallback``: the pin moves to a fallback (the
+    chosen service failed)."""
 
     action: Literal["set", "release"]
     key: str
     service: ServiceID
     ttl: float
+    fallback: bool = False
 
 
 def pin_change(
@@ -52,18 +54,20 @@ def pin_change(
     pinned: AffinityEntry | None,
     success: bool,
     counts_against_service: bool,
+    fallback: bool = False,
 ) -> PinChange | None:
     """The pin change an outcome calls for (None: leave the pin as it is).
 
     ``key`` is the session's pin key (None when the rule has no affinity or nothing
-    identifies the session); ``pinned`` the pin the selection read.
+    identifies the session); ``pinned`` the pin the selection read; ``fallback``: ``served``
+    is a fallback of the chosen service.
     """
     if key is None:
         return None
     if success:
         if pinned is not None and pinned.service == served:
             return None
-        return PinChange("set", key, served, ttl)
+        return PinChange("set", key, served, ttl, fallback)
     if counts_against_service:
         return PinChange("release", key, served, ttl)
     return None

@@ -98,6 +98,7 @@ def resolve_session_id(
     *,
     header_names: Sequence[str] = DEFAULT_SESSION_HEADERS,
     context: RequestContext | None = None,
+    from_ip: bool = False,
 ) -> SessionID:
     """Find the session a request belongs to, strongest evidence first.
 
@@ -106,9 +107,11 @@ def resolve_session_id(
     2. ``"header"``: the first of ``header_names`` present with a non-empty value, matched
        case-insensitively. ``headers`` is any mapping (case-insensitive ones included) or an
        iterable of ``(name, value)`` pairs; bytes names and values (ASGI) are read as latin-1;
-    3. ``"client_ip"``: ``client_ip`` (a string or an ``ipaddress`` address, used as given);
-    4. ``"fingerprint"``: a 16-hex-digit hash of the first system message and the first user
+    3. ``"fingerprint"``: a 16-hex-digit hash of the first system message and the first user
        message, so an unmodified client keeps its stickiness while the conversation grows;
+    4. ``"client_ip"``: only with ``from_ip=True``, ``client_ip`` (a string or an
+       ``ipaddress`` address, used as given; resolve ``X-Forwarded-For`` yourself). Off by
+       default: everything behind one proxy or NAT would be one session;
     5. ``"none"``: nothing identifies the session (a falsy :class:`SessionID`).
 
     Values are stripped; an empty one falls through to the next tier. ``ip_backup`` always
@@ -138,16 +141,16 @@ def resolve_session_id(
         value = _session_header(headers, spec)
         if value:
             return _session("header", value, ip)
-    if ip:
-        return _session("client_ip", ip, ip)
     if context is not None:
         system = context.system_messages[0] if context.system_messages else ""
         user = context.user_messages[0] if context.user_messages else ""
     else:
         system, user = _first_texts(request)
     if system or user:
-        return _session("fingerprint", _fingerprint(system, user), "")
-    return _NO_SESSION
+        return _session("fingerprint", _fingerprint(system, user), ip)
+    if ip and from_ip:
+        return _session("client_ip", ip, ip)
+    return SessionID("none", "", ip) if ip else _NO_SESSION
 
 
 _NO_SESSION = SessionID()

@@ -22,13 +22,16 @@ class HealthConfig(ConfigModel):
     A service turns unhealthy after ``consecutive_error_threshold`` errors in a row (or at
     once on a rate limit or an auth error) and is retried after ``recovery_timeout_seconds``;
     each ejection that follows another without a success in between doubles that time, up to
-    ``max_recovery_timeout_seconds``. With ``probe_enabled`` a probe decides recovery.
+    ``max_recovery_timeout_seconds``. With ``probe_enabled`` a probe decides recovery. A
+    session pinned to a fallback (or to a weight-0 service) returns to the service the rule
+    would choose once that one has been healthy for ``promotion_hold_seconds``.
     """
 
     consecutive_error_threshold: int = Field(default=3, ge=1)
     recovery_timeout_seconds: float = Field(default=60.0, gt=0)
     max_recovery_timeout_seconds: float = Field(default=600.0, gt=0)
     probe_enabled: bool = False
+    promotion_hold_seconds: float = Field(default=60.0, ge=0)
 
     @model_validator(mode="after")
     def _max_covers_base(self) -> HealthConfig:

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
 from ..typing import CooldownTracker
+from ._calls import check_awaitable, check_sync
 from ._loop import AttemptLoop
 from ._options import ExecuteOptions
 from ._types import ExecuteHooks, ExecuteResult, RoundRobinCounter, Strategy
@@ -57,9 +58,11 @@ def execute(
     :class:`AllProvidersFailedError` (every attempt inside, the last error as ``__cause__``)
     when no provider served the call. A cancellation (``KeyboardInterrupt``, ``SystemExit``,
     anything not an ``Exception``) propagates at once: nothing recorded, nothing else tried.
-    ``logger`` (default ``logging.getLogger("llmroute.execute")``) gets one INFO record per
-    failed attempt, one DEBUG record per skip. ``hooks`` (:class:`ExecuteHooks`) hear about
-    every attempt; a hook or tracker update that raises is logged at ERROR and ignored.
+    An exception of your own code (``TypeError``, ``AttributeError``, ``NameError``,
+    ``ImportError``, ``AssertionError``, ``NotImplementedError``) propagates unchanged, and an
+    ``fn`` that returns an awaitable is a ``TypeError`` (use :func:`aexecute`). ``logger``
+    gets an INFO record per failed attempt; ``hooks`` hear of every attempt (a hook that
+    raises is logged and ignored).
     """
     options = ExecuteOptions.build(
         strategy=strategy,
@@ -71,11 +74,16 @@ def execute(
         hooks=hooks,
         key=key,
     )
-    loop = AttemptLoop(providers, options)
+    return _drive(AttemptLoop(providers, options), fn)
+
+
+def _drive(loop: AttemptLoop[P], fn: Callable[[P], T]) -> ExecuteResult[T]:
+    """Call ``fn`` on each provider the loop hands out until one serves."""
     while True:
         provider = loop.start_next()
         try:
             response = fn(provider)
+            check_sync(response)
         except BaseException as exc:
             loop.failed(exc)
         else:
@@ -115,7 +123,9 @@ async def aexecute(
     while True:
         provider = loop.start_next()
         try:
-            response = await fn(provider)
+            made = fn(provider)
+            check_awaitable(made)
+            response = await made
         except BaseException as exc:
             loop.failed(exc)
         else:

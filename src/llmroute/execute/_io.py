@@ -47,6 +47,7 @@ async def async_iterable(made: object) -> Any:
         return await made
     raise TypeError(
         f"fn must return an async iterable or an awaitable of one, got {type(made).__name__}"
+        + ("; use execute_stream() for a sync fn" if hasattr(made, "__iter__") else "")
     )
 
 

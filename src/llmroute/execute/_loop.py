@@ -53,6 +53,7 @@ from typing import Any, Generic, NoReturn, TypeVar
 
 from ..errors import AllProvidersFailedError, NoProvidersError, StreamInterruptedError
 from ..failures import Failure, FailureKind
+from ._calls import CALLER_BUGS
 from ._log import log_bookkeeping_failed, log_cancelled, log_failure, log_interrupted, log_skip
 from ._options import ExecuteOptions, classify, name_of
 from ._types import Attempt, ExecuteResult, SkippedProvider, Strategy
@@ -194,6 +195,9 @@ class AttemptLoop(Generic[P]):
         name = self.name
         self._attempts.append(Attempt(name, error, failure, latency))
         cooling = self._record_failure(error, failure, latency)
+        if isinstance(error, CALLER_BUGS):  # the caller's own bug: loud, unchanged, no fall-over
+            self._stopped = True
+            raise error
         fallback = self.options.strategy is Strategy.FALLBACK
         has_next = fallback and self._pos < len(self._order)
         go_on = has_next and self.options.falls_over(error, failure)
@@ -326,7 +330,22 @@ class AttemptLoop(Generic[P]):
     def _exhausted(self) -> AllProvidersFailedError:
         """The error for a call no provider served (the attempts and skips so far)."""
         untried = [self._name_at(i) for i in self._order[self._pos :]] if self._stopped else []
-        return AllProvidersFailedError(self._attempts, self._skipped, untried)
+        return AllProvidersFailedError(self._attempts, self._skipped, untried, self._windows())
+
+    def _windows(self) -> tuple[float, ...]:
+        """The cooldowns the tried providers are in now (this call's failures included)."""
+        cooldown = self.options.cooldown
+        if cooldown is None:
+            return ()
+        windows = []
+        for name in dict.fromkeys(a.provider for a in self._attempts):
+            try:
+                remaining = cooldown.cooldown_remaining(name)
+            except Exception:  # a tracker that cannot say: no window from it
+                continue
+            if remaining > 0:
+                windows.append(float(remaining))
+        return tuple(windows)
 
 
 def _order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:

@@ -23,6 +23,7 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
 from ..typing import CooldownTracker
+from ._calls import check_iterable
 from ._io import (
     NOTHING,
     aclose_stream,
@@ -293,6 +294,7 @@ def execute_stream(
         iterator: Iterator[T] | None = None
         try:
             source = fn(provider)
+            check_iterable(source)
             iterator = iter(source)
             first = next(iterator, NOTHING)
         except BaseException as exc:

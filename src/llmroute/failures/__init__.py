@@ -9,8 +9,9 @@ What counts against a service's health: rate limits, auth (401/402/403), server 
 (409, 5xx, Anthropic 529 "overloaded"), timeouts (408, 504, client-side), connection errors,
 NOT_FOUND (404/405/410: the model or endpoint is missing on *that* service) and UNKNOWN errors.
 What never does, because it is the request's own fault: BAD_REQUEST (also a ``TypeError``,
-``AttributeError``, ``NameError``, ``AssertionError`` or ``ImportError`` without an HTTP status:
-a bug in the calling code, which no other service would fix), CONTEXT_LENGTH (incl. 413
+``AttributeError``, ``NameError``, ``AssertionError``, ``ImportError`` or
+``NotImplementedError`` without an HTTP status: a bug in the calling code, which no other
+service would fix, and which the execute forms re-raise unchanged), CONTEXT_LENGTH (incl. 413
 "request too large", which another service with a larger limit may accept), CONTENT_POLICY and
 CANCELLED (``asyncio.CancelledError``, ``KeyboardInterrupt``, HTTP 499).
 """

@@ -253,7 +253,14 @@ def _text_refinement(text: str) -> FailureKind | None:
 
 # Exceptions that mean the calling code (or the arguments it built) is wrong, not a service:
 # they are BAD_REQUEST, so they neither eject a healthy service nor fail over to the next one.
-_CALLER_BUGS = (TypeError, AttributeError, NameError, AssertionError, ImportError)
+_CALLER_BUGS = (
+    TypeError,
+    AttributeError,
+    NameError,
+    AssertionError,
+    ImportError,
+    NotImplementedError,
+)
 
 
 def _type_kind(cls: type) -> FailureKind | None:

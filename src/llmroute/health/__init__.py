@@ -12,7 +12,8 @@ cancellation) never count. :class:`HealthMonitor` is the in-memory table of thes
 """
 
 from ._filter import HealthFilter, panic_filter
-from ._monitor import HealthMonitor, ProbeThreads, is_async_probe, run_probe
+from ._monitor import HealthMonitor
+from ._probes import ProbeThreads, is_async_probe, run_probe
 from ._report import HealthStatus, ServiceHealth, emit
 from ._state import (
     FRESH,

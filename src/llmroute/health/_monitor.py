@@ -13,24 +13,26 @@ State transitions are logged on ``logging.getLogger("llmroute.health")`` with st
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import math
 import threading
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
 
 from ..config import HealthConfig
 from ..failures import Failure, FailureKind, classify_error
 from ..typing import AsyncProbe, Clock, Probe, system_clock
 from . import _state as transitions
+from ._probes import ProbeThreads, run_probe
 from ._report import ServiceHealth, emit, report
 from ._state import FRESH, Event, HealthState
 
-__all__ = ["HealthMonitor", "ProbeThreads", "is_async_probe", "run_probe"]
+__all__ = ["HealthMonitor"]
 
 _log = logging.getLogger("llmroute.health")
+
+#: How long a re-admission is remembered (for the pins' promotion hold).
+_RECOVERED_HORIZON = 3600.0
 
 
 class HealthMonitor:
@@ -64,6 +66,8 @@ class HealthMonitor:
         self._states: dict[str, HealthState] = {}
         # The unhealthy states, replaced (never mutated) on each change: readers take it whole.
         self._unhealthy: Mapping[str, HealthState] = MappingProxyType({})
+        # When each service was last re-admitted, for the last hour; replaced like _unhealthy.
+        self._recovered: Mapping[str, float] = MappingProxyType({})
         self._seq = 0
         self._threads = ProbeThreads()
         self._config = HealthConfig(probe_enabled=probe is not None)
@@ -100,6 +104,10 @@ class HealthMonitor:
         see)."""
         seq = self._seq
         return self._unhealthy, seq
+
+    def recovered(self) -> Mapping[str, float]:
+        """When each service re-admitted within the last hour was re-admitted (read-only)."""
+        return self._recovered
 
     def lease_probes(self, service_ids: Iterable[str], now: float) -> list[tuple[str, int]]:
         """Take the probe lease of every listed service that has a probe due; returns
@@ -312,6 +320,11 @@ class HealthMonitor:
     def _put(self, service_id: str, state: HealthState) -> None:
         """Store ``state``; keep the unhealthy mapping in step (lock held)."""
         self._states[service_id] = state
+        at = state.readmitted_at
+        if state.healthy and at is not None and service_id in self._unhealthy:
+            recent = {k: v for k, v in self._recovered.items() if v > at - _RECOVERED_HORIZON}
+            recent[service_id] = at
+            self._recovered = MappingProxyType(recent)
         if not state.healthy or service_id in self._unhealthy:
             unhealthy = {k: v for k, v in self._unhealthy.items() if k != service_id}
             if not state.healthy:
@@ -336,56 +349,3 @@ class HealthMonitor:
         with self._lock:
             total, unhealthy = len(self._states), len(self._unhealthy)
         return f"HealthMonitor(services={total}, unhealthy={unhealthy})"
-
-
-def run_probe(
-    probe: Probe | AsyncProbe, service_id: str, clock: Clock
-) -> tuple[bool, Failure | None]:
-    """Call ``probe`` and classify what it raised: (ok, failure or None)."""
-    _log.debug(
-        "health probe of %s started",
-        service_id,
-        extra={"event": "probe_started", "service_id": service_id},
-    )
-    try:
-        answer: object = probe(service_id)
-        if inspect.isawaitable(answer):  # an async probe, run to its end on this thread
-            answer = asyncio.run(_awaited(answer))
-        return bool(answer), None
-    except Exception as exc:
-        return False, classify_error(exc, now=clock())
-
-
-async def _awaited(answer: Awaitable[object]) -> object:
-    return await answer
-
-
-def is_async_probe(probe: object) -> bool:
-    """Whether ``probe`` is an async function or an object whose ``__call__`` is one."""
-    call = type(probe).__dict__.get("__call__") if not inspect.isfunction(probe) else None
-    return inspect.iscoroutinefunction(probe) or inspect.iscoroutinefunction(call)
-
-
-class ProbeThreads:
-    """The worker threads probes run on: started as daemons, kept until joined."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
-
-    def start(self, service_id: str, target: Callable[..., None], *args: object) -> None:
-        """Run ``target(*args)`` on a new daemon thread named after the service."""
-        thread = threading.Thread(
-            target=target, args=args, name=f"llmroute-probe-{service_id}", daemon=True
-        )
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-        thread.start()
-
-    def join(self, timeout: float | None = None) -> None:
-        """Wait for the threads started so far."""
-        with self._lock:
-            threads, self._threads = self._threads, []
-        for thread in threads:
-            thread.join(timeout)

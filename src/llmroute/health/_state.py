@@ -51,7 +51,8 @@ class HealthState:
 
     ``healthy`` is False from an ejection until re-admission; ``unhealthy_until`` is when the
     current ejection's recovery time ends; ``probe_until`` is when a running probe's lease ends
-    (0 when none runs). ``ejections`` counts ejections since the last success (it drives the
+    (0 when none runs); ``readmitted_at`` is when it was last re-admitted (None: never
+    ejected). ``ejections`` counts ejections since the last success (it drives the
     growing recovery time); the ``*_count`` fields and ``total_ejections`` are lifetime counts.
     """
 
@@ -69,6 +70,7 @@ class HealthState:
     last_success_time: float | None = None
     ejected_seq: int = 0
     probe_until: float = 0.0
+    readmitted_at: float | None = None
 
 
 #: The state of a service never reported.
@@ -113,7 +115,7 @@ def settle(
     """Without probes, re-admit a service whose recovery time has passed."""
     if state.healthy or probing or now < state.unhealthy_until:
         return state, []
-    return _readmit(state, sid, "recovery timeout elapsed")
+    return _readmit(state, sid, "recovery timeout elapsed", state.unhealthy_until)
 
 
 def on_failure(
@@ -173,7 +175,7 @@ def on_success(
         return state, []
     if now < state.rate_limited_until:  # still inside the provider's rate-limit window
         return replace(state, auth_error=False, unhealthy_until=state.rate_limited_until), []
-    return _readmit(state, sid, "success")
+    return _readmit(state, sid, "success", now)
 
 
 def on_probe(
@@ -191,7 +193,7 @@ def on_probe(
         return state, []
     state = replace(state, probe_until=0.0)
     if ok:
-        return _readmit(state, sid, "probe succeeded")
+        return _readmit(state, sid, "probe succeeded", now)
     if failure is not None:
         state = replace(state, last_error=failure, last_error_time=now)
     return _eject(state, sid, failure, now, _next_backoff(state, config), seq, "probe failed")
@@ -266,9 +268,12 @@ def _eject(
     return state, [event]
 
 
-def _readmit(state: HealthState, sid: str, reason: str) -> tuple[HealthState, list[Event]]:
+def _readmit(
+    state: HealthState, sid: str, reason: str, at: float
+) -> tuple[HealthState, list[Event]]:
     state = replace(
         state,
+        readmitted_at=at,
         healthy=True,
         unhealthy_until=0.0,
         rate_limited_until=0.0,

@@ -34,6 +34,9 @@ _HEALTH_FIELDS = tuple(f.name for f in fields(HealthState) if f.name != "last_er
 #: How long a health entry outlives its ejection (or its last error), in seconds.
 HEALTH_GRACE_SECONDS = 3600.0
 
+#: How long a re-admission is remembered (``StateSnapshot.recovered``), in seconds.
+RECOVERED_SECONDS = 3600.0
+
 
 class Keys:
     """The key names of one namespace and config generation: ``llmroute:{ns}:{gen}:...``."""
@@ -132,8 +135,8 @@ def next_health(
     sid = outcome.service.service_id
     kind = outcome.kind
     if kind == "success":
-        if not present:
-            return None
+        if not present or (state.healthy and state.consecutive_errors == 0):
+            return None  # nothing a decision reads would change
         new, events = on_success(state, sid, now, outcome.read_seq)
     elif kind == "failure" and outcome.failure is not None:
         if not outcome.failure.counts_against_health:
@@ -156,7 +159,9 @@ def next_health(
         return None
     ejected = any(event["event"] == "ejected" for event in events)
     if new.healthy and new.consecutive_errors == 0 and now >= new.rate_limited_until:
-        return ("", False, 0) if present else None
+        recent = new.readmitted_at is not None and now - new.readmitted_at < RECOVERED_SECONDS
+        if not recent:  # nothing to remember (a recent re-admission is: failback reads it)
+            return ("", False, 0) if present else None
     return encode_health(new), ejected, health_ttl_ms(new, now)
 
 
@@ -168,9 +173,9 @@ def with_seq(body: str, seq: int) -> str:
 # -- pins -----------------------------------------------------------------------------------
 
 
-def encode_pin(service: str, locked_at: float, expires_at: float) -> str:
-    """A pin's value: ``service\\tlocked_at\\texpires_at``."""
-    return f"{service}\t{locked_at!r}\t{expires_at!r}"
+def encode_pin(service: str, locked_at: float, expires_at: float, fallback: bool = False) -> str:
+    """A pin's value: ``service\\tlocked_at\\texpires_at\\tfallback`` (1 or 0)."""
+    return f"{service}\t{locked_at!r}\t{expires_at!r}\t{int(fallback)}"
 
 
 def decode_pin(raw: str | None, now: float) -> AffinityEntry | None:
@@ -178,8 +183,10 @@ def decode_pin(raw: str | None, now: float) -> AffinityEntry | None:
     if not raw:
         return None
     try:
-        service, locked, expires = raw.split("\t")
-        entry = AffinityEntry(ServiceID.parse(service), "", float(locked), float(expires))
+        service, locked, expires, *rest = raw.split("\t")
+        fallback = bool(rest) and rest[0] == "1"
+        sid = ServiceID.parse(service)
+        entry = AffinityEntry(sid, "", float(locked), float(expires), fallback)
     except (ValueError, TypeError):
         return None
     return entry if now < entry.expires_at else None

@@ -49,7 +49,7 @@ class ReadPlan:
         turn = keys.turn(rule)
         if query.take_turn:
             commands += [("incr", (turn,)), ("pexpire", (turn, TURN_TTL_MS))]
-        else:
+        elif query.turn:
             commands.append(("get", (turn,)))
         if query.pin_keys:
             commands.append(("mget", ([keys.pin(rule, key) for key in query.pin_keys],)))
@@ -87,7 +87,7 @@ class ReadPlan:
                 taken = int(next(answers)) - 1
                 next(answers)
                 view.turns[rule] = (taken + 1, mono)
-            else:
+            elif query.turn:
                 view.turns[rule] = (int(next(answers) or 0), mono)
             if query.pin_keys:
                 for key, raw in zip(query.pin_keys, next(answers), strict=True):
@@ -137,7 +137,7 @@ def write_commands(
         pin_key = keys.pin(rule, pin.key)
         member = f"{rule}\x1f{pin.key}"
         if pin.action == "set":
-            value = encode_pin(str(pin.service), now, now + pin.ttl)
+            value = encode_pin(str(pin.service), now, now + pin.ttl, pin.fallback)
             ttl = max(int(pin.ttl * 1000), 1)
             commands.append(
                 (

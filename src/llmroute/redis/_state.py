@@ -239,8 +239,9 @@ class RedisState:
                 sessions=view.session_counts(query.services) if query.sessions else EMPTY,
                 pins=view.pins_of(rule, query.pin_keys, now) if query.pin_keys else EMPTY,
                 cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
-                turn=taken if taken is not None else view.turn_of(rule),
+                turn=taken if taken is not None else (view.turn_of(rule) if query.turn else 0),
                 probes=probes,
+                recovered=view.recovered_of(query.services),
             )
 
     # -- writing -----------------------------------------------------------------------
@@ -290,7 +291,8 @@ class RedisState:
         held = entry.service if entry is not None and now < entry.expires_at else None
         target = pin.service
         if pin.action == "set" and held != target:
-            view.put_pin(rule, pin.key, AffinityEntry(target, "", now, now + pin.ttl), at)
+            entry = AffinityEntry(target, "", now, now + pin.ttl, pin.fallback)
+            view.put_pin(rule, pin.key, entry, at)
             count, when = view.sessions.get(target, (0, -1e18))
             view.sessions[target] = (count + 1, when)
         elif pin.action == "release" and held == target:

@@ -65,6 +65,7 @@ class View:
         self.usage: dict[str, tuple[Usage | None, float]] = {}
         self.pins: OrderedDict[tuple[str, str], tuple[AffinityEntry | None, float]] = OrderedDict()
         self.sick: dict[str, HealthState] = {}  # the unhealthy ones among ``states``
+        self.recovered: dict[str, float] = {}  # when the healthy ones were re-admitted
         self._checked: dict[int, tuple[ServiceID, ...]] = {}  # service tuples all in the view
 
     def fresh(self, query: StateQuery, mono: float, interval: float, now: float) -> bool:
@@ -77,9 +78,10 @@ class View:
             return False
         if query.lease_probes and self.due(query.services, now):
             return False
-        turn = self.turns.get(query.rule)
-        if turn is None or turn[1] < limit:
-            return False
+        if query.turn:
+            turn = self.turns.get(query.rule)
+            if turn is None or turn[1] < limit:
+                return False
         pins = self.pins
         rule = query.rule
         if any(pins.get((rule, key), (None, -1e18))[1] < limit for key in query.pin_keys):
@@ -121,8 +123,13 @@ class View:
         self.states[sid] = state
         if state.healthy:
             self.sick.pop(sid, None)
+            if state.readmitted_at is not None:
+                self.recovered[sid] = state.readmitted_at
+            else:
+                self.recovered.pop(sid, None)
         else:
             self.sick[sid] = state
+            self.recovered.pop(sid, None)
 
     def set_pin(self, rule: str, key: str, raw: str | None, mono: float) -> None:
         """Record a pin as read or written (lock held); the least recently set go first."""
@@ -142,6 +149,13 @@ class View:
         if not sick:
             return EMPTY
         return MappingProxyType({sid: sick[sid] for sid in services if sid in sick})
+
+    def recovered_of(self, services: Iterable[ServiceID]) -> Mapping[str, float]:
+        """When the services among ``services`` re-admitted lately were re-admitted."""
+        recovered = self.recovered
+        if not recovered:
+            return EMPTY
+        return MappingProxyType({sid: recovered[sid] for sid in services if sid in recovered})
 
     def pins_of(self, rule: str, keys: Iterable[str], now: float) -> dict[str, AffinityEntry]:
         """The live pins of the session keys."""

@@ -123,6 +123,7 @@ def build_outcome(
             result.pinned,
             success,
             counts,
+            served.service_id != result.service_id,
         ),
         current=success and tactic.keeps_current,
         advance_turn=(

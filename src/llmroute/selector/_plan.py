@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config import HealthConfig, Provider, Rule, Service, ServiceID
+from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, ServiceID
 from ..errors import NoServiceAvailableError
 from ..smart import SmartRouter
 from ..state import StateQuery
 from ..tactics import RuleTactic
 
-__all__ = ["RulePlan", "failover_order"]
+__all__ = ["PlanCache", "RulePlan", "failover_order"]
 
 
 def failover_order(
@@ -42,6 +42,7 @@ class RulePlan:
         self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
     ) -> None:
         self.rule = rule
+        self.health = health
         self.providers: dict[str, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
         self.base = self._usable(rule.active_services(), providers)
@@ -72,6 +73,7 @@ class RulePlan:
             ewma_decay=tactic.ewma_decay,
             sessions=tactic.reads_sessions,
             cursor=tactic.keeps_current,
+            turn=tactic.takes_turn,
             health=health,
         )
 
@@ -138,3 +140,35 @@ class RulePlan:
         return NoServiceAvailableError(
             f"rule {rule.uuid!r} has no usable service: {why}", rule=rule.uuid
         )
+
+
+class PlanCache:
+    """The plans of the rules a selector has served, by rule uuid (a new cache per reload)."""
+
+    def __init__(self) -> None:
+        self._plans: dict[str, RulePlan] = {}
+
+    def plan(
+        self,
+        rule: Rule | str,
+        config: RoutingConfig | None,
+        providers: Mapping[str, Provider] | None,
+        health: HealthConfig,
+    ) -> RulePlan:
+        """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``)."""
+        key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
+        if not isinstance(key, str):
+            raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
+        plan = self._plans.get(key)
+        if plan is not None and (plan.rule is rule or isinstance(rule, str)):
+            return plan
+        if isinstance(rule, str):
+            found = config.get_rule(rule) if config is not None else None
+            if found is None:
+                where = "in the configuration" if config is not None else "(no config given)"
+                raise NoServiceAvailableError(f"no rule {rule!r} {where}", rule=rule)
+            rule = found
+        elif not isinstance(rule, Rule):
+            raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
+        plan = self._plans[key] = RulePlan(rule, providers, health)
+        return plan

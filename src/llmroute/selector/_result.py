@@ -39,8 +39,10 @@ class Request:
         header_names: Sequence[str],
         token_counter: TokenCounter | None,
         embeddings: bool,
+        from_ip: bool = False,
     ) -> None:
         self.body = body
+        self._from_ip = from_ip
         self.headers = headers
         self.client_ip = client_ip
         self.embeddings = embeddings
@@ -79,6 +81,7 @@ class Request:
                 self.client_ip,
                 header_names=self._header_names,
                 context=self._context,
+                from_ip=self._from_ip,
             )
         return self._session
 

@@ -27,11 +27,11 @@ from ..state import (
     StateSnapshot,
 )
 from ..stats import InMemoryStatsStore
-from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, StateStore, system_clock
+from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, Rng, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
 from ._outcome import awrite_outcome, build_outcome, configure_store, read_failed, write_outcome
-from ._plan import RulePlan
+from ._plan import PlanCache, RulePlan
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
 from ._stages import decide
@@ -52,8 +52,10 @@ class ServiceSelector:
     without health), ``stats``, ``affinity`` and ``tactic_state``. ``probe`` checks an
     ejected service once its recovery time has passed (with ``health.probe_enabled``); it runs
     on a worker thread (or a task for ``aselect``), never inside a selection. ``rng`` (seed it
-    for reproducible choices), ``token_counter`` (for the ``token`` ops) and
-    ``session_headers`` (headers that carry a session id) complete it. Thread-safe.
+    for reproducible choices), ``token_counter`` (for the ``token`` ops),
+    ``session_headers`` (headers that carry a session id) and ``session_from_ip`` (the client
+    ip identifies a session when nothing else does; off: everyone behind one proxy or NAT
+    would share a session) complete it. Thread-safe.
     """
 
     def __init__(
@@ -66,10 +68,11 @@ class ServiceSelector:
         stats: InMemoryStatsStore | None = None,
         affinity: InMemoryAffinityStore | None = None,
         tactic_state: InMemoryTacticState | None = None,
-        rng: random.Random | None = None,
+        rng: Rng | None = None,
         clock: Clock | None = None,
         token_counter: TokenCounter | None = None,
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
+        session_from_ip: bool = False,
     ) -> None:
         self._clock: Clock = clock if clock is not None else system_clock
         self._config = providers if isinstance(providers, RoutingConfig) else None
@@ -103,12 +106,13 @@ class ServiceSelector:
         self._check_probe(health_config)
         if self._config is not None and getattr(state, "use_config", None) is not None:
             configure_store(state, self._config)
-        self._rng = rng if rng is not None else random.Random()
+        self._rng: Rng = rng if rng is not None else random.Random()
         self._in_flight = InFlight()
         self.token_counter = token_counter
         self.session_headers = tuple(session_headers)
+        self.session_from_ip = session_from_ip
         self._providers: dict[str, Provider] | None = None
-        self._plans: dict[str, RulePlan] = {}
+        self._plans = PlanCache()
         self.update_providers(
             self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
         )
@@ -190,7 +194,7 @@ class ServiceSelector:
                 if not isinstance(provider, Provider):
                     raise TypeError(f"providers must be Provider objects, got {provider!r}")
             self._providers = index_providers(providers)
-        self._plans = {}
+        self._plans = PlanCache()
 
     # -- selecting -----------------------------------------------------------------------
 
@@ -300,6 +304,7 @@ class ServiceSelector:
             self.session_headers,
             self.token_counter,
             embeddings,
+            self.session_from_ip,
         )
         query = plan.query
         keys: tuple[str, ...] = ()
@@ -325,23 +330,8 @@ class ServiceSelector:
         )
 
     def _plan(self, rule: Rule | str) -> RulePlan:
-        plans = self._plans
-        key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
-        if not isinstance(key, str):
-            raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
-        plan = plans.get(key)
-        if plan is not None and (plan.rule is rule or isinstance(rule, str)):
-            return plan
-        if isinstance(rule, str):
-            found = self._config.get_rule(rule) if self._config is not None else None
-            if found is None:
-                where = "in the configuration" if self._config is not None else "(no config given)"
-                raise NoServiceAvailableError(f"no rule {rule!r} {where}", rule=rule)
-            rule = found
-        elif not isinstance(rule, Rule):
-            raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
-        plan = plans[key] = RulePlan(rule, self._providers, self._health_config)
-        return plan
+        plans = self._plans  # read first: a reload swaps the cache last
+        return plans.plan(rule, self._config, self._providers, self._health_config)
 
     def _check_probe(self, health: HealthConfig) -> None:
         if health.probe_enabled and not self._probes.has_probe:

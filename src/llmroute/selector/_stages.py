@@ -7,6 +7,8 @@ stage does I/O: everything a stage reads of the state is in the snapshot, read b
 
 from __future__ import annotations
 
+import math
+
 from ..affinity import AffinityEntry, SessionDraws, pin_key
 from ..config import Service, ServiceID
 from ..errors import NoServiceAvailableError
@@ -55,6 +57,8 @@ def decide(
     key, pinned, chosen = _affinity(plan, request, snapshot, draft)
     stages = STAGES[:3]
     source: Source = "affinity"
+    if chosen is not None and pinned is not None and key is not None:
+        chosen = None if _fails_back(plan, snapshot, draft, pinned, key) else chosen
     if chosen is None:
         # A session to pin draws from its own hash, so select() gives it one answer.
         draws = rng if key is None else SessionDraws(plan.rule.uuid, key)
@@ -178,6 +182,26 @@ def _affinity(
         entry.expires_at - snapshot.now,
     )
     return key, entry, service
+
+
+def _fails_back(
+    plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, pinned: AffinityEntry, key: str
+) -> bool:
+    """Whether a pin on a fallback (or on a weight-0 service) gives way to the service the
+    rule would choose, that one having been healthy for the promotion hold."""
+    service = plan.service_by_id[pinned.service]
+    if not (pinned.fallback or service.weight == 0):
+        return False
+    candidates = plan.tactic.lookup(draft.candidates)
+    assert candidates is not None
+    draws = SessionDraws(plan.rule.uuid, key)  # the draws the load balancer would make
+    choice = plan.tactic.choose(candidates, snapshot, draws)[0].service_id
+    since = snapshot.healthy_since(choice)
+    if choice == pinned.service or snapshot.now - since < plan.health.promotion_hold_seconds:
+        return False
+    held = "never ejected" if since == -math.inf else f"healthy for {snapshot.now - since:.0f}s"
+    draft.note("affinity", "pin on {} moved back to {} ({})", pinned.service, choice, held)
+    return True
 
 
 def _load_balancer(plan: RulePlan, snapshot: StateSnapshot, rng: Rng, draft: _Draft) -> Service:

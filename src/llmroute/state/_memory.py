@@ -72,12 +72,13 @@ class InMemoryState:
             cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
             turn=self._turn(query),
             probes=probes,
+            recovered=self.health.recovered(),
         )
 
     def _turn(self, query: StateQuery) -> int:
         if query.take_turn:
             return self.tactics.take_turn(query.rule)
-        return self.tactics.peek_turn(query.rule)
+        return self.tactics.peek_turn(query.rule) if query.turn else 0
 
     def write(self, outcome: Outcome) -> None:
         """Apply ``outcome``: stats and health, then the rule's cursor and the session's pin."""
@@ -102,7 +103,7 @@ class InMemoryState:
         if pin is None:
             return
         if pin.action == "set":
-            entry = AffinityEntry(pin.service, "", now, now + pin.ttl)
+            entry = AffinityEntry(pin.service, "", now, now + pin.ttl, pin.fallback)
             self.affinity.pin(outcome.rule, pin.key, entry)
         else:
             self.affinity.release(outcome.rule, pin.key, pin.service)

@@ -4,6 +4,7 @@ over the wire and decisions can read them without locks."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Literal, NamedTuple
@@ -39,8 +40,8 @@ class StateQuery(NamedTuple):
     its smart blocks'); ``pin_keys``: the session's pin keys to look up; ``stats``: whether the
     tactic reads usage windows and latency figures; ``ewma_decay``: the latency EWMA decay the
     tactic reads (None: none); ``sessions``: whether it reads live session counts; ``cursor``:
-    whether it reads the rule's current service;
-    ``take_turn``: take the rule's round-robin turn atomically (``select()`` only peeks);
+    whether it reads the rule's current service; ``turn``: whether it reads the rule's
+    round-robin turn, and ``take_turn``: take it atomically (``select()`` only peeks);
     ``lease_probes``: take the probe lease of services due for one; ``health``: the
     configuration health figures are read under.
     """
@@ -52,6 +53,7 @@ class StateQuery(NamedTuple):
     ewma_decay: float | None = None
     sessions: bool = False
     cursor: bool = False
+    turn: bool = False
     take_turn: bool = False
     lease_probes: bool = False
     health: HealthConfig = HealthConfig()
@@ -66,7 +68,8 @@ class StateSnapshot(NamedTuple):
     the query asked for, by service id (absent: no figure yet); ``in_flight``: requests in
     flight per service in this process; ``pins``: the session's live pins by key;
     ``cursor``: the rule's cursor; ``turn``: the rule's round-robin turn; ``probes``: the probe
-    leases this read took, as (service id, ejection seq).
+    leases this read took, as (service id, ejection seq); ``recovered``: when recently
+    re-admitted services were re-admitted (for the pins' promotion hold).
     """
 
     now: float
@@ -81,11 +84,20 @@ class StateSnapshot(NamedTuple):
     cursor: TacticCursor = TacticCursor()
     turn: int = 0
     probes: tuple[tuple[ServiceID, int], ...] = ()
+    recovered: Mapping[str, float] = EMPTY
 
     def healthy(self, service_id: str) -> bool:
         """Whether the service may take traffic as of this snapshot."""
         state = self.unhealthy.get(service_id)
         return state is None or available(state, self.now, self.probing)
+
+    def healthy_since(self, service_id: str) -> float:
+        """Since when the service has been available (``-inf``: as far as the store knows,
+        always; ``inf``: it is not available now)."""
+        state = self.unhealthy.get(service_id)
+        if state is not None:
+            return state.unhealthy_until if available(state, self.now, self.probing) else math.inf
+        return self.recovered.get(service_id, -math.inf)
 
     def stats_of(self, service_id: ServiceID) -> ServiceStats:
         """The service's figures (zeros when it has none)."""
