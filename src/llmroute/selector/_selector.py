@@ -1,8 +1,6 @@
 """The ServiceSelector: picks a service for each request from one state read, and learns
-from each outcome with one state write.
-
-``select`` / ``aselect`` build the rule's state query, read the store once (sync or awaited),
-and run the pure stages of :mod:`._stages` on the snapshot; nothing is written. ``record`` /
+from each outcome with one state write. ``select`` / ``aselect`` read the store once and run
+the pure stages of :mod:`._stages` on the snapshot; nothing is written. ``record`` /
 ``arecord`` write one outcome. The execute forms (:mod:`._execute`) do both around your call.
 """
 
@@ -15,6 +13,7 @@ from typing import Any
 from ..affinity import DEFAULT_SESSION_HEADERS, InMemoryAffinityStore, SessionID, pin_keys
 from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, index_providers
 from ..errors import NoServiceAvailableError
+from ..execute import RetryBudget
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
@@ -53,7 +52,8 @@ class ServiceSelector:
     ejected service once its recovery time has passed (with ``health.probe_enabled``); it runs
     on a worker thread (or a task for ``aselect``), never inside a selection. ``rng`` (seed it
     for reproducible choices), ``token_counter`` (for the ``token`` ops) and
-    ``session_headers`` (headers that carry a session id) complete it. Thread-safe.
+    ``session_headers`` (headers that carry a session id) complete it. ``retry_budget``: the
+    :class:`RetryBudget` its execute forms share (True: a default one; False: none). Thread-safe.
     """
 
     def __init__(
@@ -70,6 +70,7 @@ class ServiceSelector:
         clock: Clock | None = None,
         token_counter: TokenCounter | None = None,
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
+        retry_budget: RetryBudget | bool = True,
     ) -> None:
         self._clock: Clock = clock if clock is not None else system_clock
         self._config = providers if isinstance(providers, RoutingConfig) else None
@@ -105,6 +106,7 @@ class ServiceSelector:
         self._in_flight = InFlight()
         self.token_counter = token_counter
         self.session_headers = tuple(session_headers)
+        self.retry_budget = RetryBudget() if retry_budget is True else retry_budget or None
         self._providers: dict[str, Provider] | None = None
         self._plans: dict[str, RulePlan] = {}
         self.update_providers(
@@ -393,7 +395,6 @@ class ServiceSelector:
         self._in_flight.add(service.service_id, -1)
 
     def __repr__(self) -> str:
-        providers = (
-            "none" if self._providers is None else str(len(set(map(id, self._providers.values()))))
-        )
+        known = self._providers
+        providers = "none" if known is None else str(len(set(map(id, known.values()))))
         return f"ServiceSelector(providers={providers}, state={type(self._state).__name__})"
