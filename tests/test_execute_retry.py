@@ -5,6 +5,7 @@ scripted providers, never a wall-clock sleep."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import threading
 from typing import Any
@@ -519,3 +520,65 @@ def test_the_retry_decision_is_logged_with_its_wait(caplog: pytest.LogCaptureFix
     record = next(r for r in caplog.records if getattr(r, "action", None) == "retry")
     assert record.wait_seconds == sleeper.waits[0]  # type: ignore[attr-defined]
     assert "retrying in" in record.getMessage()
+
+
+# -- a call that ends early gives its budget back ----------------------------------------
+
+
+def test_a_cancelled_wait_gives_the_budget_and_the_deadline_back() -> None:
+    budget = RetryBudget()
+    a = ScriptedProvider("a", FakeAPIError(503), "ok")
+
+    async def cancelled(seconds: float) -> None:
+        raise asyncio.CancelledError
+
+    async def main() -> None:
+        with pytest.raises(asyncio.CancelledError):
+            await aexecute(
+                [a], lambda p: p.acall(), retry=RetryPolicy(), budget=budget, asleep=cancelled
+            )
+
+    asyncio.run(main())
+    assert (budget.in_flight, budget.retries_in_flight) == (0, 0)
+
+
+def test_an_interrupted_sync_wait_gives_the_budget_back() -> None:
+    budget = RetryBudget()
+    a = ScriptedProvider("a", FakeAPIError(503), "ok")
+
+    def interrupted(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        execute(
+            [a], lambda p: p(), retry=RetryPolicy(), budget=budget, deadline=5, sleep=interrupted
+        )
+    assert (budget.in_flight, budget.retries_in_flight, time_left()) == (0, 0, None)
+
+
+def test_a_fallback_on_that_raises_gives_the_budget_back() -> None:
+    budget = RetryBudget()
+
+    def fallback_on(error: BaseException) -> bool:
+        raise RuntimeError("broken predicate")
+
+    with pytest.raises(RuntimeError, match="broken predicate"):
+        execute(
+            [ScriptedProvider("a", FakeAPIError(503)), "b"],
+            lambda p: p(),
+            budget=budget,
+            fallback_on=fallback_on,
+        )
+    assert (budget.in_flight, budget.retries_in_flight) == (0, 0)
+
+
+@pytest.mark.parametrize("outcome", ["success", "failure", "caller_bug"])
+def test_every_end_of_a_call_gives_the_budget_back(outcome: str) -> None:
+    budget = RetryBudget()
+    step: object = {"success": "ok", "failure": FakeAPIError(503), "caller_bug": TypeError("x")}[
+        outcome
+    ]
+    a = ScriptedProvider("a", FakeAPIError(500), step)
+    with contextlib.suppress(AllProvidersFailedError, TypeError):
+        execute([a], lambda p: p(), retry=RetryPolicy(), budget=budget, sleep=lambda s: None)
+    assert (budget.in_flight, budget.retries_in_flight) == (0, 0)

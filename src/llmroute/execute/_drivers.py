@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from ..typing import CooldownTracker
 from ._calls import check_awaitable, check_sync
 from ._io import within
+from ._limits import apause, pause
 from ._loop import AttemptLoop
 from ._options import ExecuteOptions
 from ._retry import RetryBudget, RetryPolicy
@@ -90,7 +91,7 @@ def _drive(loop: AttemptLoop[P], fn: Callable[[P], T]) -> ExecuteResult[T]:
         except BaseException as exc:
             wait = loop.failed(exc)
             if wait > 0:
-                loop.options.sleep(wait)
+                pause(loop, wait)
         else:
             return loop.succeeded(response)
 
@@ -144,7 +145,7 @@ async def _adrive(loop: AttemptLoop[P], fn: Callable[[P], Awaitable[T]]) -> Exec
         except BaseException as exc:
             wait = loop.failed(exc)
             if wait > 0:
-                await loop.options.asleep(wait)
+                await apause(loop, wait)
         else:
             return loop.succeeded(response)
 

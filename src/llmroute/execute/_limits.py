@@ -4,14 +4,14 @@ that :func:`time_left` offers ``fn``) and its share of a :class:`RetryBudget`.""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from ..typing import CooldownTracker
 from ._options import ExecuteOptions
 from ._retry import DEADLINE
 from ._types import Attempt
 
-__all__ = ["CallLimits", "cooldown_windows"]
+__all__ = ["CallLimits", "apause", "cooldown_windows", "pause"]
 
 
 class CallLimits:
@@ -92,3 +92,29 @@ def cooldown_windows(
         if remaining > 0:
             windows.append(float(remaining))
     return tuple(windows)
+
+
+class _Driven(Protocol):
+    @property
+    def options(self) -> ExecuteOptions[Any]: ...
+
+    def abandon(self) -> None: ...
+
+
+def pause(loop: _Driven, wait: float) -> None:
+    """Wait ``wait`` seconds on the call's ``sleep``; the call is abandoned if that raises
+    (``KeyboardInterrupt``), so its budget counts and deadline are given back."""
+    try:
+        loop.options.sleep(wait)
+    except BaseException:
+        loop.abandon()
+        raise
+
+
+async def apause(loop: _Driven, wait: float) -> None:
+    """:func:`pause` on the call's ``asleep`` (a cancelled task abandons the call)."""
+    try:
+        await loop.options.asleep(wait)
+    except BaseException:
+        loop.abandon()
+        raise

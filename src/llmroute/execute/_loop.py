@@ -14,20 +14,18 @@ with or without ``await``, between :meth:`AttemptLoop.start_next` and one of
         try:
             response = call(provider)  # or: await call(provider)
         except BaseException as exc:
-            loop.failed(exc)           # returns to go on; raises to stop (see below)
+            wait = loop.failed(exc)    # returns to go on; raises to stop (see below)
+            sleep(wait)                # 0 for a fallback; loop.abandon() if this raises
         else:
             return loop.succeeded(response)  # the ExecuteResult
 
-- ``start_next() -> P``: the next provider to call. Skips are recorded (hook, DEBUG log) on
-  the way, ``hooks.attempt_started`` is told and the attempt's clock starts. Raises
-  :class:`AllProvidersFailedError` when no provider is left.
+- ``start_next() -> P``: the next provider to call (skips recorded, ``attempt_started``
+  told, the clock started); raises :class:`AllProvidersFailedError` when none is left.
 - ``succeeded(response) -> ExecuteResult``: the current call returned; records the success.
-- ``failed(error) -> float``: the current call raised ``error`` (call it from the ``except``
-  block). Returns the seconds to wait (0 for a fallback; a retry's backoff, see
-  :class:`RetryPolicy`) before ``start_next()`` when the next provider should be tried.
-  Re-raises a cancellation (nothing recorded against the provider); raises
-  :class:`AllProvidersFailedError` from ``error`` when the loop stops (no fallback,
-  ``fallback_on`` said no, nothing left, the deadline, the retry budget).
+- ``failed(error) -> float``: the current call raised ``error`` (call it in the ``except``
+  block). Returns the seconds to wait before ``start_next()`` (0 for a fallback, a retry's
+  backoff); re-raises a cancellation (nothing recorded); raises AllProvidersFailedError
+  from ``error`` when the loop stops (``fallback_on`` said no, nothing left, a limit).
 
 Streams, once a call returned a stream: ``committed(has_chunk) -> float`` when its first
 chunk arrived (or it ended empty; returns the time to first chunk), then
@@ -110,11 +108,8 @@ class AttemptLoop(Generic[P]):
         self._skipped_idx: set[int] = set()
         self._retries = 0
         self._retry_index = -1  # the item a retry calls next (-1: the chain's next)
-        self._limits = (
-            CallLimits(options)
-            if options.deadline is not None or options.budget is not None
-            else None
-        )
+        limited = options.deadline is not None or options.budget is not None
+        self._limits = CallLimits(options) if limited else None
 
     # -- the state, for results ----------------------------------------------------------
 
@@ -171,7 +166,7 @@ class AttemptLoop(Generic[P]):
                 self._skip(index, name)
                 continue
             return self._begin(index, name)
-        self._close()
+        self.abandon()
         raise self._exhausted()
 
     def _begin(self, index: int, name: str) -> P:
@@ -216,9 +211,13 @@ class AttemptLoop(Generic[P]):
         cooling = self._record_failure(error, failure, latency)
         if isinstance(error, CALLER_BUGS):  # the caller's own bug: loud, unchanged, no fall-over
             self._stopped = True
-            self._close()
+            self.abandon()
             raise error
-        action, wait = self._next_step(error, failure)
+        try:
+            action, wait = self._next_step(error, failure)
+        except BaseException:  # fallback_on raised: the call ends here
+            self.abandon()
+            raise
         fallback = self.options.strategy is Strategy.FALLBACK
         log_failure(
             self.logger,
@@ -234,7 +233,7 @@ class AttemptLoop(Generic[P]):
         )
         if action not in ("fallback", "retry"):
             self._stopped = fallback and self._pos < len(self._order)
-            self._close()
+            self.abandon()
             raise self._exhausted() from error
         return wait
 
@@ -261,16 +260,12 @@ class AttemptLoop(Generic[P]):
         return "retry", wait
 
     def _state(self) -> RetryState:
-        return RetryState(
-            len(self._attempts),
-            self._retries,
-            self._order,
-            self._index,
-            self._last,
-            self._skipped_idx,
-        )
+        calls, last, skipped = len(self._attempts), self._last, self._skipped_idx
+        return RetryState(calls, self._retries, self._order, self._index, last, skipped)
 
-    def _close(self) -> None:
+    def abandon(self) -> None:
+        """The driver stops (a wait raised): the call gives back its budget counts and its
+        deadline. Idempotent; every way the loop itself ends does it too."""
         if self._limits is not None:
             self._limits.close()
 
@@ -335,7 +330,7 @@ class AttemptLoop(Generic[P]):
         """``error`` classified; a cancellation is told to the hooks and re-raised here."""
         failure = classify(error)
         if failure.kind is FailureKind.CANCELLED:
-            self._close()
+            self.abandon()
             self._tell_failed(error, failure, latency)
             log_cancelled(self.logger, self.name, error)
             raise error

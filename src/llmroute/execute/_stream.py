@@ -33,6 +33,7 @@ from ._io import (
     opened_pair,
     within,
 )
+from ._limits import apause, pause
 from ._loop import AttemptLoop
 from ._options import ExecuteOptions
 from ._retry import RetryBudget, RetryPolicy
@@ -301,7 +302,7 @@ def execute_stream(
             close_stream(iterator, source, loop.logger)
             wait = loop.failed(exc)
             if wait > 0:
-                options.sleep(wait)
+                pause(loop, wait)
         else:
             return StreamResult(loop, source, iterator, first)
 
@@ -356,7 +357,7 @@ async def aexecute_stream(
             await aclose_stream(*opened_pair(opened), loop.logger)
             wait = loop.failed(exc)
             if wait > 0:
-                await options.asleep(wait)
+                await apause(loop, wait)
         else:
             iterator, source = opened_pair(opened)
             return AsyncStreamResult(loop, source, iterator, first)
