@@ -8,6 +8,8 @@ import pytest
 import llmroute
 
 #: The top-level names: the ones most apps use. Everything else lives in its subpackage.
+#: RetryPolicy is here because it is an argument of the top-level execute forms and of
+#: selector.execute (RetryBudget and time_left stay in llmroute.execute).
 EXPECTED = [
     "AllProvidersFailedError",
     "AsyncStateStore",
@@ -25,6 +27,7 @@ EXPECTED = [
     "NoServiceAvailableError",
     "Provider",
     "RequestContext",
+    "RetryPolicy",
     "RoutedResult",
     "RoutingConfig",
     "Rule",

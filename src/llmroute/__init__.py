@@ -28,7 +28,15 @@ from .errors import (
     NoServiceAvailableError,
     StreamInterruptedError,
 )
-from .execute import ExecuteHooks, ExecuteResult, aexecute, aexecute_stream, execute, execute_stream
+from .execute import (
+    ExecuteHooks,
+    ExecuteResult,
+    RetryPolicy,
+    aexecute,
+    aexecute_stream,
+    execute,
+    execute_stream,
+)
 from .failures import Failure, FailureKind, classify_error
 from .health import HealthMonitor, ServiceHealth
 from .request import RequestContext
@@ -63,6 +71,7 @@ __all__ = [
     "NoServiceAvailableError",
     "Provider",
     "RequestContext",
+    "RetryPolicy",
     "RoutedResult",
     "RoutingConfig",
     "Rule",

@@ -100,12 +100,15 @@ class AllProvidersFailedError(LLMRouteError):
         skipped: Sequence[SkippedProvider] = (),
         untried: Sequence[str] = (),
         windows: Sequence[float] = (),
+        reason: str = "",
     ) -> None:
+        self.reason = reason
         self.attempts: tuple[Attempt, ...] = tuple(attempts)
         self.skipped: tuple[SkippedProvider, ...] = tuple(skipped)
         self.untried: tuple[str, ...] = tuple(untried)
         self.windows: tuple[float, ...] = tuple(windows)
-        super().__init__(_all_failed_message(self.attempts, self.skipped, self.untried))
+        message = _all_failed_message(self.attempts, self.skipped, self.untried)
+        super().__init__(f"{message}; stopped: {reason}" if reason else message)
         if self.attempts:
             self.__cause__ = self.attempts[-1].error
 
@@ -134,7 +137,7 @@ class AllProvidersFailedError(LLMRouteError):
         return min(hints) if hints else None
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (type(self), (self.attempts, self.skipped, self.untried, self.windows))
+        return (type(self), (self.attempts, self.skipped, self.untried, self.windows, self.reason))
 
 
 def _all_failed_message(

@@ -11,8 +11,11 @@ from typing import Any, TypeVar
 
 from ..typing import CooldownTracker
 from ._calls import check_awaitable, check_sync
+from ._io import within
+from ._limits import apause, pause
 from ._loop import AttemptLoop
 from ._options import ExecuteOptions
+from ._retry import RetryBudget, RetryPolicy
 from ._types import ExecuteHooks, ExecuteResult, RoundRobinCounter, Strategy
 
 __all__ = ["aexecute", "execute"]
@@ -33,6 +36,11 @@ def execute(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    budget: RetryBudget | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], object] | None = None,
 ) -> ExecuteResult[T]:
     """Call ``fn(provider)`` on the providers as ``strategy`` says; return the first success.
 
@@ -63,17 +71,13 @@ def execute(
     ``fn`` that returns an awaitable is a ``TypeError`` (use :func:`aexecute`). ``logger``
     gets an INFO record per failed attempt; ``hooks`` hear of every attempt (a hook that
     raises is logged and ignored).
+
+    ``retry`` (a :class:`RetryPolicy`), ``deadline`` (seconds on ``clock``), ``budget`` (a
+    :class:`RetryBudget`) and ``sleep`` (the waits): see "Retries" in :mod:`llmroute.execute`.
     """
-    options = ExecuteOptions.build(
-        strategy=strategy,
-        cooldown=cooldown,
-        exempt=exempt,
-        counter=counter,
-        fallback_on=fallback_on,
-        logger=logger,
-        hooks=hooks,
-        key=key,
-    )
+    kwargs: dict[str, Any] = dict(locals())
+    del kwargs["providers"], kwargs["fn"]
+    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
     return _drive(AttemptLoop(providers, options), fn)
 
 
@@ -85,7 +89,9 @@ def _drive(loop: AttemptLoop[P], fn: Callable[[P], T]) -> ExecuteResult[T]:
             response = fn(provider)
             check_sync(response)
         except BaseException as exc:
-            loop.failed(exc)
+            wait = loop.failed(exc)
+            if wait > 0:
+                pause(loop, wait)
         else:
             return loop.succeeded(response)
 
@@ -102,31 +108,47 @@ async def aexecute(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    budget: RetryBudget | None = None,
+    clock: Callable[[], float] | None = None,
+    asleep: Callable[[float], Awaitable[object]] | None = None,
 ) -> ExecuteResult[T]:
     """:func:`execute` for an async ``fn``: ``await fn(provider)`` on each provider tried.
 
-    Everything else is the same. Cancelling the task (``asyncio.CancelledError``) while a
-    provider call is running propagates at once: no failure is recorded against that
-    provider and no further provider is tried.
+    Everything else is the same; the waits go through ``asleep`` (default
+    ``asyncio.sleep``), and with a ``deadline`` an attempt still running when it comes is
+    cancelled (recorded as a ``TimeoutError``) and the call stops. Cancelling the task
+    (``asyncio.CancelledError``) while a provider call is running propagates at once: no
+    failure is recorded against that provider and no further provider is tried.
     """
-    options = ExecuteOptions.build(
-        strategy=strategy,
-        cooldown=cooldown,
-        exempt=exempt,
-        counter=counter,
-        fallback_on=fallback_on,
-        logger=logger,
-        hooks=hooks,
-        key=key,
-    )
-    loop = AttemptLoop(providers, options)
+    kwargs: dict[str, Any] = dict(locals())
+    del kwargs["providers"], kwargs["fn"]
+    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
+    return await _adrive(AttemptLoop(providers, options), fn)
+
+
+async def _adrive(loop: AttemptLoop[P], fn: Callable[[P], Awaitable[T]]) -> ExecuteResult[T]:
+    """Await ``fn`` on each provider the loop hands out until one serves."""
     while True:
         provider = loop.start_next()
         try:
             made = fn(provider)
             check_awaitable(made)
-            response = await made
+            left = loop.time_left()
+            if left is None:
+                response = await made
+            else:
+                response, expired = await within(_awaited(made), left)
+                if expired:
+                    raise TimeoutError(f"the deadline ran out while {loop.name} was called")
         except BaseException as exc:
-            loop.failed(exc)
+            wait = loop.failed(exc)
+            if wait > 0:
+                await apause(loop, wait)
         else:
             return loop.succeeded(response)
+
+
+async def _awaited(made: Awaitable[T]) -> T:
+    return await made

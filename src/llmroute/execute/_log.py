@@ -25,13 +25,19 @@ def log_failure(
     cooling: bool,
     attempt: int,
     fallback: bool,
+    wait: float = 0.0,
 ) -> None:
-    """A failed attempt; ``action`` is ``fallback``, ``stop`` (fallback_on said no) or
-    ``give_up`` (nothing left to try, or a strategy without fallback)."""
+    """A failed attempt; ``action`` is ``fallback``, ``retry`` (after ``wait`` seconds),
+    ``stop`` (fallback_on said no), ``give_up`` (nothing left to try, or a strategy without
+    fallback), ``deadline`` or ``budget`` (a limit stopped the call)."""
     if not logger.isEnabledFor(logging.INFO):
         return
     if action == "fallback":
         then = "falling back"
+    elif action == "retry":
+        then = f"retrying in {wait:.2f}s"
+    elif action in ("deadline", "budget"):
+        then = "the deadline ran out" if action == "deadline" else "the retry budget is spent"
     elif action == "stop":
         then = f"not falling back on {failure.kind.value}"
     else:
@@ -43,7 +49,7 @@ def log_failure(
         ", now cooling down" if cooling else "",
         then,
         extra=_fields("attempt_failed", name, error, failure, latency, action, cooling)
-        | {"attempt": attempt},
+        | {"attempt": attempt, "wait_seconds": wait},
     )
 
 

@@ -14,19 +14,18 @@ with or without ``await``, between :meth:`AttemptLoop.start_next` and one of
         try:
             response = call(provider)  # or: await call(provider)
         except BaseException as exc:
-            loop.failed(exc)           # returns to go on; raises to stop (see below)
+            wait = loop.failed(exc)    # returns to go on; raises to stop (see below)
+            sleep(wait)                # 0 for a fallback; loop.abandon() if this raises
         else:
             return loop.succeeded(response)  # the ExecuteResult
 
-- ``start_next() -> P``: the next provider to call. Skips are recorded (hook, DEBUG log) on
-  the way, ``hooks.attempt_started`` is told and the attempt's clock starts. Raises
-  :class:`AllProvidersFailedError` when no provider is left.
+- ``start_next() -> P``: the next provider to call (skips recorded, ``attempt_started``
+  told, the clock started); raises :class:`AllProvidersFailedError` when none is left.
 - ``succeeded(response) -> ExecuteResult``: the current call returned; records the success.
-- ``failed(error) -> None``: the current call raised ``error`` (call it from the ``except``
-  block). Returns when the next provider should be tried. Re-raises ``error`` itself when it
-  is a cancellation (anything not an ``Exception``, or classified ``CANCELLED``: nothing is
-  recorded against the provider), and raises :class:`AllProvidersFailedError` from ``error``
-  when the loop stops (strategy without fallback, ``fallback_on`` said no, nothing left).
+- ``failed(error) -> float``: the current call raised ``error`` (call it in the ``except``
+  block). Returns the seconds to wait before ``start_next()`` (0 for a fallback, a retry's
+  backoff); re-raises a cancellation (nothing recorded); raises AllProvidersFailedError
+  from ``error`` when the loop stops (``fallback_on`` said no, nothing left, a limit).
 
 Streams, once a call returned a stream: ``committed(has_chunk) -> float`` when its first
 chunk arrived (or it ended empty; returns the time to first chunk), then
@@ -34,8 +33,8 @@ chunk arrived (or it ended empty; returns the time to first chunk), then
 ``stream_failed(error, chunks) -> NoReturn`` when it broke after ``chunks`` chunks (raises
 ``error`` for a cancellation, else :class:`StreamInterruptedError` from it).
 
-Read-only state for results: ``provider`` and ``name`` (the current attempt), ``attempt_num``,
-``was_terminus``, ``attempts``, ``skipped``, ``logger``, ``options``.
+Read-only state: ``provider``, ``name``, ``attempt_num``, ``was_terminus``, ``attempts``,
+``skipped``, ``logger``, ``options``, ``time_left()``.
 
 Bookkeeping never changes the outcome: an ``Exception`` raised by a hook or by the tracker's
 ``record_failure`` / ``report_success`` is logged once at ERROR (``event`` =
@@ -47,34 +46,23 @@ bookkeeping: what they raise propagates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from time import perf_counter
 from typing import Any, Generic, NoReturn, TypeVar
 
 from ..errors import AllProvidersFailedError, NoProvidersError, StreamInterruptedError
 from ..failures import Failure, FailureKind
 from ._calls import CALLER_BUGS
+from ._limits import CallLimits, cooldown_windows
 from ._log import log_bookkeeping_failed, log_cancelled, log_failure, log_interrupted, log_skip
-from ._options import ExecuteOptions, classify, name_of
+from ._options import ExecuteOptions, as_sequence, chain_order, classify, name_of
+from ._retry import GIVE_UP, RetryState, next_step
 from ._types import Attempt, ExecuteResult, SkippedProvider, Strategy
 
 __all__ = ["AttemptLoop"]
 
 T = TypeVar("T")
 P = TypeVar("P")
-
-
-def _as_sequence(providers: Iterable[P]) -> Sequence[P]:
-    if isinstance(providers, (str, bytes)):
-        raise TypeError("providers must be a list of providers, not one string: use [name]")
-    if isinstance(providers, (list, tuple)):
-        return providers
-    try:
-        return tuple(providers)
-    except TypeError:
-        raise TypeError(
-            f"providers must be a list or other iterable, got {type(providers).__name__}"
-        ) from None
 
 
 class AttemptLoop(Generic[P]):
@@ -88,29 +76,40 @@ class AttemptLoop(Generic[P]):
         "_attempts",
         "_index",
         "_items",
+        "_last",
+        "_limits",
         "_names",
         "_order",
         "_pos",
+        "_retries",
+        "_retry_index",
         "_skipped",
+        "_skipped_idx",
         "_start",
         "_stopped",
         "options",
     )
 
     def __init__(self, providers: Iterable[P], options: ExecuteOptions[P]) -> None:
-        items = _as_sequence(providers)
+        items = as_sequence(providers)
         if not items:
             raise NoProvidersError("no providers given: execute() needs at least one")
         self.options = options
         self._items = items
         self._names: list[str | None] = [None] * len(items)
-        self._order = _order(options, len(items))
+        self._order = chain_order(options, len(items))
         self._attempts: list[Attempt] = []
         self._skipped: list[SkippedProvider] = []
         self._pos = 0  # how many entries of the order were taken
         self._index = -1  # the item of the current attempt
         self._start = 0.0
         self._stopped = False
+        self._last: dict[int, Failure] = {}  # each failed item's latest failure
+        self._skipped_idx: set[int] = set()
+        self._retries = 0
+        self._retry_index = -1  # the item a retry calls next (-1: the chain's next)
+        limited = options.deadline is not None or options.budget is not None
+        self._limits = CallLimits(options) if limited else None
 
     # -- the state, for results ----------------------------------------------------------
 
@@ -154,6 +153,9 @@ class AttemptLoop(Generic[P]):
     def start_next(self) -> P:
         """The next provider to call (skips recorded, hooks told, clock started); raises
         :class:`AllProvidersFailedError` when none is left."""
+        if self._retry_index >= 0:  # a retry the last failure planned
+            index, self._retry_index = self._retry_index, -1
+            return self._begin(index, self._name_at(index))
         last = len(self._order) - 1
         while not self._stopped and self._pos <= last:
             index = self._order[self._pos]
@@ -163,19 +165,27 @@ class AttemptLoop(Generic[P]):
             if self._skips(name, terminus):
                 self._skip(index, name)
                 continue
-            self._index = index
-            hooks = self.options.hooks
-            if hooks is not None:
-                self._quietly(
-                    "attempt_started", name, hooks.attempt_started, self._items[index], name
-                )
-            self._start = perf_counter()
-            return self._items[index]
+            return self._begin(index, name)
+        self.abandon()
         raise self._exhausted()
+
+    def _begin(self, index: int, name: str) -> P:
+        self._index = index
+        hooks = self.options.hooks
+        if hooks is not None:
+            self._quietly("attempt_started", name, hooks.attempt_started, self._items[index], name)
+        self._start = perf_counter()
+        return self._items[index]
+
+    def time_left(self) -> float | None:
+        """Seconds left before the call's deadline (never below 0), None without one."""
+        return None if self._limits is None else self._limits.time_left()
 
     def succeeded(self, response: T) -> ExecuteResult[T]:
         """The current call returned ``response``: record the success, build the result."""
         latency = perf_counter() - self._start
+        if self._limits is not None:
+            self._limits.close()
         self._record_success(response, latency)
         return ExecuteResult(
             response,
@@ -187,21 +197,28 @@ class AttemptLoop(Generic[P]):
             self.skipped,
         )
 
-    def failed(self, error: BaseException) -> None:
-        """The current call raised ``error``: returns to go on to the next provider; raises
-        ``error`` (a cancellation) or :class:`AllProvidersFailedError` (the loop stops)."""
+    def failed(self, error: BaseException) -> float:
+        """The current call raised ``error``: returns the seconds to wait before the next
+        provider (0 for a fallback, a backoff for a retry); raises ``error`` (a cancellation)
+        or :class:`AllProvidersFailedError` (the loop stops)."""
         latency = perf_counter() - self._start
         failure = self._failure_or_cancel(error, latency)
         name = self.name
         self._attempts.append(Attempt(name, error, failure, latency))
+        self._last[self._index] = failure
+        if self._limits is not None:
+            self._limits.attempt_ended()
         cooling = self._record_failure(error, failure, latency)
         if isinstance(error, CALLER_BUGS):  # the caller's own bug: loud, unchanged, no fall-over
             self._stopped = True
+            self.abandon()
             raise error
+        try:
+            action, wait = self._next_step(error, failure)
+        except BaseException:  # fallback_on raised: the call ends here
+            self.abandon()
+            raise
         fallback = self.options.strategy is Strategy.FALLBACK
-        has_next = fallback and self._pos < len(self._order)
-        go_on = has_next and self.options.falls_over(error, failure)
-        action = "fallback" if go_on else "stop" if has_next else "give_up"
         log_failure(
             self.logger,
             name,
@@ -212,10 +229,45 @@ class AttemptLoop(Generic[P]):
             cooling,
             len(self._attempts),
             fallback,
+            wait,
         )
-        if not go_on:
-            self._stopped = has_next
+        if action not in ("fallback", "retry"):
+            self._stopped = fallback and self._pos < len(self._order)
+            self.abandon()
             raise self._exhausted() from error
+        return wait
+
+    def _next_step(self, error: BaseException, failure: Failure) -> tuple[str, float]:
+        """What follows a failure: ``fallback``, ``retry`` (after the wait), or why the loop
+        stops (``stop``, ``give_up``, ``deadline``, ``budget``)."""
+        opts = self.options
+        has_next = opts.strategy is Strategy.FALLBACK and self._pos < len(self._order)
+        if not has_next and opts.retry is None:
+            return "give_up", 0.0
+        if not opts.falls_over(error, failure):
+            return ("stop" if has_next else "give_up"), 0.0
+        step = next_step(opts.retry, failure, has_next, self._state(), opts.rng)
+        if step is GIVE_UP:
+            return "give_up", 0.0
+        wait = 0.0 if step is None else step.wait
+        refused = "" if self._limits is None else self._limits.refused(wait)
+        if refused:
+            return refused, wait
+        if step is None:
+            return "fallback", 0.0
+        self._retry_index = step.item
+        self._retries += 1
+        return "retry", wait
+
+    def _state(self) -> RetryState:
+        calls, last, skipped = len(self._attempts), self._last, self._skipped_idx
+        return RetryState(calls, self._retries, self._order, self._index, last, skipped)
+
+    def abandon(self) -> None:
+        """The driver stops (a wait raised): the call gives back its budget counts and its
+        deadline. Idempotent; every way the loop itself ends does it too."""
+        if self._limits is not None:
+            self._limits.close()
 
     # -- streams -------------------------------------------------------------------------
 
@@ -223,6 +275,8 @@ class AttemptLoop(Generic[P]):
         """The current call's stream produced its first chunk (or ended empty): returns the
         seconds since the call started and tells the hooks."""
         elapsed = perf_counter() - self._start
+        if self._limits is not None:
+            self._limits.close()
         hooks = self.options.hooks
         if has_chunk and hooks is not None:
             self._quietly(
@@ -264,6 +318,7 @@ class AttemptLoop(Generic[P]):
     def _skip(self, index: int, name: str) -> None:
         assert self.options.cooldown is not None
         remaining = self.options.cooldown.cooldown_remaining(name)
+        self._skipped_idx.add(index)
         self._skipped.append(SkippedProvider(name, remaining))
         hooks = self.options.hooks
         if hooks is not None:
@@ -275,6 +330,7 @@ class AttemptLoop(Generic[P]):
         """``error`` classified; a cancellation is told to the hooks and re-raised here."""
         failure = classify(error)
         if failure.kind is FailureKind.CANCELLED:
+            self.abandon()
             self._tell_failed(error, failure, latency)
             log_cancelled(self.logger, self.name, error)
             raise error
@@ -330,30 +386,10 @@ class AttemptLoop(Generic[P]):
     def _exhausted(self) -> AllProvidersFailedError:
         """The error for a call no provider served (the attempts and skips so far)."""
         untried = [self._name_at(i) for i in self._order[self._pos :]] if self._stopped else []
-        return AllProvidersFailedError(self._attempts, self._skipped, untried, self._windows())
-
-    def _windows(self) -> tuple[float, ...]:
-        """The cooldowns the tried providers are in now (this call's failures included)."""
-        cooldown = self.options.cooldown
-        if cooldown is None:
-            return ()
-        windows = []
-        for name in dict.fromkeys(a.provider for a in self._attempts):
-            try:
-                remaining = cooldown.cooldown_remaining(name)
-            except Exception:  # a tracker that cannot say: no window from it
-                continue
-            if remaining > 0:
-                windows.append(float(remaining))
-        return tuple(windows)
-
-
-def _order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:
-    """The positions in the list the strategy tries, in order."""
-    if options.strategy is Strategy.PRIMARY_ONLY:
-        return (0,)
-    if options.strategy is Strategy.ROUND_ROBIN:
-        assert options.counter is not None  # ExecuteOptions checked it
-        first = options.counter.next(n)
-        return [*range(first, n), *range(first)]
-    return range(n)
+        return AllProvidersFailedError(
+            self._attempts,
+            self._skipped,
+            untried,
+            cooldown_windows(self.options.cooldown, self._attempts),
+            "" if self._limits is None else self._limits.reason,
+        )

@@ -3,8 +3,11 @@ how a strategy is named, how a provider is named, who is exempt, which errors fa
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Collection
+import math
+import time
+from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -12,9 +15,18 @@ from ..errors import ConfigError
 from ..failures import Failure, FailureKind, classify_error
 from ..typing import CooldownTracker
 from ._log import default_logger
+from ._retry import RetryBudget, RetryPolicy
 from ._types import ExecuteHooks, RoundRobinCounter, Strategy
 
-__all__ = ["ExecuteOptions", "classify", "default_fallback_on", "name_of", "resolve_strategy"]
+__all__ = [
+    "ExecuteOptions",
+    "as_sequence",
+    "chain_order",
+    "classify",
+    "default_fallback_on",
+    "name_of",
+    "resolve_strategy",
+]
 
 P = TypeVar("P")
 
@@ -83,7 +95,9 @@ class ExecuteOptions(Generic[P]):
     The four drivers build one from their keyword arguments (:meth:`build`) and hand it to
     the attempt loop; build one yourself to drive the loop from outside. The fields mean what
     the keyword arguments of :func:`execute` mean; construction validates them (an unknown
-    strategy, or ``round_robin`` without a counter, raises ``ConfigError``).
+    strategy, or ``round_robin`` without a counter, raises ``ConfigError``; a ``deadline``
+    that is not finite seconds > 0 a ``ValueError``). ``rng`` (anything with ``random()``)
+    draws the retries' jitter.
     """
 
     strategy: Strategy = Strategy.FALLBACK
@@ -94,8 +108,25 @@ class ExecuteOptions(Generic[P]):
     logger: logging.Logger = default_logger
     hooks: ExecuteHooks[P] | None = None
     key: Callable[[P], str] | None = None
+    retry: RetryPolicy | None = None
+    deadline: float | None = None
+    budget: RetryBudget | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], object] = time.sleep
+    asleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    rng: Any = None
 
     def __post_init__(self) -> None:
+        deadline = self.deadline
+        if deadline is not None and (
+            isinstance(deadline, bool)
+            or not isinstance(deadline, (int, float))
+            or not math.isfinite(deadline)
+            or deadline <= 0
+        ):
+            raise ValueError(f"deadline must be seconds > 0 or None, got {deadline!r}")
+        if self.retry is not None and not isinstance(self.retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, got {self.retry!r}")
         if not isinstance(self.strategy, Strategy):  # given by name
             object.__setattr__(self, "strategy", resolve_strategy(self.strategy))
         if self.strategy is Strategy.ROUND_ROBIN and self.counter is None:
@@ -116,9 +147,18 @@ class ExecuteOptions(Generic[P]):
         logger: logging.Logger | None = None,
         hooks: ExecuteHooks[P] | None = None,
         key: Callable[[P], str] | None = None,
+        retry: RetryPolicy | None = None,
+        deadline: float | None = None,
+        budget: RetryBudget | None = None,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], object] | None = None,
+        asleep: Callable[[float], Awaitable[object]] | None = None,
+        rng: Any = None,
     ) -> ExecuteOptions[P]:
         """The options from ``execute()``'s keyword arguments: a strategy may be given by
-        name, and ``logger=None`` means ``logging.getLogger("llmroute.execute")``."""
+        name, ``logger=None`` means ``logging.getLogger("llmroute.execute")``, and
+        ``clock`` / ``sleep`` / ``asleep`` None mean ``time.monotonic`` / ``time.sleep`` /
+        ``asyncio.sleep``."""
         return cls(
             resolve_strategy(strategy),
             cooldown,
@@ -128,6 +168,13 @@ class ExecuteOptions(Generic[P]):
             default_logger if logger is None else logger,
             hooks,
             key,
+            retry,
+            deadline,
+            budget,
+            time.monotonic if clock is None else clock,
+            time.sleep if sleep is None else sleep,
+            asyncio.sleep if asleep is None else asleep,
+            rng,
         )
 
     def falls_over(self, error: BaseException, failure: Failure) -> bool:
@@ -149,3 +196,28 @@ class ExecuteOptions(Generic[P]):
         except TypeError:  # a container that cannot hold strings
             pass
         return any(not isinstance(x, str) and name_of(x, self.key) == name for x in exempt)
+
+
+def as_sequence(providers: Iterable[P]) -> Sequence[P]:
+    """``providers`` as a sequence (``TypeError`` for one string or a non-iterable)."""
+    if isinstance(providers, (str, bytes)):
+        raise TypeError("providers must be a list of providers, not one string: use [name]")
+    if isinstance(providers, (list, tuple)):
+        return providers
+    try:
+        return tuple(providers)
+    except TypeError:
+        raise TypeError(
+            f"providers must be a list or other iterable, got {type(providers).__name__}"
+        ) from None
+
+
+def chain_order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:
+    """The positions in the list the strategy tries, in order."""
+    if options.strategy is Strategy.PRIMARY_ONLY:
+        return (0,)
+    if options.strategy is Strategy.ROUND_ROBIN:
+        assert options.counter is not None  # ExecuteOptions checked it
+        first = options.counter.next(n)
+        return [*range(first, n), *range(first)]
+    return range(n)

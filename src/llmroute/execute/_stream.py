@@ -33,8 +33,10 @@ from ._io import (
     opened_pair,
     within,
 )
+from ._limits import apause, pause
 from ._loop import AttemptLoop
 from ._options import ExecuteOptions
+from ._retry import RetryBudget, RetryPolicy
 from ._types import Attempt, ExecuteHooks, RoundRobinCounter, SkippedProvider, Strategy
 
 __all__ = ["AsyncStreamResult", "StreamResult", "aexecute_stream", "execute_stream"]
@@ -266,6 +268,11 @@ def execute_stream(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    budget: RetryBudget | None = None,
+    clock: Callable[[], float] | None = None,
+    sleep: Callable[[float], object] | None = None,
 ) -> StreamResult[T]:
     """:func:`execute` for a streamed call: ``fn(provider)`` returns an iterable of chunks.
 
@@ -275,18 +282,12 @@ def execute_stream(
     :class:`StreamInterruptedError` (recorded against the provider, no fail-over). A stream
     that ends without any chunk counts as a success. There is no first-chunk timeout in the
     sync form: set your SDK's read timeout. The attempt ends, for the tracker and ``hooks``,
-    when the stream is exhausted, closed, or fails.
+    when the stream is exhausted, closed, or fails. ``retry``, ``deadline``, ``budget`` and
+    ``sleep`` bound the attempts before the first chunk as in :func:`execute`.
     """
-    options = ExecuteOptions.build(
-        strategy=strategy,
-        cooldown=cooldown,
-        exempt=exempt,
-        counter=counter,
-        fallback_on=fallback_on,
-        logger=logger,
-        hooks=hooks,
-        key=key,
-    )
+    kwargs: dict[str, Any] = dict(locals())
+    del kwargs["providers"], kwargs["fn"]
+    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
     loop = AttemptLoop(providers, options)
     while True:
         provider = loop.start_next()
@@ -299,7 +300,9 @@ def execute_stream(
             first = next(iterator, NOTHING)
         except BaseException as exc:
             close_stream(iterator, source, loop.logger)
-            loop.failed(exc)
+            wait = loop.failed(exc)
+            if wait > 0:
+                pause(loop, wait)
         else:
             return StreamResult(loop, source, iterator, first)
 
@@ -317,6 +320,11 @@ async def aexecute_stream(
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
     first_chunk_timeout: float | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    budget: RetryBudget | None = None,
+    clock: Callable[[], float] | None = None,
+    asleep: Callable[[float], Awaitable[object]] | None = None,
 ) -> AsyncStreamResult[T]:
     """:func:`execute_stream` for async streams: ``fn(provider)`` returns an async iterable
     (an async generator) or an awaitable of one (``client.chat.completions.create(...,
@@ -325,34 +333,38 @@ async def aexecute_stream(
     ``first_chunk_timeout`` (seconds, None for no limit) bounds the call plus the wait for
     its first chunk; a provider that stays silent that long is abandoned (its stream closed,
     a ``TimeoutError`` recorded) and the next one tried. Returns an
-    :class:`AsyncStreamResult` to ``async for``.
+    :class:`AsyncStreamResult` to ``async for``. A ``deadline`` cuts that timeout to the
+    time left; the waits go through ``asleep``.
     """
     timeout = check_timeout(first_chunk_timeout)
-    options = ExecuteOptions.build(
-        strategy=strategy,
-        cooldown=cooldown,
-        exempt=exempt,
-        counter=counter,
-        fallback_on=fallback_on,
-        logger=logger,
-        hooks=hooks,
-        key=key,
-    )
+    kwargs: dict[str, Any] = dict(locals())
+    del kwargs["providers"], kwargs["fn"], kwargs["first_chunk_timeout"], kwargs["timeout"]
+    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
     loop = AttemptLoop(providers, options)
     while True:
         provider = loop.start_next()
         opened: list[Any] = []
+        limit = _sooner(timeout, loop.time_left())
         try:
-            if timeout is None:
+            if limit is None:
                 first = await open_stream(fn, provider, opened)
             else:
-                first, expired = await within(open_stream(fn, provider, opened), timeout)
+                first, expired = await within(open_stream(fn, provider, opened), limit)
                 if expired:
                     name = loop.name
-                    raise TimeoutError(f"no chunk from provider {name} within {timeout:g}s")
+                    raise TimeoutError(f"no chunk from provider {name} within {limit:g}s")
         except BaseException as exc:
             await aclose_stream(*opened_pair(opened), loop.logger)
-            loop.failed(exc)
+            wait = loop.failed(exc)
+            if wait > 0:
+                await apause(loop, wait)
         else:
             iterator, source = opened_pair(opened)
             return AsyncStreamResult(loop, source, iterator, first)
+
+
+def _sooner(timeout: float | None, left: float | None) -> float | None:
+    """The first-chunk timeout, cut to the time left before the deadline."""
+    if left is None:
+        return timeout
+    return left if timeout is None else min(timeout, left)

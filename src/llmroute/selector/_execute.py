@@ -21,6 +21,7 @@ from ..affinity import SessionID
 from ..config import Provider, Rule, Service
 from ..execute import (
     ExecuteHooks,
+    RetryPolicy,
     aclose_stream,
     aexecute,
     aexecute_stream,
@@ -233,6 +234,21 @@ class RouteOptions(NamedTuple):
     fallback_on: Callable[[BaseException], bool] | None = None
     logger: logging.Logger | None = None
     hooks: ExecuteHooks[Pair] | None = None
+    retry: RetryPolicy | None = None
+    deadline: float | None = None
+    sleep: Callable[[float], Any] | None = None  # time.sleep / asyncio.sleep by default
+
+
+def _limits(selector: ServiceSelector, opts: RouteOptions, sleeper: str) -> dict[str, Any]:
+    """The retry keyword arguments of one form: the policy, deadline and sleeper given, the
+    selector's retry budget and its clock (so a deadline reads the selector's time)."""
+    return {
+        "retry": opts.retry,
+        "deadline": opts.deadline,
+        "budget": selector.retry_budget,
+        "clock": selector.clock,
+        sleeper: opts.sleep,
+    }
 
 
 class _Call(NamedTuple):
@@ -289,6 +305,7 @@ def run_execute(
         logger=opts.logger,
         hooks=call.recorder,
         key=_pair_name,
+        **_limits(selector, opts, "sleep"),
     )
     return RoutedResult(result, call.selection)
 
@@ -311,6 +328,7 @@ async def run_aexecute(
             logger=opts.logger,
             hooks=call.recorder,
             key=_pair_name,
+            **_limits(selector, opts, "asleep"),
         )
     finally:
         await call.recorder.flush()
@@ -342,6 +360,7 @@ def run_execute_stream(
         logger=opts.logger,
         hooks=recorder,
         key=_pair_name,
+        **_limits(selector, opts, "sleep"),
     )
     return RoutedStream(stream, call.selection)
 
@@ -374,6 +393,7 @@ async def run_aexecute_stream(
             hooks=recorder,
             key=_pair_name,
             first_chunk_timeout=first_chunk_timeout,
+            **_limits(selector, opts, "asleep"),
         )
     finally:
         await recorder.flush()  # the attempts that failed before the first chunk

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
-from ..execute import ExecuteHooks
+from ..execute import ExecuteHooks, RetryPolicy
 from ..failures import Failure
 from ..usage import Usage
 from ._execute import (
@@ -44,6 +44,9 @@ def execute(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    sleep: Callable[[float], Any] | None = None,
 ) -> RoutedResult[T]:
     """Select a service for ``request`` (one state read), then call ``fn(service, provider)``
     on it and, if it fails, on its fallbacks (the ``fallback`` strategy of
@@ -56,11 +59,26 @@ def execute(
     released when its service fails). In-flight counts (for ``least_busy``) are kept.
     ``exempt`` names services (ids) whose failures never count against their health;
     ``hooks`` (an :class:`ExecuteHooks` over ``(service, provider)`` pairs) hear of every
-    attempt. Returns a :class:`RoutedResult`: the ``response``, the serving ``service`` and
-    its ``provider``, the ``selection`` and the attempts. Raises what :meth:`select` and
-    :func:`llmroute.execute` raise.
+    attempt. ``retry`` (a :class:`RetryPolicy`), ``deadline`` (seconds on the selector's
+    clock) and ``sleep`` (the waits; ``asleep`` in the async forms) work as in
+    :func:`llmroute.execute`, under the selector's ``retry_budget``; with a policy a rule with
+    one service is retried on it. Returns a :class:`RoutedResult`: the ``response``, the
+    serving ``service`` and its ``provider``, the ``selection`` and the attempts. Raises what
+    :meth:`select` and :func:`llmroute.execute` raise.
     """
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(
+        session_id,
+        headers,
+        client_ip,
+        usage,
+        exempt,
+        fallback_on,
+        logger,
+        hooks,
+        retry,
+        deadline,
+        sleep,
+    )
     return run_execute(self, rule, request, fn, opts)
 
 
@@ -78,9 +96,24 @@ async def aexecute(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    asleep: Callable[[float], Awaitable[Any]] | None = None,
 ) -> RoutedResult[T]:
     """:meth:`execute` for an async ``fn``; the state read and writes are awaited."""
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(
+        session_id,
+        headers,
+        client_ip,
+        usage,
+        exempt,
+        fallback_on,
+        logger,
+        hooks,
+        retry,
+        deadline,
+        asleep,
+    )
     return await run_aexecute(self, rule, request, fn, opts)
 
 
@@ -98,6 +131,9 @@ def execute_stream(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    sleep: Callable[[float], Any] | None = None,
 ) -> RoutedStream[T]:
     """:meth:`execute` for a streamed call: ``fn`` returns an iterable of chunks.
 
@@ -106,7 +142,19 @@ def execute_stream(
     stream's duration as latency, and the usage the chunks report (OpenAI's final chunk with
     ``stream_options={"include_usage": True}``, Anthropic's message events) as tokens.
     """
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(
+        session_id,
+        headers,
+        client_ip,
+        usage,
+        exempt,
+        fallback_on,
+        logger,
+        hooks,
+        retry,
+        deadline,
+        sleep,
+    )
     return run_execute_stream(self, rule, request, fn, opts)
 
 
@@ -125,10 +173,25 @@ async def aexecute_stream(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
     first_chunk_timeout: float | None = None,
+    retry: RetryPolicy | None = None,
+    deadline: float | None = None,
+    asleep: Callable[[float], Awaitable[Any]] | None = None,
 ) -> RoutedAsyncStream[T]:
     """:meth:`execute_stream` for async streams (``fn`` returns an async iterable or an
     awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(
+        session_id,
+        headers,
+        client_ip,
+        usage,
+        exempt,
+        fallback_on,
+        logger,
+        hooks,
+        retry,
+        deadline,
+        asleep,
+    )
     return await run_aexecute_stream(self, rule, request, fn, opts, first_chunk_timeout)
 
 

@@ -1,8 +1,6 @@
 """The ServiceSelector: picks a service for each request from one state read, and learns
-from each outcome with one state write.
-
-``select`` / ``aselect`` build the rule's state query, read the store once (sync or awaited),
-and run the pure stages of :mod:`._stages` on the snapshot; nothing is written. ``record`` /
+from each outcome with one state write. ``select`` / ``aselect`` read the store once and run
+the pure stages of :mod:`._stages` on the snapshot; nothing is written. ``record`` /
 ``arecord`` write one outcome. The execute forms (:mod:`._execute`) do both around your call.
 """
 
@@ -15,6 +13,7 @@ from typing import Any
 from ..affinity import DEFAULT_SESSION_HEADERS, InMemoryAffinityStore, SessionID, pin_keys
 from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, index_providers
 from ..errors import NoServiceAvailableError
+from ..execute import RetryBudget
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
@@ -55,7 +54,8 @@ class ServiceSelector:
     for reproducible choices), ``token_counter`` (for the ``token`` ops),
     ``session_headers`` (headers that carry a session id) and ``session_from_ip`` (the client
     ip identifies a session when nothing else does; off: everyone behind one proxy or NAT
-    would share a session) complete it. Thread-safe.
+    would share a session) complete it. ``retry_budget``: the :class:`RetryBudget` its execute
+    forms share (True: a default one; False: none). Thread-safe.
     """
 
     def __init__(
@@ -73,6 +73,7 @@ class ServiceSelector:
         token_counter: TokenCounter | None = None,
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
         session_from_ip: bool = False,
+        retry_budget: RetryBudget | bool = True,
     ) -> None:
         self._clock: Clock = clock if clock is not None else system_clock
         self._config = providers if isinstance(providers, RoutingConfig) else None
@@ -111,6 +112,7 @@ class ServiceSelector:
         self.token_counter = token_counter
         self.session_headers = tuple(session_headers)
         self.session_from_ip = session_from_ip
+        self.retry_budget = RetryBudget() if retry_budget is True else retry_budget or None
         self._providers: dict[str, Provider] | None = None
         self._plans = PlanCache()
         self.update_providers(
@@ -383,7 +385,6 @@ class ServiceSelector:
         self._in_flight.add(service.service_id, -1)
 
     def __repr__(self) -> str:
-        providers = (
-            "none" if self._providers is None else str(len(set(map(id, self._providers.values()))))
-        )
+        known = self._providers
+        providers = "none" if known is None else str(len(set(map(id, known.values()))))
         return f"ServiceSelector(providers={providers}, state={type(self._state).__name__})"
