@@ -64,7 +64,8 @@ def free_port() -> int:
 class OwnRedis:
     """A redis-server of the test's own on a free port, without persistence."""
 
-    def __init__(self) -> None:
+    def __init__(self, *options: str) -> None:
+        self.options = options
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen[bytes] | None = None
@@ -74,6 +75,7 @@ class OwnRedis:
         binary = shutil.which("redis-server")
         assert binary, "redis-server is not installed"
         command = [binary, "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        command += self.options
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
@@ -95,9 +97,9 @@ class OwnRedis:
 
 
 @contextmanager
-def own_redis() -> Iterator[OwnRedis]:
-    """A running redis-server of the test's own, stopped at the end."""
-    server = OwnRedis()
+def own_redis(*options: str) -> Iterator[OwnRedis]:
+    """A running redis-server of the test's own (with ``options``), stopped at the end."""
+    server = OwnRedis(*options)
     server.start()
     try:
         yield server

@@ -126,6 +126,8 @@ def test_async_reads_and_writes_share_the_state(stores: list[RedisState], namesp
         assert writer.flush(2)
         snapshot = await reader.aread(query())
         assert not snapshot.healthy(M0) and snapshot.healthy(M1)
+        await reader.aclose()
+        await writer.aclose()
 
     asyncio.run(run())
     asyncio.run(run())  # a second event loop gets its own connections
@@ -413,7 +415,9 @@ def test_async_reads_fail_open_when_redis_dies(namespace: str) -> None:
             started = time.perf_counter()
             for _ in range(20):
                 await selector.aselect(rule)
-            return time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            await state.aclose()
+            return elapsed
 
         elapsed = asyncio.run(run())
         assert not state.connected and elapsed < 20 * 0.05
@@ -471,3 +475,39 @@ def test_a_fallback_pin_and_a_recent_readmission_are_shared(
     snapshot = a.read(query(pin_keys=("alice",)))
     assert snapshot.pins["alice"].fallback is True
     assert snapshot.healthy(M1) and snapshot.recovered[M1] <= time.time()
+
+
+def test_a_stalled_redis_never_blocks_the_event_loop(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(namespace, server.url, sync_interval=0)
+        stall = redis.Redis.from_url(server.url)
+        sleeper = threading.Thread(target=stall.execute_command, args=("DEBUG", "SLEEP", "0.3"))
+
+        async def run() -> tuple[float, int]:
+            await state.aread(query())
+            ticks = 0
+
+            async def tick() -> None:
+                nonlocal ticks
+                while True:
+                    await asyncio.sleep(0.002)
+                    ticks += 1
+
+            ticker = asyncio.create_task(tick())
+            await asyncio.sleep(0.01)
+            sleeper.start()
+            await asyncio.sleep(0.02)  # the server is asleep now
+            before, started = ticks, time.perf_counter()
+            await state.aread(query())
+            elapsed = time.perf_counter() - started
+            await asyncio.sleep(0.01)
+            ticker.cancel()
+            await state.aclose()
+            return elapsed, ticks - before
+
+        elapsed, ticks = asyncio.run(run())
+        sleeper.join(2)
+        assert not state.connected
+        assert elapsed <= 0.05 + 0.02 and ticks >= 5  # the loop ran while the read waited
+        stall.close()
+        state.close()

@@ -30,6 +30,7 @@ class Connections:
 
     def __init__(self, url: str, socket_timeout: float, options: dict[str, Any]) -> None:
         self._url = url
+        self._timeout = socket_timeout
         self._options = {
             "socket_timeout": socket_timeout,
             "socket_connect_timeout": socket_timeout,
@@ -122,6 +123,22 @@ class Connections:
     def close(self) -> None:
         """Close the sync client's connections."""
         self.sync.close()
+
+    async def alost(self) -> None:
+        """:meth:`lost` from async code: the async client's connections are closed too."""
+        client = self._async
+        self.lost()
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), self._timeout)
+
+    async def aclose(self) -> None:
+        """Close the async client of the running loop (a client of another loop, already
+        closed, is only dropped)."""
+        client, loop = self._async, self._loop
+        self._async = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.aclose()
 
 
 def _checked(results: list[Any]) -> list[Any]:

@@ -151,6 +151,12 @@ class RedisState:
         self._writer.close()
         self._conns.close()
 
+    async def aclose(self) -> None:
+        """Close the async connections of the running event loop (call it before the loop
+        ends, e.g. at app shutdown: a loop's connections are its own). The store stays usable;
+        :meth:`close` ends it."""
+        await self._conns.aclose()
+
     # -- StateStore --------------------------------------------------------------------
 
     def read(self, query: StateQuery) -> StateSnapshot:
@@ -177,6 +183,7 @@ class RedisState:
         try:
             results = await self._conns.arun(plan.commands)
         except Exception as error:
+            await self._conns.alost()
             return self._failed(error, query, now)
         self._link.ok()
         taken, won = plan.apply(results, self._view, time.monotonic())
