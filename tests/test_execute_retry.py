@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from llmroute import (
     execute,
     execute_stream,
 )
-from llmroute.execute import RetryBudget, RetryPolicy, time_left
+from llmroute.execute import ExecuteOptions, RetryBudget, RetryOptions, RetryPolicy, time_left
 from llmroute.testing import FakeAPIError, FakeClock, ScriptedProvider
 
 
@@ -582,3 +583,37 @@ def test_every_end_of_a_call_gives_the_budget_back(outcome: str) -> None:
     with contextlib.suppress(AllProvidersFailedError, TypeError):
         execute([a], lambda p: p(), retry=RetryPolicy(), budget=budget, sleep=lambda s: None)
     assert (budget.in_flight, budget.retries_in_flight) == (0, 0)
+
+
+# -- the options -------------------------------------------------------------------------
+
+
+def test_no_retry_argument_means_no_retry_options() -> None:
+    assert ExecuteOptions.build().retrying is None
+
+
+def test_a_policy_given_alone_reuses_its_options() -> None:
+    policy = RetryPolicy()
+    first = ExecuteOptions.build(retry=policy).retrying
+    assert first is ExecuteOptions.build(retry=policy).retrying
+    assert first is not None and first.retry is policy and not first.limited
+
+
+def test_a_clock_or_sleeper_given_as_none_is_the_default_one() -> None:
+    made = RetryOptions.of({"deadline": 5, "clock": None, "sleep": None, "asleep": None})
+    assert (made.clock, made.sleep, made.asleep, made.limited) == (
+        time.monotonic,
+        time.sleep,
+        asyncio.sleep,
+        True,
+    )
+
+
+def test_an_unknown_retry_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        execute(["a"], lambda p: "ok", retries=3)  # type: ignore[call-arg]
+
+
+def test_retry_must_be_a_policy() -> None:
+    with pytest.raises(TypeError, match="RetryPolicy"):
+        execute(["a"], lambda p: "ok", retry=3)  # type: ignore[typeddict-item]

@@ -82,6 +82,8 @@ class RetryPolicy:
     max_backoff: float = 10.0
     max_retry_after: float = 30.0
     target: str = "next"
+    #: The ExecuteOptions retry part of a call given this policy alone (made once, reused).
+    alone: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         attempts = {_kind(k): v for k, v in self.attempts.items()}
