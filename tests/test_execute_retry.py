@@ -617,3 +617,63 @@ def test_an_unknown_retry_argument_is_a_type_error() -> None:
 def test_retry_must_be_a_policy() -> None:
     with pytest.raises(TypeError, match="RetryPolicy"):
         execute(["a"], lambda p: "ok", retry=3)  # type: ignore[typeddict-item]
+
+
+def test_round_robin_retries_go_on_with_the_rotation() -> None:
+    from llmroute.execute import RoundRobinCounter
+
+    sleeper = Sleeper(FakeClock())
+    a = ScriptedProvider("a", FakeAPIError(503))
+    b = ScriptedProvider("b", "from b")
+    result = run(
+        "sync",
+        [a, b],
+        sleeper,
+        strategy="round_robin",
+        counter=RoundRobinCounter(),
+        retry=RetryPolicy(),
+    )
+    assert (result.provider, result.attempt_num, len(sleeper.waits)) == ("b", 2, 1)
+
+
+def test_primary_only_retries_its_one_provider() -> None:
+    sleeper = Sleeper(FakeClock())
+    a = ScriptedProvider("a", FakeAPIError(503), "ok")
+    result = run("sync", [a, "never"], sleeper, strategy="primary_only", retry=RetryPolicy())
+    assert (result.provider, result.attempt_num) == ("a", 2)
+
+
+def test_aexecute_stream_cuts_its_first_chunk_timeout_to_the_deadline() -> None:
+    async def silent(provider: str) -> Any:
+        await asyncio.Event().wait()
+        yield "never"
+
+    async def main() -> None:
+        with pytest.raises(AllProvidersFailedError, match="deadline") as caught:
+            await aexecute_stream(["a", "b"], silent, deadline=0.01, first_chunk_timeout=60)
+        assert [a.kind for a in caught.value.attempts] == [FailureKind.TIMEOUT]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"deadline": 0.5}, "the deadline ran out"),
+        ({"budget": "spent"}, "the retry budget is spent"),
+    ],
+)
+def test_a_limit_that_stops_the_call_is_logged(
+    kwargs: dict[str, Any], text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    if kwargs.get("budget") == "spent":
+        kwargs = {"budget": RetryBudget(ratio=0, min_retries=0)}
+
+    def fn(provider: str) -> str:
+        clock.advance(1)
+        raise FakeAPIError(503)
+
+    with caplog.at_level("INFO", logger="llmroute.execute"), pytest.raises(AllProvidersFailedError):
+        execute(["a", "b"], fn, clock=clock, **kwargs)
+    assert text in caplog.records[-1].getMessage()

@@ -295,8 +295,8 @@ def _retry_options(args: Mapping[str, Any]) -> RetryOptions:
     """``RetryOptions.of(args)``; a policy given alone reuses the options made for it once."""
     if len(args) != 1 or not isinstance(policy := args.get("retry"), RetryPolicy):
         return RetryOptions.of(args)
-    alone: RetryOptions | None = policy.alone
+    alone: RetryOptions | None = policy._alone
     if alone is None:
         alone = RetryOptions.of(args)
-        object.__setattr__(policy, "alone", alone)  # a cache of the frozen policy's own
+        object.__setattr__(policy, "_alone", alone)  # a cache of the frozen policy's own
     return alone

@@ -83,7 +83,7 @@ class RetryPolicy:
     max_retry_after: float = 30.0
     target: str = "next"
     #: The ExecuteOptions retry part of a call given this policy alone (made once, reused).
-    alone: Any = field(default=None, init=False, repr=False, compare=False)
+    _alone: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         attempts = {_kind(k): v for k, v in self.attempts.items()}
@@ -137,6 +137,8 @@ class RetryBudget:
     retries (every attempt after a call's first, fallbacks included) stop multiplying the
     load, and a call refused a retry ends in :class:`AllProvidersFailedError` saying the
     budget is spent. Thread-safe; ``in_flight`` and ``retries_in_flight`` read the counts.
+    A call uses only :meth:`enter`, :meth:`leave`, :meth:`try_retry` and :meth:`retry_done`:
+    override them to keep the counts elsewhere (a budget shared by a fleet).
     """
 
     __slots__ = ("_lock", "in_flight", "min_retries", "ratio", "retries_in_flight")
