@@ -282,8 +282,16 @@ def execute_stream(
     when the stream is exhausted, closed, or fails. ``retry``, ``deadline``, ``budget`` and
     ``sleep`` bound the attempts before the first chunk as in :func:`execute`.
     """
-    options: ExecuteOptions[P] = ExecuteOptions.of_call(
-        strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key, retrying
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
+        **retrying,
     )
     loop = AttemptLoop(providers, options)
     while True:
@@ -330,8 +338,16 @@ async def aexecute_stream(
     time left; the waits go through ``asleep``.
     """
     timeout = check_timeout(first_chunk_timeout)
-    options: ExecuteOptions[P] = ExecuteOptions.of_call(
-        strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key, retrying
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
+        **retrying,
     )
     loop = AttemptLoop(providers, options)
     while True:
