@@ -677,3 +677,10 @@ def test_a_limit_that_stops_the_call_is_logged(
     with caplog.at_level("INFO", logger="llmroute.execute"), pytest.raises(AllProvidersFailedError):
         execute(["a", "b"], fn, clock=clock, **kwargs)
     assert text in caplog.records[-1].getMessage()
+
+
+def test_a_budget_given_alone_reuses_its_options() -> None:
+    budget = RetryBudget()
+    first = ExecuteOptions.build(budget=budget).retrying
+    assert first is ExecuteOptions.build(budget=budget).retrying
+    assert first is not None and first.budget is budget and first.limited

@@ -292,11 +292,15 @@ def chain_order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:
 
 
 def _retry_options(args: Mapping[str, Any]) -> RetryOptions:
-    """``RetryOptions.of(args)``; a policy given alone reuses the options made for it once."""
-    if len(args) != 1 or not isinstance(policy := args.get("retry"), RetryPolicy):
+    """``RetryOptions.of(args)``; a policy or a budget given alone reuses the options made
+    for it once (kept on it: the common calls build nothing)."""
+    if len(args) != 1:
         return RetryOptions.of(args)
-    alone: RetryOptions | None = policy._alone
+    (only,) = args.values()
+    if not isinstance(only, (RetryPolicy, RetryBudget)):
+        return RetryOptions.of(args)
+    alone: RetryOptions | None = only._alone
     if alone is None:
         alone = RetryOptions.of(args)
-        object.__setattr__(policy, "_alone", alone)  # a cache of the frozen policy's own
+        object.__setattr__(only, "_alone", alone)  # a cache of what the object alone means
     return alone

@@ -141,7 +141,7 @@ class RetryBudget:
     override them to keep the counts elsewhere (a budget shared by a fleet).
     """
 
-    __slots__ = ("_lock", "in_flight", "min_retries", "ratio", "retries_in_flight")
+    __slots__ = ("_alone", "_lock", "in_flight", "min_retries", "ratio", "retries_in_flight")
 
     def __init__(self, ratio: float = 0.2, min_retries: int = 3) -> None:
         if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
@@ -153,6 +153,7 @@ class RetryBudget:
         self.in_flight = 0
         self.retries_in_flight = 0
         self._lock = threading.Lock()
+        self._alone: Any = None  # the retry options of a call given this budget alone
 
     def enter(self) -> None:
         """A call starts."""
