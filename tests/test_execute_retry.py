@@ -684,3 +684,11 @@ def test_a_budget_given_alone_reuses_its_options() -> None:
     first = ExecuteOptions.build(budget=budget).retrying
     assert first is ExecuteOptions.build(budget=budget).retrying
     assert first is not None and first.budget is budget and first.limited
+
+
+def test_a_retry_goes_to_a_service_whose_own_failure_is_retried() -> None:
+    sleeper = Sleeper(FakeClock())
+    a = ScriptedProvider("a", FakeAPIError(500), "from a")
+    b = ScriptedProvider("b", FakeAPIError(401))  # the latest failure: auth, never retried
+    result = run("sync", [a, b], sleeper, retry=RetryPolicy())
+    assert (result.provider, result.attempt_num, b.calls) == ("a", 3, 1)

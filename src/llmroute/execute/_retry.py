@@ -58,9 +58,10 @@ class RetryPolicy:
     """How ``execute()`` retries a failed call: pass it as ``retry=`` (immutable, reusable).
 
     ``attempts`` maps a :class:`FailureKind` (or its name) to the most calls one ``execute()``
-    makes in all, counting the first and the fallbacks, while the latest failure is of that
-    kind; a kind not in it is never retried. The default retries RATE_LIMIT, SERVER, TIMEOUT
-    and CONNECTION up to 3 calls; AUTH and the request-scoped kinds never. The policy never
+    makes in all, counting the first and the fallbacks, for a retry of a service whose latest
+    failure is of that kind; a kind not in it is never retried. The default retries
+    RATE_LIMIT, SERVER, TIMEOUT and CONNECTION up to 3 calls; AUTH and the request-scoped
+    kinds never. The policy never
     shortens the fallback chain: each candidate is still called once as ``fallback_on`` says;
     retries are the calls beyond that (a service called again).
 
@@ -245,18 +246,19 @@ def next_step(
             return None
         wait = policy.backoff(state.retries + 1, rng)
         return RetryStep(state.current, max(wait, failure.retry_after or 0.0))
-    if state.calls >= policy.attempts_for(failure.kind):
-        return GIVE_UP
     order, n = state.order, len(state.order)
     start = order.index(state.current) if state.current in order else 0
     # "next": the candidates after the current one, the current one last; "same": it first.
+    # A candidate is retried while its own latest failure's kind has attempts left.
     first = 0 if policy.target == "same" else 1
     for k in range(first, first + n):
         index = order[(start + k) % n]
         seen = state.last.get(index)
-        if seen is None and index not in state.skipped:
+        if seen is None:  # never called (round robin): the latest failure's kind decides
+            if index in state.skipped or state.calls >= policy.attempts_for(failure.kind):
+                continue
             return RetryStep(index, policy.backoff(state.retries + 1, rng))
-        if seen is not None and policy.waits_out(seen):
+        if state.calls < policy.attempts_for(seen.kind) and policy.waits_out(seen):
             wait = policy.backoff(state.retries + 1, rng)
             return RetryStep(index, max(wait, seen.retry_after or 0.0))
     return GIVE_UP
