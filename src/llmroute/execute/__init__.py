@@ -23,7 +23,7 @@ Retries (every form; all off by default)::
 
 - ``retry``: a :class:`RetryPolicy`. Each provider is still tried once as ``fallback_on``
   says; the policy adds calls beyond the chain (a service called again) for the kinds it
-  retries, up to its ``attempts`` for the latest failure's kind, after a jittered
+  retries, up to its ``attempts`` for the service's latest failure's kind, after a jittered
   exponential backoff with a Retry-After as its floor (a Retry-After longer than
   ``max_retry_after`` takes that service out instead of waiting). A single provider is
   retried on itself; ``target="same"`` retries the failing provider before falling back.
