@@ -206,6 +206,14 @@ def test_a_wait_that_would_pass_the_deadline_is_not_begun() -> None:
     assert sleeper.waits == []
 
 
+class Ticking(FakeClock):
+    """A fake clock one second later at each reading: a deadline of 1 s has no time left at
+    the first look, so the event loop's timeout fires at once (no wall-clock wait)."""
+
+    def __call__(self) -> float:
+        return self.advance(1.0) - 1.0
+
+
 def test_aexecute_cancels_an_attempt_still_running_at_the_deadline() -> None:
     async def slow(provider: str) -> str:
         await asyncio.Event().wait()  # never set: only the deadline ends it
@@ -213,7 +221,7 @@ def test_aexecute_cancels_an_attempt_still_running_at_the_deadline() -> None:
 
     async def main() -> None:
         with pytest.raises(AllProvidersFailedError, match="deadline") as caught:
-            await aexecute(["a", "b"], slow, deadline=0.01)
+            await aexecute(["a", "b"], slow, deadline=1, clock=Ticking())
         assert [a.kind for a in caught.value.attempts] == [FailureKind.TIMEOUT]
 
     asyncio.run(main())
@@ -650,7 +658,9 @@ def test_aexecute_stream_cuts_its_first_chunk_timeout_to_the_deadline() -> None:
 
     async def main() -> None:
         with pytest.raises(AllProvidersFailedError, match="deadline") as caught:
-            await aexecute_stream(["a", "b"], silent, deadline=0.01, first_chunk_timeout=60)
+            await aexecute_stream(
+                ["a", "b"], silent, deadline=1, first_chunk_timeout=60, clock=Ticking()
+            )
         assert [a.kind for a in caught.value.attempts] == [FailureKind.TIMEOUT]
 
     asyncio.run(main())
