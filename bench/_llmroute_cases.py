@@ -16,6 +16,7 @@ from _harness import Case, Figure, Sizes, time_calls
 from llmroute import (
     HealthMonitor,
     Provider,
+    RetryPolicy,
     Rule,
     SelectionResult,
     Service,
@@ -232,6 +233,8 @@ def execute_cases(sizes: Sizes) -> list[Case]:
     # exactly once).
     health = HealthMonitor()
     ahealth = HealthMonitor()
+    rhealth = HealthMonitor()
+    policy = RetryPolicy()
     failing_health = sc.tolerant_health()
     afailing_health = sc.tolerant_health()
     error = FakeAPIError(503)
@@ -267,6 +270,12 @@ def execute_cases(sizes: Sizes) -> list[Case]:
             "execute() 2 providers, first succeeds",
             sizes,
             fn=lambda: execute(pair, _noop, cooldown=health),
+        ),
+        Case(
+            "execute/sync/first_ok_retry",
+            "execute() 2 providers, first succeeds, retry=RetryPolicy()",
+            sizes,
+            fn=lambda: execute(pair, _noop, cooldown=rhealth, retry=policy),
         ),
         Case(
             "execute/direct_fail_once",
@@ -317,6 +326,9 @@ def execute_overheads(figures: dict[str, Figure]) -> dict[str, float]:
     of the direct call(s) it wraps."""
     return {
         "execute_sync_first_ok": _overhead(figures, "execute/sync/first_ok", "execute/direct"),
+        "execute_sync_first_ok_retry": _overhead(
+            figures, "execute/sync/first_ok_retry", "execute/direct"
+        ),
         "execute_sync_first_fails_once": _overhead(
             figures, "execute/sync/first_fails_once", "execute/direct_fail_once"
         ),

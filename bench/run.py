@@ -400,6 +400,17 @@ def _targets(
             2,
         ),
         (
+            "execute_retry_policy_delta_us",
+            "execute() overhead with retry=RetryPolicy(), first succeeds, minus without",
+            round(
+                execute_overheads["execute_sync_first_ok_retry"]
+                - execute_overheads["execute_sync_first_ok"],
+                3,
+            ),
+            "<=",
+            1,
+        ),
+        (
             "execute_async_us",
             "aexecute() overhead, first succeeds",
             execute_overheads["execute_async_first_ok"],

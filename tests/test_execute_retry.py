@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import random
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from llmroute import (
     execute,
     execute_stream,
 )
-from llmroute.execute import RetryBudget, RetryPolicy, time_left
+from llmroute.execute import ExecuteOptions, RetryBudget, RetryOptions, RetryPolicy, time_left
 from llmroute.testing import FakeAPIError, FakeClock, ScriptedProvider
 
 
@@ -205,6 +206,14 @@ def test_a_wait_that_would_pass_the_deadline_is_not_begun() -> None:
     assert sleeper.waits == []
 
 
+class Ticking(FakeClock):
+    """A fake clock one second later at each reading: a deadline of 1 s has no time left at
+    the first look, so the event loop's timeout fires at once (no wall-clock wait)."""
+
+    def __call__(self) -> float:
+        return self.advance(1.0) - 1.0
+
+
 def test_aexecute_cancels_an_attempt_still_running_at_the_deadline() -> None:
     async def slow(provider: str) -> str:
         await asyncio.Event().wait()  # never set: only the deadline ends it
@@ -212,7 +221,7 @@ def test_aexecute_cancels_an_attempt_still_running_at_the_deadline() -> None:
 
     async def main() -> None:
         with pytest.raises(AllProvidersFailedError, match="deadline") as caught:
-            await aexecute(["a", "b"], slow, deadline=0.01)
+            await aexecute(["a", "b"], slow, deadline=1, clock=Ticking())
         assert [a.kind for a in caught.value.attempts] == [FailureKind.TIMEOUT]
 
     asyncio.run(main())
@@ -582,3 +591,114 @@ def test_every_end_of_a_call_gives_the_budget_back(outcome: str) -> None:
     with contextlib.suppress(AllProvidersFailedError, TypeError):
         execute([a], lambda p: p(), retry=RetryPolicy(), budget=budget, sleep=lambda s: None)
     assert (budget.in_flight, budget.retries_in_flight) == (0, 0)
+
+
+# -- the options -------------------------------------------------------------------------
+
+
+def test_no_retry_argument_means_no_retry_options() -> None:
+    assert ExecuteOptions.build().retrying is None
+
+
+def test_a_policy_given_alone_reuses_its_options() -> None:
+    policy = RetryPolicy()
+    first = ExecuteOptions.build(retry=policy).retrying
+    assert first is ExecuteOptions.build(retry=policy).retrying
+    assert first is not None and first.retry is policy and not first.limited
+
+
+def test_a_clock_or_sleeper_given_as_none_is_the_default_one() -> None:
+    made = RetryOptions.of({"deadline": 5, "clock": None, "sleep": None, "asleep": None})
+    assert (made.clock, made.sleep, made.asleep, made.limited) == (
+        time.monotonic,
+        time.sleep,
+        asyncio.sleep,
+        True,
+    )
+
+
+def test_an_unknown_retry_argument_is_a_type_error() -> None:
+    with pytest.raises(TypeError):
+        execute(["a"], lambda p: "ok", retries=3)  # type: ignore[call-arg]
+
+
+def test_retry_must_be_a_policy() -> None:
+    with pytest.raises(TypeError, match="RetryPolicy"):
+        execute(["a"], lambda p: "ok", retry=3)  # type: ignore[typeddict-item]
+
+
+def test_round_robin_retries_go_on_with_the_rotation() -> None:
+    from llmroute.execute import RoundRobinCounter
+
+    sleeper = Sleeper(FakeClock())
+    a = ScriptedProvider("a", FakeAPIError(503))
+    b = ScriptedProvider("b", "from b")
+    result = run(
+        "sync",
+        [a, b],
+        sleeper,
+        strategy="round_robin",
+        counter=RoundRobinCounter(),
+        retry=RetryPolicy(),
+    )
+    assert (result.provider, result.attempt_num, len(sleeper.waits)) == ("b", 2, 1)
+
+
+def test_primary_only_retries_its_one_provider() -> None:
+    sleeper = Sleeper(FakeClock())
+    a = ScriptedProvider("a", FakeAPIError(503), "ok")
+    result = run("sync", [a, "never"], sleeper, strategy="primary_only", retry=RetryPolicy())
+    assert (result.provider, result.attempt_num) == ("a", 2)
+
+
+def test_aexecute_stream_cuts_its_first_chunk_timeout_to_the_deadline() -> None:
+    async def silent(provider: str) -> Any:
+        await asyncio.Event().wait()
+        yield "never"
+
+    async def main() -> None:
+        with pytest.raises(AllProvidersFailedError, match="deadline") as caught:
+            await aexecute_stream(
+                ["a", "b"], silent, deadline=1, first_chunk_timeout=60, clock=Ticking()
+            )
+        assert [a.kind for a in caught.value.attempts] == [FailureKind.TIMEOUT]
+
+    asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "text"),
+    [
+        ({"deadline": 0.5}, "the deadline ran out"),
+        ({"budget": "spent"}, "the retry budget is spent"),
+    ],
+)
+def test_a_limit_that_stops_the_call_is_logged(
+    kwargs: dict[str, Any], text: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FakeClock()
+    if kwargs.get("budget") == "spent":
+        kwargs = {"budget": RetryBudget(ratio=0, min_retries=0)}
+
+    def fn(provider: str) -> str:
+        clock.advance(1)
+        raise FakeAPIError(503)
+
+    with caplog.at_level("INFO", logger="llmroute.execute"), pytest.raises(AllProvidersFailedError):
+        execute(["a", "b"], fn, clock=clock, **kwargs)
+    assert text in caplog.records[-1].getMessage()
+
+
+def test_a_budget_given_alone_reuses_its_options() -> None:
+    budget = RetryBudget()
+    first = ExecuteOptions.build(budget=budget).retrying
+    assert first is ExecuteOptions.build(budget=budget).retrying
+    assert first is not None and first.budget is budget and first.limited
+
+
+def test_a_retry_goes_to_a_service_whose_own_failure_is_retried() -> None:
+    sleeper = Sleeper(FakeClock())
+    a = ScriptedProvider("a", FakeAPIError(500), "from a")
+    b = ScriptedProvider("b", FakeAPIError(401))  # the latest failure: auth, never retried
+    result = run("sync", [a, b], sleeper, retry=RetryPolicy())
+    assert (result.provider, result.attempt_num, b.calls) == ("a", 3, 1)

@@ -23,7 +23,7 @@ Retries (every form; all off by default)::
 
 - ``retry``: a :class:`RetryPolicy`. Each provider is still tried once as ``fallback_on``
   says; the policy adds calls beyond the chain (a service called again) for the kinds it
-  retries, up to its ``attempts`` for the latest failure's kind, after a jittered
+  retries, up to its ``attempts`` for the service's latest failure's kind, after a jittered
   exponential backoff with a Retry-After as its floor (a Retry-After longer than
   ``max_retry_after`` takes that service out instead of waiting). A single provider is
   retried on itself; ``target="same"`` retries the failing provider before falling back.
@@ -40,6 +40,10 @@ Retries (every form; all off by default)::
   ``asyncio.sleep``) do the waiting: the decision is one function (``_retry.next_step``) for
   all drivers, which only wait. ``AttemptLoop.failed`` returns the seconds to wait.
 
+These keyword arguments are typed :class:`SyncRetryArgs` / :class:`AsyncRetryArgs`; they make
+the ``retrying`` part of :class:`ExecuteOptions` (a :class:`RetryOptions`, None when none is
+given, so a call without them pays nothing; a policy given alone reuses one made once).
+
 The package: ``_types`` (the value types and hooks), ``_options`` (:class:`ExecuteOptions`),
 ``_loop`` (:class:`AttemptLoop`, the one attempt loop every driver drives), ``_retry``
 (:class:`RetryPolicy`, :class:`RetryBudget`, :func:`time_left`, the retry decision),
@@ -55,7 +59,15 @@ from ._drivers import aexecute, execute
 from ._io import aclose_stream, async_iterable, close_stream
 from ._log import default_logger
 from ._loop import AttemptLoop
-from ._options import ExecuteOptions, default_fallback_on
+from ._options import (
+    AnyRetryArgs,
+    AsyncRetryArgs,
+    ExecuteOptions,
+    RetryArgs,
+    RetryOptions,
+    SyncRetryArgs,
+    default_fallback_on,
+)
 from ._retry import RetryBudget, RetryPolicy, time_left
 from ._stream import AsyncStreamResult, StreamResult, aexecute_stream, execute_stream
 from ._types import (
@@ -68,6 +80,8 @@ from ._types import (
 )
 
 __all__ = [
+    "AnyRetryArgs",
+    "AsyncRetryArgs",
     "AsyncStreamResult",
     "Attempt",
     "AttemptLoop",
@@ -75,12 +89,15 @@ __all__ = [
     "ExecuteHooks",
     "ExecuteOptions",
     "ExecuteResult",
+    "RetryArgs",
     "RetryBudget",
+    "RetryOptions",
     "RetryPolicy",
     "RoundRobinCounter",
     "SkippedProvider",
     "Strategy",
     "StreamResult",
+    "SyncRetryArgs",
     "aclose_stream",
     "aexecute",
     "aexecute_stream",

@@ -9,13 +9,14 @@ import logging
 from collections.abc import Awaitable, Callable, Collection, Iterable
 from typing import Any, TypeVar
 
+from typing_extensions import Unpack
+
 from ..typing import CooldownTracker
 from ._calls import check_awaitable, check_sync
 from ._io import within
 from ._limits import apause, pause
 from ._loop import AttemptLoop
-from ._options import ExecuteOptions
-from ._retry import RetryBudget, RetryPolicy
+from ._options import AsyncRetryArgs, ExecuteOptions, SyncRetryArgs
 from ._types import ExecuteHooks, ExecuteResult, RoundRobinCounter, Strategy
 
 __all__ = ["aexecute", "execute"]
@@ -36,11 +37,7 @@ def execute(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
-    retry: RetryPolicy | None = None,
-    deadline: float | None = None,
-    budget: RetryBudget | None = None,
-    clock: Callable[[], float] | None = None,
-    sleep: Callable[[float], object] | None = None,
+    **retrying: Unpack[SyncRetryArgs],
 ) -> ExecuteResult[T]:
     """Call ``fn(provider)`` on the providers as ``strategy`` says; return the first success.
 
@@ -75,9 +72,9 @@ def execute(
     ``retry`` (a :class:`RetryPolicy`), ``deadline`` (seconds on ``clock``), ``budget`` (a
     :class:`RetryBudget`) and ``sleep`` (the waits): see "Retries" in :mod:`llmroute.execute`.
     """
-    kwargs: dict[str, Any] = dict(locals())
-    del kwargs["providers"], kwargs["fn"]
-    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
+    options: ExecuteOptions[P] = ExecuteOptions.of_call(
+        strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key, retrying
+    )
     return _drive(AttemptLoop(providers, options), fn)
 
 
@@ -108,11 +105,7 @@ async def aexecute(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
-    retry: RetryPolicy | None = None,
-    deadline: float | None = None,
-    budget: RetryBudget | None = None,
-    clock: Callable[[], float] | None = None,
-    asleep: Callable[[float], Awaitable[object]] | None = None,
+    **retrying: Unpack[AsyncRetryArgs],
 ) -> ExecuteResult[T]:
     """:func:`execute` for an async ``fn``: ``await fn(provider)`` on each provider tried.
 
@@ -122,9 +115,9 @@ async def aexecute(
     (``asyncio.CancelledError``) while a provider call is running propagates at once: no
     failure is recorded against that provider and no further provider is tried.
     """
-    kwargs: dict[str, Any] = dict(locals())
-    del kwargs["providers"], kwargs["fn"]
-    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
+    options: ExecuteOptions[P] = ExecuteOptions.of_call(
+        strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key, retrying
+    )
     return await _adrive(AttemptLoop(providers, options), fn)
 
 

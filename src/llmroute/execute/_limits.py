@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..typing import CooldownTracker
-from ._options import ExecuteOptions
+from ._options import ExecuteOptions, RetryOptions
 from ._retry import DEADLINE
 from ._types import Attempt
 
@@ -20,7 +20,7 @@ class CallLimits:
 
     __slots__ = ("_open", "_slot", "_token", "at", "options", "reason")
 
-    def __init__(self, options: ExecuteOptions[Any]) -> None:
+    def __init__(self, options: RetryOptions) -> None:
         self.options = options
         self.reason = ""
         self._slot = False  # the current attempt holds a slot of the retry budget
@@ -105,7 +105,7 @@ def pause(loop: _Driven, wait: float) -> None:
     """Wait ``wait`` seconds on the call's ``sleep``; the call is abandoned if that raises
     (``KeyboardInterrupt``), so its budget counts and deadline are given back."""
     try:
-        loop.options.sleep(wait)
+        _retrying(loop).sleep(wait)
     except BaseException:
         loop.abandon()
         raise
@@ -114,7 +114,13 @@ def pause(loop: _Driven, wait: float) -> None:
 async def apause(loop: _Driven, wait: float) -> None:
     """:func:`pause` on the call's ``asleep`` (a cancelled task abandons the call)."""
     try:
-        await loop.options.asleep(wait)
+        await _retrying(loop).asleep(wait)
     except BaseException:
         loop.abandon()
         raise
+
+
+def _retrying(loop: _Driven) -> RetryOptions:
+    retrying = loop.options.retrying
+    assert retrying is not None  # a wait comes from a retry policy
+    return retrying

@@ -108,8 +108,8 @@ class AttemptLoop(Generic[P]):
         self._skipped_idx: set[int] = set()
         self._retries = 0
         self._retry_index = -1  # the item a retry calls next (-1: the chain's next)
-        limited = options.deadline is not None or options.budget is not None
-        self._limits = CallLimits(options) if limited else None
+        retrying = options.retrying
+        self._limits = CallLimits(retrying) if retrying and retrying.limited else None
 
     # -- the state, for results ----------------------------------------------------------
 
@@ -153,23 +153,23 @@ class AttemptLoop(Generic[P]):
     def start_next(self) -> P:
         """The next provider to call (skips recorded, hooks told, clock started); raises
         :class:`AllProvidersFailedError` when none is left."""
-        if self._retry_index >= 0:  # a retry the last failure planned
-            index, self._retry_index = self._retry_index, -1
-            return self._begin(index, self._name_at(index))
-        last = len(self._order) - 1
-        while not self._stopped and self._pos <= last:
-            index = self._order[self._pos]
-            terminus = self._pos == last
-            self._pos += 1
+        index = self._retry_index
+        if index >= 0:  # a retry the last failure planned
+            self._retry_index = -1
             name = self._name_at(index)
-            if self._skips(name, terminus):
+        else:
+            last = len(self._order) - 1
+            while True:
+                if self._stopped or self._pos > last:
+                    self.abandon()
+                    raise self._exhausted()
+                index = self._order[self._pos]
+                terminus = self._pos == last
+                self._pos += 1
+                name = self._name_at(index)
+                if not self._skips(name, terminus):
+                    break
                 self._skip(index, name)
-                continue
-            return self._begin(index, name)
-        self.abandon()
-        raise self._exhausted()
-
-    def _begin(self, index: int, name: str) -> P:
         self._index = index
         hooks = self.options.hooks
         if hooks is not None:
@@ -242,11 +242,14 @@ class AttemptLoop(Generic[P]):
         stops (``stop``, ``give_up``, ``deadline``, ``budget``)."""
         opts = self.options
         has_next = opts.strategy is Strategy.FALLBACK and self._pos < len(self._order)
-        if not has_next and opts.retry is None:
+        retrying = opts.retrying
+        policy = None if retrying is None else retrying.retry
+        if not has_next and policy is None:
             return "give_up", 0.0
         if not opts.falls_over(error, failure):
             return ("stop" if has_next else "give_up"), 0.0
-        step = next_step(opts.retry, failure, has_next, self._state(), opts.rng)
+        rng = None if retrying is None else retrying.rng
+        step = next_step(policy, failure, has_next, self._state(), rng)
         if step is GIVE_UP:
             return "give_up", 0.0
         wait = 0.0 if step is None else step.wait

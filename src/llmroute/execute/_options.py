@@ -7,9 +7,11 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypedDict, TypeVar
+
+from typing_extensions import Unpack
 
 from ..errors import ConfigError
 from ..failures import Failure, FailureKind, classify_error
@@ -19,7 +21,12 @@ from ._retry import RetryBudget, RetryPolicy
 from ._types import ExecuteHooks, RoundRobinCounter, Strategy
 
 __all__ = [
+    "AsyncRetryArgs",
+    "AnyRetryArgs",
     "ExecuteOptions",
+    "RetryArgs",
+    "RetryOptions",
+    "SyncRetryArgs",
     "as_sequence",
     "chain_order",
     "classify",
@@ -29,6 +36,28 @@ __all__ = [
 ]
 
 P = TypeVar("P")
+
+
+class RetryArgs(TypedDict, total=False):
+    """The retry keyword arguments of every execute form (see "Retries" in
+    :mod:`llmroute.execute`): ``retry``, ``deadline`` (seconds), ``budget``, ``clock``."""
+
+    retry: RetryPolicy | None
+    deadline: float | None
+    budget: RetryBudget | None
+    clock: Callable[[], float] | None
+
+
+class SyncRetryArgs(RetryArgs, total=False):
+    """:class:`RetryArgs` of the sync forms, with ``sleep`` (default ``time.sleep``)."""
+
+    sleep: Callable[[float], object] | None
+
+
+class AsyncRetryArgs(RetryArgs, total=False):
+    """:class:`RetryArgs` of the async forms, with ``asleep`` (default ``asyncio.sleep``)."""
+
+    asleep: Callable[[float], Awaitable[object]] | None
 
 
 def default_fallback_on(error: BaseException) -> bool:
@@ -88,6 +117,56 @@ def name_of(item: object, key: Callable[[Any], str] | None) -> str:
     )
 
 
+class AnyRetryArgs(SyncRetryArgs, AsyncRetryArgs, total=False):
+    """Every retry keyword argument (``ExecuteOptions.build`` takes them all)."""
+
+    rng: Any
+
+
+class RetryOptions(NamedTuple):
+    """The retry part of :class:`ExecuteOptions` (None there when no retry argument was
+    given; an immutable named tuple, built by :meth:`of`): the ``retry`` policy, the
+    ``deadline`` (seconds), the shared ``budget``, the ``clock`` the deadline is read on
+    (``time.monotonic``), the sleepers ``sleep`` / ``asleep`` (``time.sleep`` /
+    ``asyncio.sleep``) and the ``rng`` of the jitter (anything with ``random()``)."""
+
+    retry: RetryPolicy | None = None
+    deadline: float | None = None
+    budget: RetryBudget | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], object] = time.sleep
+    asleep: Callable[[float], Awaitable[object]] = asyncio.sleep
+    rng: Any = None
+    #: Whether a call has a deadline or a budget to keep (set by :meth:`of`).
+    limited: bool = False
+
+    @classmethod
+    def of(cls, args: Mapping[str, Any]) -> RetryOptions:
+        """The options from the retry keyword arguments, validated: a ``deadline`` that is
+        not finite seconds > 0 is a ``ValueError``, a ``retry`` that is not a
+        :class:`RetryPolicy` a ``TypeError``; a clock or sleeper given as None is the
+        default one."""
+        limited = args.get("deadline") is not None or args.get("budget") is not None
+        made = cls(**args, limited=limited)
+        deadline, retry = made.deadline, made.retry
+        if deadline is not None and (
+            isinstance(deadline, bool)
+            or not isinstance(deadline, (int, float))
+            or not math.isfinite(deadline)
+            or deadline <= 0
+        ):
+            raise ValueError(f"deadline must be seconds > 0 or None, got {deadline!r}")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
+        if made.clock is None or made.sleep is None or made.asleep is None:
+            made = made._replace(
+                clock=made.clock or time.monotonic,
+                sleep=made.sleep or time.sleep,
+                asleep=made.asleep or asyncio.sleep,
+            )
+        return made
+
+
 @dataclass(frozen=True, slots=True)
 class ExecuteOptions(Generic[P]):
     """Everything but the providers and ``fn`` that decides how an ``execute()`` call runs.
@@ -95,9 +174,8 @@ class ExecuteOptions(Generic[P]):
     The four drivers build one from their keyword arguments (:meth:`build`) and hand it to
     the attempt loop; build one yourself to drive the loop from outside. The fields mean what
     the keyword arguments of :func:`execute` mean; construction validates them (an unknown
-    strategy, or ``round_robin`` without a counter, raises ``ConfigError``; a ``deadline``
-    that is not finite seconds > 0 a ``ValueError``). ``rng`` (anything with ``random()``)
-    draws the retries' jitter.
+    strategy, or ``round_robin`` without a counter, raises ``ConfigError``). ``retrying``
+    holds the retry arguments (:class:`RetryOptions`), None when none was given.
     """
 
     strategy: Strategy = Strategy.FALLBACK
@@ -108,25 +186,9 @@ class ExecuteOptions(Generic[P]):
     logger: logging.Logger = default_logger
     hooks: ExecuteHooks[P] | None = None
     key: Callable[[P], str] | None = None
-    retry: RetryPolicy | None = None
-    deadline: float | None = None
-    budget: RetryBudget | None = None
-    clock: Callable[[], float] = time.monotonic
-    sleep: Callable[[float], object] = time.sleep
-    asleep: Callable[[float], Awaitable[object]] = asyncio.sleep
-    rng: Any = None
+    retrying: RetryOptions | None = None
 
     def __post_init__(self) -> None:
-        deadline = self.deadline
-        if deadline is not None and (
-            isinstance(deadline, bool)
-            or not isinstance(deadline, (int, float))
-            or not math.isfinite(deadline)
-            or deadline <= 0
-        ):
-            raise ValueError(f"deadline must be seconds > 0 or None, got {deadline!r}")
-        if self.retry is not None and not isinstance(self.retry, RetryPolicy):
-            raise TypeError(f"retry must be a RetryPolicy or None, got {self.retry!r}")
         if not isinstance(self.strategy, Strategy):  # given by name
             object.__setattr__(self, "strategy", resolve_strategy(self.strategy))
         if self.strategy is Strategy.ROUND_ROBIN and self.counter is None:
@@ -147,18 +209,30 @@ class ExecuteOptions(Generic[P]):
         logger: logging.Logger | None = None,
         hooks: ExecuteHooks[P] | None = None,
         key: Callable[[P], str] | None = None,
-        retry: RetryPolicy | None = None,
-        deadline: float | None = None,
-        budget: RetryBudget | None = None,
-        clock: Callable[[], float] | None = None,
-        sleep: Callable[[float], object] | None = None,
-        asleep: Callable[[float], Awaitable[object]] | None = None,
-        rng: Any = None,
+        **retrying: Unpack[AnyRetryArgs],
     ) -> ExecuteOptions[P]:
         """The options from ``execute()``'s keyword arguments: a strategy may be given by
-        name, ``logger=None`` means ``logging.getLogger("llmroute.execute")``, and
-        ``clock`` / ``sleep`` / ``asleep`` None mean ``time.monotonic`` / ``time.sleep`` /
-        ``asyncio.sleep``."""
+        name, ``logger=None`` means ``logging.getLogger("llmroute.execute")``, and the retry
+        arguments (:class:`RetryArgs`) make the ``retrying`` part."""
+        return cls.of_call(
+            strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key, retrying
+        )
+
+    @classmethod
+    def of_call(
+        cls,
+        strategy: Strategy | str,
+        cooldown: CooldownTracker | None,
+        exempt: Collection[Any],
+        counter: RoundRobinCounter | None,
+        fallback_on: Callable[[BaseException], bool] | None,
+        logger: logging.Logger | None,
+        hooks: ExecuteHooks[P] | None,
+        key: Callable[[P], str] | None,
+        retrying: Mapping[str, Any],
+    ) -> ExecuteOptions[P]:
+        """:meth:`build` with positional arguments and the retry arguments as one mapping
+        (what the drivers call: the cheapest way when no retry argument is given)."""
         return cls(
             resolve_strategy(strategy),
             cooldown,
@@ -168,13 +242,7 @@ class ExecuteOptions(Generic[P]):
             default_logger if logger is None else logger,
             hooks,
             key,
-            retry,
-            deadline,
-            budget,
-            time.monotonic if clock is None else clock,
-            time.sleep if sleep is None else sleep,
-            asyncio.sleep if asleep is None else asleep,
-            rng,
+            _retry_options(retrying) if retrying else None,
         )
 
     def falls_over(self, error: BaseException, failure: Failure) -> bool:
@@ -221,3 +289,18 @@ def chain_order(options: ExecuteOptions[Any], n: int) -> Sequence[int]:
         first = options.counter.next(n)
         return [*range(first, n), *range(first)]
     return range(n)
+
+
+def _retry_options(args: Mapping[str, Any]) -> RetryOptions:
+    """``RetryOptions.of(args)``; a policy or a budget given alone reuses the options made
+    for it once (kept on it: the common calls build nothing)."""
+    if len(args) != 1:
+        return RetryOptions.of(args)
+    (only,) = args.values()
+    if not isinstance(only, (RetryPolicy, RetryBudget)):
+        return RetryOptions.of(args)
+    alone: RetryOptions | None = only._alone
+    if alone is None:
+        alone = RetryOptions.of(args)
+        object.__setattr__(only, "_alone", alone)  # a cache of what the object alone means
+    return alone

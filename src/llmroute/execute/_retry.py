@@ -58,9 +58,10 @@ class RetryPolicy:
     """How ``execute()`` retries a failed call: pass it as ``retry=`` (immutable, reusable).
 
     ``attempts`` maps a :class:`FailureKind` (or its name) to the most calls one ``execute()``
-    makes in all, counting the first and the fallbacks, while the latest failure is of that
-    kind; a kind not in it is never retried. The default retries RATE_LIMIT, SERVER, TIMEOUT
-    and CONNECTION up to 3 calls; AUTH and the request-scoped kinds never. The policy never
+    makes in all, counting the first and the fallbacks, for a retry of a service whose latest
+    failure is of that kind; a kind not in it is never retried. The default retries
+    RATE_LIMIT, SERVER, TIMEOUT and CONNECTION up to 3 calls; AUTH and the request-scoped
+    kinds never. The policy never
     shortens the fallback chain: each candidate is still called once as ``fallback_on`` says;
     retries are the calls beyond that (a service called again).
 
@@ -82,6 +83,8 @@ class RetryPolicy:
     max_backoff: float = 10.0
     max_retry_after: float = 30.0
     target: str = "next"
+    #: The ExecuteOptions retry part of a call given this policy alone (made once, reused).
+    _alone: Any = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         attempts = {_kind(k): v for k, v in self.attempts.items()}
@@ -135,9 +138,11 @@ class RetryBudget:
     retries (every attempt after a call's first, fallbacks included) stop multiplying the
     load, and a call refused a retry ends in :class:`AllProvidersFailedError` saying the
     budget is spent. Thread-safe; ``in_flight`` and ``retries_in_flight`` read the counts.
+    A call uses only :meth:`enter`, :meth:`leave`, :meth:`try_retry` and :meth:`retry_done`:
+    override them to keep the counts elsewhere (a budget shared by a fleet).
     """
 
-    __slots__ = ("_lock", "in_flight", "min_retries", "ratio", "retries_in_flight")
+    __slots__ = ("_alone", "_lock", "in_flight", "min_retries", "ratio", "retries_in_flight")
 
     def __init__(self, ratio: float = 0.2, min_retries: int = 3) -> None:
         if not isinstance(ratio, (int, float)) or not 0 <= ratio <= 1:
@@ -149,6 +154,7 @@ class RetryBudget:
         self.in_flight = 0
         self.retries_in_flight = 0
         self._lock = threading.Lock()
+        self._alone: Any = None  # the retry options of a call given this budget alone
 
     def enter(self) -> None:
         """A call starts."""
@@ -240,18 +246,19 @@ def next_step(
             return None
         wait = policy.backoff(state.retries + 1, rng)
         return RetryStep(state.current, max(wait, failure.retry_after or 0.0))
-    if state.calls >= policy.attempts_for(failure.kind):
-        return GIVE_UP
     order, n = state.order, len(state.order)
     start = order.index(state.current) if state.current in order else 0
     # "next": the candidates after the current one, the current one last; "same": it first.
+    # A candidate is retried while its own latest failure's kind has attempts left.
     first = 0 if policy.target == "same" else 1
     for k in range(first, first + n):
         index = order[(start + k) % n]
         seen = state.last.get(index)
-        if seen is None and index not in state.skipped:
+        if seen is None:  # never called (round robin): the latest failure's kind decides
+            if index in state.skipped or state.calls >= policy.attempts_for(failure.kind):
+                continue
             return RetryStep(index, policy.backoff(state.retries + 1, rng))
-        if seen is not None and policy.waits_out(seen):
+        if state.calls < policy.attempts_for(seen.kind) and policy.waits_out(seen):
             wait = policy.backoff(state.retries + 1, rng)
             return RetryStep(index, max(wait, seen.retry_after or 0.0))
     return GIVE_UP

@@ -22,6 +22,8 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, Generic, TypeVar, cast
 
+from typing_extensions import Unpack
+
 from ..typing import CooldownTracker
 from ._calls import check_iterable
 from ._io import (
@@ -35,8 +37,7 @@ from ._io import (
 )
 from ._limits import apause, pause
 from ._loop import AttemptLoop
-from ._options import ExecuteOptions
-from ._retry import RetryBudget, RetryPolicy
+from ._options import AsyncRetryArgs, ExecuteOptions, SyncRetryArgs
 from ._types import Attempt, ExecuteHooks, RoundRobinCounter, SkippedProvider, Strategy
 
 __all__ = ["AsyncStreamResult", "StreamResult", "aexecute_stream", "execute_stream"]
@@ -268,11 +269,7 @@ def execute_stream(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
-    retry: RetryPolicy | None = None,
-    deadline: float | None = None,
-    budget: RetryBudget | None = None,
-    clock: Callable[[], float] | None = None,
-    sleep: Callable[[float], object] | None = None,
+    **retrying: Unpack[SyncRetryArgs],
 ) -> StreamResult[T]:
     """:func:`execute` for a streamed call: ``fn(provider)`` returns an iterable of chunks.
 
@@ -285,9 +282,17 @@ def execute_stream(
     when the stream is exhausted, closed, or fails. ``retry``, ``deadline``, ``budget`` and
     ``sleep`` bound the attempts before the first chunk as in :func:`execute`.
     """
-    kwargs: dict[str, Any] = dict(locals())
-    del kwargs["providers"], kwargs["fn"]
-    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
+        **retrying,
+    )
     loop = AttemptLoop(providers, options)
     while True:
         provider = loop.start_next()
@@ -320,11 +325,7 @@ async def aexecute_stream(
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
     first_chunk_timeout: float | None = None,
-    retry: RetryPolicy | None = None,
-    deadline: float | None = None,
-    budget: RetryBudget | None = None,
-    clock: Callable[[], float] | None = None,
-    asleep: Callable[[float], Awaitable[object]] | None = None,
+    **retrying: Unpack[AsyncRetryArgs],
 ) -> AsyncStreamResult[T]:
     """:func:`execute_stream` for async streams: ``fn(provider)`` returns an async iterable
     (an async generator) or an awaitable of one (``client.chat.completions.create(...,
@@ -337,9 +338,17 @@ async def aexecute_stream(
     time left; the waits go through ``asleep``.
     """
     timeout = check_timeout(first_chunk_timeout)
-    kwargs: dict[str, Any] = dict(locals())
-    del kwargs["providers"], kwargs["fn"], kwargs["first_chunk_timeout"], kwargs["timeout"]
-    options: ExecuteOptions[P] = ExecuteOptions.build(**kwargs)
+    options = ExecuteOptions.build(
+        strategy=strategy,
+        cooldown=cooldown,
+        exempt=exempt,
+        counter=counter,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        key=key,
+        **retrying,
+    )
     loop = AttemptLoop(providers, options)
     while True:
         provider = loop.start_next()

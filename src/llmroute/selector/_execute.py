@@ -240,15 +240,14 @@ class RouteOptions(NamedTuple):
 
 
 def _limits(selector: ServiceSelector, opts: RouteOptions, sleeper: str) -> dict[str, Any]:
-    """The retry keyword arguments of one form: the policy, deadline and sleeper given, the
-    selector's retry budget and its clock (so a deadline reads the selector's time)."""
-    return {
-        "retry": opts.retry,
-        "deadline": opts.deadline,
-        "budget": selector.retry_budget,
-        "clock": selector.clock,
-        sleeper: opts.sleep,
-    }
+    """The retry keyword arguments that are set: policy, deadline (on the selector's clock),
+    sleeper, the selector's retry budget."""
+    limits: dict[str, Any] = {} if opts.retry is None else {"retry": opts.retry}
+    if opts.deadline is not None:  # the clock only matters for a deadline
+        limits.update(deadline=opts.deadline, clock=selector.clock)
+    if selector.retry_budget is not None:
+        limits["budget"] = selector.retry_budget
+    return limits if opts.sleep is None else {**limits, sleeper: opts.sleep}
 
 
 class _Call(NamedTuple):
