@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 
 from ..typing import CooldownTracker
 from ._calls import check_awaitable, check_sync
+from ._chunks import check_seconds
+from ._hedge import race_calls
 from ._loop import AttemptLoop
 from ._options import ExecuteOptions
 from ._types import ExecuteHooks, ExecuteResult, RoundRobinCounter, Strategy
@@ -102,12 +104,16 @@ async def aexecute(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
+    hedge_after: float | None = None,
 ) -> ExecuteResult[T]:
     """:func:`execute` for an async ``fn``: ``await fn(provider)`` on each provider tried.
 
     Everything else is the same. Cancelling the task (``asyncio.CancelledError``) while a
     provider call is running propagates at once: no failure is recorded against that
-    provider and no further provider is tried.
+    provider and no further provider is tried. ``hedge_after`` (seconds, opt-in): when a
+    call has not returned that long after it started, the next provider is called as well
+    (at most two at once); the first response wins, the other call is cancelled and recorded
+    as cancelled (health-neutral); ``hedges`` on the result counts the extra calls.
     """
     options = ExecuteOptions.build(
         strategy=strategy,
@@ -120,6 +126,9 @@ async def aexecute(
         key=key,
     )
     loop = AttemptLoop(providers, options)
+    hedge = check_seconds("hedge_after", hedge_after)
+    if hedge is not None:
+        return await race_calls(loop, fn, hedge)
     while True:
         provider = loop.start_next()
         try:

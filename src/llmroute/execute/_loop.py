@@ -243,6 +243,17 @@ class AttemptLoop(Generic[P]):
         log_interrupted(self.logger, self.name, error, failure, latency, chunks, cooling)
         raise StreamInterruptedError(self.name, chunks, failure) from error
 
+    # -- hedging: more than one attempt in flight -----------------------------------------
+
+    @property
+    def current(self) -> tuple[int, float]:
+        """The current attempt as a token for :meth:`resume` (hedging keeps two in flight)."""
+        return self._index, self._start
+
+    def resume(self, current: tuple[int, float]) -> None:
+        """Make the attempt ``current`` (a token from :attr:`current`) the current one."""
+        self._index, self._start = current
+
     # -- internals -----------------------------------------------------------------------
 
     def _name_at(self, index: int) -> str:

@@ -102,12 +102,14 @@ class ExecuteResult(Generic[T]):
     ``attempt_num`` how many providers were called, 1-based (skipped ones do not count);
     ``was_terminus`` whether the server was the fallback of last resort (the last provider
     under ``fallback``; always False for ``primary_only`` and ``round_robin``); ``attempts``
-    the failed attempts before it and ``skipped`` the providers passed over as cooling down.
+    the failed attempts before it and ``skipped`` the providers passed over as cooling down;
+    ``hedges`` how many extra attempts ``hedge_after`` started (0 without hedging).
     """
 
     __slots__ = (
         "_attempt_num",
         "_attempts",
+        "_hedges",
         "_latency",
         "_provider",
         "_response",
@@ -124,6 +126,7 @@ class ExecuteResult(Generic[T]):
         was_terminus: bool = False,
         attempts: tuple[Attempt, ...] = (),
         skipped: tuple[SkippedProvider, ...] = (),
+        hedges: int = 0,
     ) -> None:
         self._response = response
         self._provider = provider
@@ -132,6 +135,7 @@ class ExecuteResult(Generic[T]):
         self._was_terminus = was_terminus
         self._attempts = attempts
         self._skipped = skipped
+        self._hedges = hedges
 
     @property
     def response(self) -> T:
@@ -167,6 +171,11 @@ class ExecuteResult(Generic[T]):
     def skipped(self) -> tuple[SkippedProvider, ...]:
         """The providers skipped because they were cooling down, in order."""
         return self._skipped
+
+    @property
+    def hedges(self) -> int:
+        """How many extra attempts ``hedge_after`` started, racing the first (0 without)."""
+        return self._hedges
 
     @property
     def total_latency(self) -> float:

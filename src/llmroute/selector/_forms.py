@@ -78,9 +78,17 @@ async def aexecute(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
+    hedge_after: float | None = None,
 ) -> RoutedResult[T]:
-    """:meth:`execute` for an async ``fn``; the state read and writes are awaited."""
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    """:meth:`execute` for an async ``fn``; the state read and writes are awaited.
+
+    ``hedge_after`` (seconds, opt-in) races the next fallback against a call that has not
+    returned by then, as in :func:`llmroute.aexecute`; the loser is cancelled and written as
+    a cancellation (health-neutral, its in-flight count released); ``hedges`` on the result.
+    """
+    opts = RouteOptions(
+        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
+    )._replace(hedge_after=hedge_after)
     return await run_aexecute(self, rule, request, fn, opts)
 
 
@@ -98,15 +106,24 @@ def execute_stream(
     fallback_on: Callable[[BaseException], bool] | None = None,
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
+    first_chunk_timeout: float | None = None,
+    stall_timeout: float | None = None,
+    commits: Callable[[Any], bool] | None = None,
 ) -> RoutedStream[T]:
     """:meth:`execute` for a streamed call: ``fn`` returns an iterable of chunks.
 
-    Fails over until the first chunk; then the stream is committed (see
-    :func:`llmroute.execute_stream`). Time to first chunk is recorded as TTFT, the whole
+    Fails over until the stream commits (its first chunk with content, or what
+    ``commits`` says); then the stream is committed (see :func:`llmroute.execute_stream`,
+    also for ``first_chunk_timeout`` and ``stall_timeout``, which run a sync stream's reads
+    on a worker thread). The time to the committing chunk is recorded as TTFT, the whole
     stream's duration as latency, and the usage the chunks report (OpenAI's final chunk with
     ``stream_options={"include_usage": True}``, Anthropic's message events) as tokens.
     """
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
+    opts = RouteOptions(
+        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
+    )._replace(
+        first_chunk_timeout=first_chunk_timeout, stall_timeout=stall_timeout, commits=commits
+    )
     return run_execute_stream(self, rule, request, fn, opts)
 
 
@@ -125,11 +142,23 @@ async def aexecute_stream(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
     first_chunk_timeout: float | None = None,
+    stall_timeout: float | None = None,
+    commits: Callable[[Any], bool] | None = None,
+    hedge_after: float | None = None,
 ) -> RoutedAsyncStream[T]:
     """:meth:`execute_stream` for async streams (``fn`` returns an async iterable or an
-    awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
-    opts = RouteOptions(session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks)
-    return await run_aexecute_stream(self, rule, request, fn, opts, first_chunk_timeout)
+    awaitable of one), with ``first_chunk_timeout``, ``stall_timeout``, ``commits`` and
+    ``hedge_after`` as in :func:`llmroute.aexecute_stream` (a hedge that loses is written as
+    a cancellation: health-neutral, its in-flight count released)."""
+    opts = RouteOptions(
+        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
+    )._replace(
+        first_chunk_timeout=first_chunk_timeout,
+        stall_timeout=stall_timeout,
+        commits=commits,
+        hedge_after=hedge_after,
+    )
+    return await run_aexecute_stream(self, rule, request, fn, opts)
 
 
 def record(

@@ -1,0 +1,408 @@
+"""Stream resilience: only content commits a stream (what came before it is held and then
+delivered), the stall timeout after the commit, the sync first-chunk timeout (a worker
+thread), and hedging (the async forms and aexecute). Waits are events; where a time limit
+must run out it is tens of milliseconds."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import anthropic.types as at
+import openai.types.chat as oc
+import openai.types.responses as orr
+import pytest
+from execute_helpers import Recorder, monitor
+
+from llmroute import (
+    AllProvidersFailedError,
+    FailureKind,
+    StreamInterruptedError,
+    aexecute,
+    aexecute_stream,
+    execute_stream,
+)
+from llmroute.execute import default_commits
+from llmroute.testing import FakeAPIError
+
+K = FailureKind
+ROLE = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+EMPTY = {"choices": [{"index": 0, "delta": {}, "finish_reason": None}]}
+
+
+def text(word: str) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": {"content": word}}]}
+
+
+def chunks(*items: Any) -> Iterator[Any]:
+    for item in items:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+async def achunks(*items: Any) -> AsyncIterator[Any]:
+    for item in chunks(*items):
+        yield item
+
+
+# -- what commits -----------------------------------------------------------------------------
+
+COMMITS = [
+    (ROLE, False),
+    (EMPTY, False),
+    ({"choices": [], "usage": {"prompt_tokens": 3}}, False),
+    (text("hi"), True),
+    ({"choices": [{"delta": {"tool_calls": [{"index": 0}]}}]}, True),
+    ({"choices": [{"delta": {}, "finish_reason": "stop"}]}, True),
+    ({"type": "message_start", "message": {"usage": {"input_tokens": 3}}}, False),
+    ({"type": "ping"}, False),
+    ({"type": "content_block_start", "content_block": {"type": "text", "text": ""}}, False),
+    ({"type": "content_block_start", "content_block": {"type": "tool_use", "id": "t"}}, True),
+    ({"type": "content_block_delta", "delta": {"type": "text_delta", "text": ""}}, False),
+    ({"type": "content_block_delta", "delta": {"type": "text_delta", "text": "a"}}, True),
+    ({"type": "content_block_delta", "delta": {"partial_json": '{"a'}}, True),
+    ({"type": "message_delta", "delta": {"stop_reason": "end_turn"}}, True),
+    ({"type": "response.created", "response": {}}, False),
+    ({"type": "response.in_progress"}, False),
+    ({"type": "response.output_item.added"}, False),
+    ({"type": "response.output_text.delta", "delta": ""}, False),
+    ({"type": "response.output_text.delta", "delta": "x"}, True),
+    ({"type": "response.completed"}, True),
+    (": keep-alive", False),
+    ("", False),
+    (b"event: ping", False),
+    ('data: {"type": "ping"}', False),
+    ('data: {"choices": [{"delta": {"content": "x"}}]}', True),
+    ("data: [DONE]", True),
+    (None, False),
+    ("plain text", True),
+    (42, True),
+]
+
+
+@pytest.mark.parametrize(("chunk", "expected"), COMMITS)
+def test_default_commits_reads_dict_chunks_events_and_sse_lines(chunk: Any, expected: bool) -> None:
+    assert default_commits(chunk) is expected
+
+
+def test_default_commits_reads_sdk_objects() -> None:
+    base = {"id": "c", "created": 0, "model": "m", "object": "chat.completion.chunk"}
+    role = oc.ChatCompletionChunk.model_validate({**base, "choices": [{**ROLE["choices"][0]}]})
+    word = oc.ChatCompletionChunk.model_validate({**base, "choices": [text("hi")["choices"][0]]})
+    ping_like = at.RawMessageStartEvent.model_validate(
+        {
+            "type": "message_start",
+            "message": {
+                "id": "m",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude",
+                "content": [],
+                "stop_reason": None,
+                "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": 0},
+            },
+        }
+    )
+    delta = at.RawContentBlockDeltaEvent.model_validate(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "a"}}
+    )
+    created = orr.ResponseTextDeltaEvent.model_construct(
+        type="response.output_text.delta", delta=""
+    )
+    assert [default_commits(x) for x in (role, word, ping_like, delta, created)] == [
+        False,
+        True,
+        False,
+        True,
+        False,
+    ]
+
+
+# -- commit and fail-over (scripted) ----------------------------------------------------------
+
+
+def test_a_role_only_delta_then_a_failure_fails_over() -> None:
+    health = monitor()
+    fns = {"a": lambda: chunks(ROLE, FakeAPIError(500)), "b": lambda: chunks(ROLE, text("hi"))}
+    result = execute_stream(["a", "b"], lambda p: fns[p](), cooldown=health)
+    assert (result.provider, result.attempt_num) == ("b", 2)
+    assert list(result) == [ROLE, text("hi")]  # nothing of a, nothing of b lost
+    assert result.chunks_delivered == 2
+    assert result.attempts[0].kind is K.SERVER
+    assert not health.is_available("a")
+
+
+def test_chunks_before_the_commit_are_held_then_delivered_in_order() -> None:
+    hooks = Recorder()
+    items = [ROLE, EMPTY, text("a"), text("b")]
+    result = execute_stream(["a"], lambda p: chunks(*items), hooks=hooks)
+    assert hooks.events == [("started", "a"), ("first_chunk", "a")]
+    assert list(result) == items
+    assert hooks.events[-1] == ("succeeded", "a")
+
+
+def test_the_commit_predicate_is_replaceable() -> None:
+    fns = {"a": lambda: chunks("warming", FakeAPIError(503)), "b": lambda: chunks("go", "on")}
+    result = execute_stream(["a", "b"], lambda p: fns[p](), commits=lambda c: c == "go")
+    assert (result.provider, list(result)) == ("b", ["go", "on"])
+
+
+def test_a_stream_that_ends_before_committing_delivers_what_it_sent() -> None:
+    hooks = Recorder()
+    result = execute_stream(["a", "b"], lambda p: chunks(ROLE), hooks=hooks)
+    assert (result.provider, result.completed, list(result)) == ("a", True, [ROLE])
+    assert hooks.events == [("started", "a"), ("succeeded", "a")]
+
+
+def test_async_a_role_only_delta_then_a_failure_fails_over() -> None:
+    fns = {"a": lambda: achunks(ROLE, FakeAPIError(500)), "b": lambda: achunks(text("hi"))}
+
+    async def main() -> tuple[str, list[Any]]:
+        result = await aexecute_stream(["a", "b"], lambda p: fns[p]())
+        return result.provider, [c async for c in result]
+
+    assert asyncio.run(main()) == ("b", [text("hi")])
+
+
+# -- stall timeout ----------------------------------------------------------------------------
+
+
+class Blocking:
+    """A sync stream like an SDK's: its reads block on an event; close() sets it (as closing
+    an HTTP response ends a blocked read) and the read then fails."""
+
+    def __init__(self, before: list[Any], block_first: bool = False) -> None:
+        self.before = before
+        self.released = threading.Event()
+        self.closed = threading.Event()
+
+    def __iter__(self) -> Iterator[Any]:
+        yield from self.before
+        self.released.wait()
+        raise ConnectionError("response closed")
+
+    def close(self) -> None:
+        self.closed.set()
+        self.released.set()
+
+
+def test_a_sync_stream_that_stalls_after_its_commit_is_interrupted() -> None:
+    health = monitor()
+    source = Blocking([ROLE, text("one")])
+    result = execute_stream(["a", "b"], lambda p: source, stall_timeout=0.03, cooldown=health)
+    received = []
+    with pytest.raises(StreamInterruptedError) as caught:
+        for chunk in result:
+            received.append(chunk)
+    assert received == [ROLE, text("one")]
+    assert (caught.value.provider, caught.value.chunks_delivered) == ("a", 2)
+    assert isinstance(caught.value.__cause__, TimeoutError)
+    assert "no chunk from provider a for 0.03s" in str(caught.value.__cause__)
+    assert source.closed.is_set()
+    assert not health.is_available("a")
+
+
+def test_an_async_stream_that_stalls_after_its_commit_is_interrupted() -> None:
+    never = asyncio.Event()
+    closed: list[bool] = []
+
+    async def gen(provider: str) -> AsyncIterator[Any]:
+        try:
+            yield text("one")
+            await never.wait()
+            yield text("late")
+        finally:
+            closed.append(True)
+
+    async def main() -> tuple[list[Any], StreamInterruptedError]:
+        result = await aexecute_stream(["a", "b"], gen, stall_timeout=0.02)
+        got: list[Any] = []
+        with pytest.raises(StreamInterruptedError) as caught:
+            async for chunk in result:
+                got.append(chunk)
+        return got, caught.value
+
+    got, error = asyncio.run(main())
+    assert got == [text("one")]
+    assert isinstance(error.__cause__, TimeoutError) and error.failure is not None
+    assert error.failure.kind is K.TIMEOUT
+    assert closed == [True]
+
+
+def test_chunks_within_the_stall_timeout_stream_through() -> None:
+    result = execute_stream(["a"], lambda p: chunks(text("a"), text("b")), stall_timeout=5)
+    assert list(result) == [text("a"), text("b")]
+    assert result.completed
+
+
+# -- the sync first-chunk timeout -------------------------------------------------------------
+
+
+def test_a_silent_sync_provider_is_abandoned_after_the_first_chunk_timeout() -> None:
+    silent = Blocking([ROLE])  # a role-only delta, then nothing
+    hooks = Recorder()
+    fns = {"a": lambda: silent, "b": lambda: chunks(text("b"))}
+    result = execute_stream(["a", "b"], lambda p: fns[p](), first_chunk_timeout=0.03, hooks=hooks)
+    assert (result.provider, list(result)) == ("b", [text("b")])
+    (attempt,) = result.attempts
+    assert attempt.kind is K.TIMEOUT and "no chunk from provider a within 0.03s" in str(
+        attempt.error
+    )
+    assert silent.closed.is_set()
+    assert hooks.events[:2] == [("started", "a"), ("failed", "a", "timeout")]
+
+
+def test_a_sync_call_that_blocks_is_abandoned_and_its_stream_closed_when_it_returns() -> None:
+    release = threading.Event()
+    late = Blocking([text("late")])
+
+    def fn(provider: str) -> Any:
+        if provider == "a":
+            release.wait()  # the call itself hangs: no stream to close yet
+            return late
+        return chunks(text("b"))
+
+    result = execute_stream(["a", "b"], fn, first_chunk_timeout=0.03)
+    assert result.provider == "b"
+    release.set()  # the call returns on the worker, which closes what it got
+    assert late.closed.wait(2.0)
+
+
+def test_the_worker_runs_in_the_callers_context() -> None:
+    import contextvars
+
+    var: contextvars.ContextVar[str] = contextvars.ContextVar("var", default="unset")
+    var.set("caller")
+    seen: list[str] = []
+
+    def fn(provider: str) -> Iterator[Any]:
+        seen.append(var.get())
+        return chunks(text("x"))
+
+    assert list(execute_stream(["a"], fn, first_chunk_timeout=1)) == [text("x")]
+    assert seen == ["caller"]
+
+
+@pytest.mark.parametrize("name", ["stall_timeout", "first_chunk_timeout"])
+def test_a_bad_sync_time_limit_is_a_value_error(name: str) -> None:
+    with pytest.raises(ValueError, match=name):
+        execute_stream(["a"], lambda p: [1], **{name: 0})
+
+
+# -- hedging ----------------------------------------------------------------------------------
+
+
+def test_a_hedged_stream_whose_first_attempt_is_slow_is_served_by_the_second() -> None:
+    never = asyncio.Event()
+    closed: list[str] = []
+    hooks = Recorder()
+    health = monitor()
+
+    async def slow() -> AsyncIterator[Any]:
+        try:
+            yield ROLE  # not content: no commit
+            await never.wait()
+            yield text("late")
+        finally:
+            closed.append("a")
+
+    async def main() -> tuple[Any, list[Any]]:
+        result = await aexecute_stream(
+            ["a", "b", "c"],
+            lambda p: slow() if p == "a" else achunks(text(p)),
+            hedge_after=0.01,
+            hooks=hooks,
+            cooldown=health,
+        )
+        return result, [chunk async for chunk in result]
+
+    result, got = asyncio.run(main())
+    assert (result.provider, result.hedges, got) == ("b", 1, [text("b")])
+    assert closed == ["a"]
+    assert ("failed", "a", "cancelled") in hooks.events
+    assert hooks.events.count(("started", "a")) == 1 and ("started", "c") not in hooks.events
+    assert health.is_available("a")  # a lost hedge is health-neutral
+
+
+def test_a_hedged_stream_keeps_the_first_when_it_commits_first() -> None:
+    b_started = asyncio.Event()
+    never = asyncio.Event()
+    closed: list[str] = []
+
+    async def first() -> AsyncIterator[Any]:
+        await b_started.wait()
+        yield text("a")
+
+    async def second() -> AsyncIterator[Any]:
+        b_started.set()
+        try:
+            await never.wait()
+            yield text("b")
+        finally:
+            closed.append("b")
+
+    async def main() -> tuple[Any, list[Any]]:
+        result = await aexecute_stream(
+            ["a", "b"], lambda p: first() if p == "a" else second(), hedge_after=0.01
+        )
+        return result, [chunk async for chunk in result]
+
+    result, got = asyncio.run(main())
+    assert (result.provider, result.hedges, got, closed) == ("a", 1, [text("a")], ["b"])
+
+
+def test_a_hedged_call_that_fails_fast_fails_over_without_a_hedge() -> None:
+    fns = {"a": lambda: achunks(FakeAPIError(500)), "b": lambda: achunks(text("b"))}
+
+    async def main() -> Any:
+        return await aexecute_stream(["a", "b"], lambda p: fns[p](), hedge_after=5)
+
+    result = asyncio.run(main())
+    assert (result.provider, result.hedges, result.attempt_num) == ("b", 0, 2)
+
+
+def test_hedged_attempts_that_all_fail_raise_all_failed_with_each_attempt() -> None:
+    gate = asyncio.Event()
+
+    async def failing(provider: str) -> AsyncIterator[Any]:
+        if provider == "a":
+            await gate.wait()  # fails only once the hedge has started
+        else:
+            gate.set()
+        raise FakeAPIError(503)
+        yield  # pragma: no cover
+
+    with pytest.raises(AllProvidersFailedError) as caught:
+        asyncio.run(aexecute_stream(["a", "b"], failing, hedge_after=0.01))
+    assert sorted(a.provider for a in caught.value.attempts) == ["a", "b"]
+
+
+def test_hedged_aexecute_races_whole_responses() -> None:
+    never = asyncio.Event()
+    cancelled: list[str] = []
+    hooks = Recorder()
+
+    async def call(provider: str) -> str:
+        if provider == "a":
+            try:
+                await never.wait()
+            except asyncio.CancelledError:
+                cancelled.append("a")
+                raise
+        return f"from {provider}"
+
+    result = asyncio.run(aexecute(["a", "b"], call, hedge_after=0.01, hooks=hooks))
+    assert (result.response, result.provider, result.hedges) == ("from b", "b", 1)
+    assert cancelled == ["a"]
+    assert ("failed", "a", "cancelled") in hooks.events and ("succeeded", "b") in hooks.events
+
+
+def test_aexecute_without_hedging_reports_no_hedges() -> None:
+    async def call(provider: str) -> str:
+        return provider
+
+    assert asyncio.run(aexecute(["a"], call)).hedges == 0
