@@ -6,26 +6,36 @@ must run out it is tens of milliseconds."""
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import anthropic
 import anthropic.types as at
+import openai
 import openai.types.chat as oc
 import openai.types.responses as orr
 import pytest
 from execute_helpers import Recorder, monitor
+from fake_llm_server import FakeLLMServer, ok, stall
 
 from llmroute import (
     AllProvidersFailedError,
     FailureKind,
+    HealthConfig,
+    HealthMonitor,
+    Provider,
+    Rule,
+    Service,
+    ServiceSelector,
     StreamInterruptedError,
     aexecute,
     aexecute_stream,
     execute_stream,
 )
 from llmroute.execute import default_commits
-from llmroute.testing import FakeAPIError
+from llmroute.testing import FakeAPIError, FakeClock
 
 K = FailureKind
 ROLE = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
@@ -406,3 +416,212 @@ def test_aexecute_without_hedging_reports_no_hedges() -> None:
         return provider
 
     assert asyncio.run(aexecute(["a"], call)).hedges == 0
+
+
+# -- the real SDKs against the local server ---------------------------------------------------
+
+MESSAGES = [{"role": "user", "content": "Say hello"}]
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    with FakeLLMServer() as running:
+        yield running
+
+
+def oai(server: FakeLLMServer, name: str, *, aio: bool = False) -> Any:
+    cls = openai.AsyncOpenAI if aio else openai.OpenAI
+    return cls(base_url=server.url(name), api_key="sk-test", max_retries=0)
+
+
+def ant(server: FakeLLMServer, name: str, *, aio: bool = False) -> Any:
+    cls = anthropic.AsyncAnthropic if aio else anthropic.Anthropic
+    return cls(base_url=server.url(name), api_key="sk-ant-test", max_retries=0)
+
+
+def oai_stream(client: Any) -> Any:
+    return client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True)
+
+
+def ant_stream(client: Any) -> Any:
+    return client.messages.create(model="claude-x", max_tokens=32, messages=MESSAGES, stream=True)
+
+
+def worker_ends(name: str) -> bool:
+    """Whether the worker thread of ``name``'s stream ends (within 2 s)."""
+    for thread in threading.enumerate():
+        if thread.name == f"llmroute-stream-{name}":
+            thread.join(2.0)
+            if thread.is_alive():
+                return False
+    return True
+
+
+def words(chunks: list[Any]) -> str:
+    return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_sdk_a_role_only_delta_then_an_error_event_fails_over(server: FakeLLMServer) -> None:
+    server.script("primary", [ok(role_first=True, fail_after=0)])
+    health = monitor()
+    clients = {"primary": oai(server, "primary"), "backup": oai(server, "backup")}
+    with execute_stream(clients, lambda n: oai_stream(clients[n]), cooldown=health) as result:
+        got = list(result)
+    assert (result.provider, words(got)) == ("backup", "hello from backup")
+    assert isinstance(result.attempts[0].error, openai.APIError)
+    assert not health.is_available("primary")
+
+
+def test_sdk_anthropic_message_start_and_ping_then_an_error_fail_over(
+    server: FakeLLMServer,
+) -> None:
+    server.script("primary", [ok(role_first=True, fail_after=0)])
+    clients = {"primary": ant(server, "primary"), "backup": ant(server, "backup")}
+    with execute_stream(clients, lambda n: ant_stream(clients[n])) as result:
+        types = [event.type for event in result]
+    assert result.provider == "backup"
+    assert types[:2] == ["message_start", "content_block_start"]
+    assert "content_block_delta" in types
+
+
+def test_sdk_a_stream_that_stalls_after_content_is_interrupted_and_closed(
+    server: FakeLLMServer,
+) -> None:
+    server.script("primary", [ok("one two three", hold_after=1)])
+    clients = {"primary": oai(server, "primary"), "backup": oai(server, "backup")}
+    result = execute_stream(clients, lambda n: oai_stream(clients[n]), stall_timeout=0.2)
+    got: list[Any] = []
+    with pytest.raises(StreamInterruptedError) as caught:
+        for chunk in result:
+            got.append(chunk)
+    assert words(got) == "one "
+    assert isinstance(caught.value.__cause__, TimeoutError)
+    assert server.wait_disconnect("primary")  # the socket was shut: the blocked read ended
+    assert server.calls("backup") == 0
+    assert worker_ends("primary")
+
+
+def test_sdk_sync_first_chunk_timeout_abandons_a_silent_provider(server: FakeLLMServer) -> None:
+    server.script("primary", [ok(role_first=True, hold_after=0)])
+    clients = {"primary": oai(server, "primary"), "backup": oai(server, "backup")}
+    with execute_stream(
+        clients, lambda n: oai_stream(clients[n]), first_chunk_timeout=0.2
+    ) as result:
+        got = list(result)
+    assert (result.provider, words(got)) == ("backup", "hello from backup")
+    assert result.attempts[0].kind is K.TIMEOUT
+    assert server.wait_disconnect("primary")
+    assert worker_ends("primary")
+
+
+def test_sdk_a_hedged_stream_is_served_by_the_second_and_the_first_is_closed(
+    server: FakeLLMServer,
+) -> None:
+    server.script("primary", [ok(role_first=True, hold_after=0)])
+    clients = {
+        "primary": oai(server, "primary", aio=True),
+        "backup": oai(server, "backup", aio=True),
+    }
+
+    async def main() -> tuple[Any, str]:
+        result = await aexecute_stream(clients, lambda n: oai_stream(clients[n]), hedge_after=0.05)
+        async with result:
+            text = words([chunk async for chunk in result])
+        return result, text
+
+    result, got = asyncio.run(main())
+    assert (result.provider, result.hedges, got) == ("backup", 1, "hello from backup")
+    assert server.wait_disconnect("primary")
+
+
+def test_sdk_hedged_aexecute_cancels_the_slow_call(server: FakeLLMServer) -> None:
+    server.script("primary", [stall()])
+    clients = {
+        "primary": ant(server, "primary", aio=True),
+        "backup": ant(server, "backup", aio=True),
+    }
+
+    async def call(name: str) -> str:
+        message = await clients[name].messages.create(
+            model="claude-x", max_tokens=32, messages=MESSAGES
+        )
+        return str(message.content[0].text)
+
+    result = asyncio.run(aexecute(clients, call, hedge_after=0.05))
+    assert (result.response, result.hedges) == ("hello from backup", 1)
+    assert server.wait_disconnect("primary")
+
+
+# -- the selector's forms ---------------------------------------------------------------------
+
+
+def selector_env() -> tuple[ServiceSelector, HealthMonitor, Rule]:
+    clock = FakeClock()
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=1), clock=clock)
+    selector = ServiceSelector(
+        [Provider(name="p")], health=health, clock=clock, rng=random.Random(5)
+    )
+    rule = Rule.model_validate(
+        {
+            "uuid": "r",
+            "services": [
+                {"provider": "p", "model": "a"},
+                {"provider": "p", "model": "b", "weight": 0},
+            ],
+            "lb_tactic": {"type": "random"},
+        }
+    )
+    return selector, health, rule
+
+
+def test_selector_hedged_stream_writes_the_loser_as_a_neutral_cancellation() -> None:
+    selector, health, rule = selector_env()
+    never = asyncio.Event()
+
+    async def slow() -> AsyncIterator[Any]:
+        yield {"type": "message_start", "message": {"usage": {"input_tokens": 7}}}
+        await never.wait()
+        yield text("late")  # pragma: no cover
+
+    def fn(service: Service, provider: Provider | None) -> AsyncIterator[Any]:
+        if service.model == "a":
+            return slow()
+        return achunks(
+            text("b"), {"choices": [], "usage": {"prompt_tokens": 5, "completion_tokens": 1}}
+        )
+
+    async def main() -> tuple[Any, list[Any]]:
+        stream = await selector.aexecute_stream(rule, None, fn, hedge_after=0.01)
+        return stream, [chunk async for chunk in stream]
+
+    stream, got = asyncio.run(main())
+    assert (stream.service_id, stream.hedges, got[0]) == ("p:b", 1, text("b"))
+    a, b = Service(provider="p", model="a"), Service(provider="p", model="b")
+    assert (selector.in_flight(a), selector.in_flight(b)) == (0, 0)
+    assert health.is_healthy("p:a")
+    assert selector.stats.snapshot(b).window_input_tokens == 5
+    assert selector.stats.snapshot(a).request_count == 0
+
+
+def test_selector_hedged_aexecute_and_sync_stream_limits() -> None:
+    selector, health, rule = selector_env()
+    never = asyncio.Event()
+
+    async def call(service: Service, provider: Provider | None) -> str:
+        if service.model == "a":
+            await never.wait()
+        return service.model
+
+    routed = asyncio.run(selector.aexecute(rule, None, call, hedge_after=0.01))
+    assert (routed.response, routed.hedges, routed.service_id) == ("b", 1, "p:b")
+    assert selector.in_flight(Service(provider="p", model="a")) == 0
+    assert health.is_healthy("p:a")
+
+    def sync_fn(service: Service, provider: Provider | None) -> Any:
+        if service.model == "a":
+            return Blocking([ROLE])
+        return chunks(text("b"))
+
+    stream = selector.execute_stream(rule, None, sync_fn, first_chunk_timeout=0.03, stall_timeout=5)
+    assert (stream.service_id, list(stream), stream.hedges) == ("p:b", [text("b")], 0)
+    assert stream.attempts[0].kind is K.TIMEOUT

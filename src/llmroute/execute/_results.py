@@ -17,7 +17,7 @@ from typing import Any, Generic, NamedTuple, NoReturn, TypeVar, cast
 from ._io import NOTHING, aclose_stream, anext_or_nothing, close_stream, within
 from ._loop import AttemptLoop
 from ._types import Attempt, SkippedProvider
-from ._worker import Expired, Worker
+from ._worker import Expired, Worker, abandon_close
 
 __all__ = ["AsyncStreamResult", "Opened", "StreamResult"]
 
@@ -204,7 +204,7 @@ class StreamResult(_StreamInfo[T]):
         if worker is None:
             close_stream(iterator, source, logger)
         else:
-            worker.abandon(lambda: close_stream(iterator, source, logger))
+            worker.abandon(lambda: abandon_close(iterator, source, logger))
         if isinstance(exc, Expired):
             self._loop.stream_failed(self._stalled(), self._chunks)
         self._loop.stream_failed(exc, self._chunks)
@@ -256,7 +256,10 @@ class AsyncStreamResult(_StreamInfo[T]):
         iterator = cast(AsyncIterator[T], self._iterator)
         try:
             if self._stall is None:
-                chunk = await anext_or_nothing(iterator)
+                try:
+                    chunk = await iterator.__anext__()
+                except StopAsyncIteration:
+                    chunk = NOTHING
             else:
                 chunk, expired = await within(anext_or_nothing(iterator), self._stall)
                 if expired:

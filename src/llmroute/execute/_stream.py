@@ -24,7 +24,7 @@ from ._loop import AttemptLoop
 from ._options import ExecuteOptions
 from ._results import AsyncStreamResult, Opened, StreamResult
 from ._types import ExecuteHooks, RoundRobinCounter, Strategy
-from ._worker import Expired, Worker
+from ._worker import Expired, Worker, abandon_close
 
 __all__ = ["aexecute_stream", "execute_stream"]
 
@@ -121,7 +121,7 @@ def _open(
         if worker is None:
             close_stream(*opened_pair(opened), logger)
         else:  # the list is read when each close runs: the worker may still be filling it
-            worker.abandon(lambda: close_stream(*opened_pair(opened), logger))
+            worker.abandon(lambda: abandon_close(*opened_pair(opened), logger))
         raise
     iterator, source = opened_pair(opened)
     return Opened(source, iterator, held, ended, worker)

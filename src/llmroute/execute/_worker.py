@@ -6,23 +6,31 @@ the reads up to the commit; each later read when ``stall_timeout`` is set) run o
 thread per stream, one step at a time, and the caller's thread waits for each with a bounded
 ``queue.get(timeout=...)``. The worker runs in a copy of the caller's ``contextvars`` context.
 
-When a wait runs out the stream is abandoned: the caller closes it at once (an SDK stream's
-``close()`` closes its HTTP response, which ends the blocked read) and the worker closes it
-again when its step returns (a generator cannot be closed while it runs), then exits. A step
-that never returns keeps its (daemon) thread until the process ends: the cost of a timeout on
-an iterator that cannot be closed.
+When a wait runs out the stream is abandoned: the caller closes it at once and the worker
+closes it again when its step returns (a generator cannot be closed while it runs), then
+exits. Closing a socket does not end a read blocked on it in another thread, so for the
+``openai`` / ``anthropic`` SDK streams (httpx underneath) :func:`interrupt` first shuts the
+response's socket down (``response.extensions["network_stream"]``, read by duck typing):
+the blocked read fails at once, the worker ends and the server sees the client leave. A step
+that nothing can interrupt keeps its (daemon) thread until it returns (for an SDK, at its
+read timeout): the cost of a time limit on an iterator that cannot be interrupted.
 """
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+import logging
 import queue
+import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from time import monotonic
 from typing import Any
 
-__all__ = ["Expired", "Worker"]
+from ._io import close_stream
+
+__all__ = ["Expired", "Worker", "abandon_close", "interrupt"]
 
 
 class Expired(Exception):
@@ -83,3 +91,27 @@ class Worker:
         if not self.stopped:
             self.stopped = True
             self._requests.put(None)
+
+
+def interrupt(*streams: object) -> None:
+    """Shut down the socket under an httpx-based SDK stream (``stream.response``, or a
+    wrapper's ``source.response``), so that a read blocked on it in another thread ends now.
+    Anything else is left alone; errors are ignored (this is best effort)."""
+    for stream in streams:
+        for obj in (stream, getattr(stream, "source", None)):
+            extensions = getattr(getattr(obj, "response", None), "extensions", None)
+            if not isinstance(extensions, Mapping):
+                continue
+            network = extensions.get("network_stream")
+            info = getattr(network, "get_extra_info", None)
+            sock = info("socket") if callable(info) else None
+            if isinstance(sock, socket.socket):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                return
+
+
+def abandon_close(iterator: object, source: object, logger: logging.Logger) -> None:
+    """Close a sync stream given up on: :func:`interrupt` its socket, then close it."""
+    interrupt(iterator, source)
+    close_stream(iterator, source, logger)
