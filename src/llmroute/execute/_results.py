@@ -253,7 +253,7 @@ class AsyncStreamResult(_StreamInfo[T]):
             return cast(T, self._pending.popleft())
         if self._done:
             raise StopAsyncIteration
-        iterator = cast(AsyncIterator[T], self._iterator)
+        iterator = cast(AsyncIterator[Any], self._iterator)
         try:
             if self._stall is None:
                 try:
