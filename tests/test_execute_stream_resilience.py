@@ -625,3 +625,54 @@ def test_selector_hedged_aexecute_and_sync_stream_limits() -> None:
     stream = selector.execute_stream(rule, None, sync_fn, first_chunk_timeout=0.03, stall_timeout=5)
     assert (stream.service_id, list(stream), stream.hedges) == ("p:b", [text("b")], 0)
     assert stream.attempts[0].kind is K.TIMEOUT
+
+
+def test_at_most_two_hedged_attempts_run_at_once() -> None:
+    b_started = asyncio.Event()
+    release_a = asyncio.Event()
+    never = asyncio.Event()
+    started: list[str] = []
+
+    async def gen(provider: str) -> AsyncIterator[Any]:
+        started.append(provider)
+        if provider == "b":
+            b_started.set()
+            await never.wait()
+        await release_a.wait()
+        yield text(provider)
+
+    async def main() -> Any:
+        task = asyncio.create_task(aexecute_stream(["a", "b", "c"], gen, hedge_after=0.005))
+        await b_started.wait()
+        await asyncio.sleep(0.03)  # six hedge windows: still no third attempt
+        release_a.set()
+        return await task
+
+    result = asyncio.run(main())
+    assert (result.provider, result.hedges, started) == ("a", 1, ["a", "b"])
+
+
+def test_cancelling_a_hedged_call_cancels_and_records_both_attempts() -> None:
+    selector, health, rule = selector_env()
+    both = asyncio.Event()
+    count: list[str] = []
+
+    async def call(service: Service, provider: Provider | None) -> str:
+        count.append(service.model)
+        if len(count) == 2:
+            both.set()
+        await asyncio.Event().wait()
+        return "never"  # pragma: no cover
+
+    async def main() -> None:
+        task = asyncio.create_task(selector.aexecute(rule, None, call, hedge_after=0.005))
+        await both.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sorted(count) == ["a", "b"]
+    for model in ("a", "b"):
+        assert selector.in_flight(Service(provider="p", model=model)) == 0
+        assert health.is_healthy(f"p:{model}")

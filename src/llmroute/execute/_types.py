@@ -206,10 +206,14 @@ class ExecuteHooks(Generic[P]):
     :meth:`attempt_failed`, so in-flight counts stay balanced. A cancellation
     (``CancelledError``, ``KeyboardInterrupt``) ends the attempt with :meth:`attempt_failed`
     and a failure of kind ``CANCELLED``, which must not be counted against the provider.
-    For streams, :meth:`first_chunk` comes in between when the stream commits, and the
-    attempt ends when the stream does: :meth:`attempt_succeeded` (``response`` is the stream
-    result, read ``completed`` and ``chunks_delivered`` on it) when it is exhausted, closed or
-    collected, :meth:`attempt_failed` when it fails before or after its first chunk. An
+    With ``hedge_after`` two attempts may be in flight at once (the second's
+    :meth:`attempt_started` comes before the first ends): keep per-attempt state by ``name``;
+    the hedge that loses ends with :meth:`attempt_failed`, kind ``CANCELLED``.
+    For streams, :meth:`first_chunk` comes in between when the stream commits (its first
+    chunk with content), and the attempt ends when the stream does:
+    :meth:`attempt_succeeded` (``response`` is the stream result, read ``completed`` and
+    ``chunks_delivered`` on it) when it is exhausted, closed or collected,
+    :meth:`attempt_failed` when it fails before or after its first chunk. An
     ``Exception`` raised by a hook never changes the call's outcome: it is logged (ERROR, with
     ``extra={"event": "bookkeeping_failed"}``) and the call goes on as if the hook had
     returned, so a served response is never lost. Keep hooks cheap all the same.
