@@ -676,3 +676,28 @@ def test_cancelling_a_hedged_call_cancels_and_records_both_attempts() -> None:
     for model in ("a", "b"):
         assert selector.in_flight(Service(provider="p", model=model)) == 0
         assert health.is_healthy(f"p:{model}")
+
+
+def test_round_robin_does_not_hedge() -> None:
+    from llmroute.execute import RoundRobinCounter
+
+    never = asyncio.Event()
+    started: list[str] = []
+
+    async def call(provider: str) -> str:
+        started.append(provider)
+        if len(started) == 1:
+            await asyncio.wait_for(never.wait(), 0.03)  # slow, then a timeout: no fallback
+        return provider
+
+    with pytest.raises(AllProvidersFailedError):
+        asyncio.run(
+            aexecute(
+                ["a", "b"],
+                call,
+                strategy="round_robin",
+                counter=RoundRobinCounter(),
+                hedge_after=0.005,
+            )
+        )
+    assert started == ["a"]

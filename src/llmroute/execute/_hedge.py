@@ -7,6 +7,7 @@ that returned) is the result; the other is cancelled (its task, so its stream is
 its own clean-up) and recorded as cancelled: ``hooks.attempt_failed`` with kind
 ``CANCELLED``, which is health-neutral and releases in-flight counts. A failure is recorded
 as usual; when nothing is left in flight the loop fails over at once, as without hedging.
+Only the ``fallback`` strategy hedges: ``primary_only`` and ``round_robin`` call one provider.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, TypeVar
 from ..errors import AllProvidersFailedError
 from ._calls import check_awaitable
 from ._loop import AttemptLoop
-from ._types import ExecuteResult
+from ._types import ExecuteResult, Strategy
 
 __all__ = ["race", "race_calls"]
 
@@ -42,7 +43,7 @@ async def race(
     cancellation), after cancelling what is still in flight."""
     running: _Running = {}
     hedges = 0
-    more = True
+    more = loop.options.strategy is Strategy.FALLBACK  # the others call one provider
 
     def launch() -> None:
         provider = loop.start_next()
