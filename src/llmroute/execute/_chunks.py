@@ -31,7 +31,7 @@ _FINAL = frozenset(
 
 
 def _field(obj: object, name: str) -> Any:
-    if isinstance(obj, Mapping):
+    if type(obj) is dict or isinstance(obj, Mapping):  # a plain dict first: the cheap check
         return obj.get(name)
     return getattr(obj, name, None)
 
@@ -172,6 +172,13 @@ class StreamLimits(NamedTuple):
         hedge_after: float | None = None,
     ) -> StreamLimits:
         """The limits from the drivers' keyword arguments (``ValueError`` for a bad one)."""
+        if (
+            first_chunk_timeout is None
+            and stall_timeout is None
+            and commits is None
+            and hedge_after is None
+        ):
+            return _NO_LIMITS
         if commits is not None and not callable(commits):
             raise TypeError(f"commits must be a callable(chunk) -> bool, got {commits!r}")
         return cls(
@@ -185,3 +192,6 @@ class StreamLimits(NamedTuple):
     def threaded(self) -> bool:
         """Whether a sync stream needs its worker thread (a time limit is set)."""
         return self.first_chunk_timeout is not None or self.stall_timeout is not None
+
+
+_NO_LIMITS = StreamLimits()
