@@ -701,3 +701,22 @@ def test_round_robin_does_not_hedge() -> None:
             )
         )
     assert started == ["a"]
+
+
+def test_sdk_selector_sync_stall_shuts_the_tapped_stream(server: FakeLLMServer) -> None:
+    selector, health, rule = selector_env()
+    server.script("a", [ok("one two three", hold_after=1)])
+    clients = {"a": oai(server, "a"), "b": oai(server, "b")}
+
+    def fn(service: Service, provider: Provider | None) -> Any:
+        return oai_stream(clients[service.model])
+
+    stream = selector.execute_stream(rule, None, fn, stall_timeout=0.2)
+    got: list[Any] = []
+    with pytest.raises(StreamInterruptedError):
+        for chunk in stream:
+            got.append(chunk)
+    assert (stream.service_id, words(got)) == ("p:a", "one ")
+    assert server.wait_disconnect("a") and worker_ends("p:a")
+    assert not health.is_healthy("p:a")  # a stall is the provider's failure
+    assert selector.in_flight(Service(provider="p", model="a")) == 0
