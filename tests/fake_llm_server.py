@@ -6,16 +6,23 @@
         client = openai.OpenAI(base_url=server.url("primary"), api_key="k", max_retries=0)
         anthropic.Anthropic(base_url=server.url("backup"), api_key="k", max_retries=0)
 
+A reply may also hold a stream open (``ok(hold_after=n)``: n words, then nothing until the
+client goes away); the server notices a client that disconnects (``disconnects(provider)``,
+``wait_disconnect(provider, timeout)``), so a test can check a stream was really closed.
+
 ``url(provider)`` serves both dialects: ``POST {url}/chat/completions`` (OpenAI, also under
 ``/v1``) and ``POST {url}/v1/messages`` (Anthropic). Each request takes the provider's next
 scripted :class:`Reply`; once the script is used up, ``then`` (default :func:`ok`) answers.
 A request with ``"stream": true`` is answered with server-sent events in the dialect's shape.
-Stdlib only (``http.server`` + ``threading``); an ephemeral port; nothing ever sleeps.
+Stdlib only (``http.server`` + ``threading``); an ephemeral port; nothing ever sleeps (a held
+stream polls its socket every 10 ms for the client's close).
 """
 
 from __future__ import annotations
 
 import json
+import select
+import socket
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -45,9 +52,12 @@ class Reply:
 
     ``status`` 200 answers with a valid completion whose text is ``text`` (default
     ``"hello from <provider>"``); a stream sends it word by word and, with ``fail_after``,
-    an error event after that many words. Any other status answers with the dialect's error
-    body (``error_type``, ``message``, ``code``). ``stall`` never answers until the server
-    stops (for timeouts).
+    an error event after that many words; with ``hold_after``, nothing more after that many
+    words until the client disconnects (recorded) or the server stops; with ``role_first``,
+    a keep-alive comment and a role-only delta (OpenAI) or a ``ping`` (Anthropic) come before
+    the words. Any other status answers with the dialect's error body (``error_type``,
+    ``message``, ``code``). ``stall`` never answers until the client disconnects or the
+    server stops (for timeouts).
     """
 
     status: int = 200
@@ -58,11 +68,21 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     fail_after: int | None = None
     stall: bool = False
+    hold_after: int | None = None
+    role_first: bool = False
 
 
-def ok(text: str | None = None, *, fail_after: int | None = None) -> Reply:
-    """A 200 completion (streams: word by word; ``fail_after`` words, then an error event)."""
-    return Reply(text=text, fail_after=fail_after)
+def ok(
+    text: str | None = None,
+    *,
+    fail_after: int | None = None,
+    hold_after: int | None = None,
+    role_first: bool = False,
+) -> Reply:
+    """A 200 completion (streams: word by word; ``fail_after`` words, then an error event;
+    ``hold_after`` words, then silence until the client leaves; ``role_first``: a role-only
+    delta or ping before the words)."""
+    return Reply(text=text, fail_after=fail_after, hold_after=hold_after, role_first=role_first)
 
 
 def error(
@@ -151,6 +171,8 @@ class FakeLLMServer:
         self._then: dict[str, Reply] = {}
         self._requests: list[RecordedRequest] = []
         self._stopping = threading.Event()
+        self._left = threading.Condition(self._lock)
+        self._disconnects: dict[str, int] = {}
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -216,6 +238,23 @@ class FakeLLMServer:
         """How many requests ``provider`` received."""
         return len(self.requests(provider))
 
+    def disconnects(self, provider: str) -> int:
+        """How many of ``provider``'s held or stalled replies ended with the client leaving."""
+        with self._lock:
+            return self._disconnects.get(provider, 0)
+
+    def wait_disconnect(self, provider: str, timeout: float = 2.0, count: int = 1) -> bool:
+        """Wait (at most ``timeout`` seconds) until ``provider`` saw ``count`` disconnects."""
+        with self._left:
+            return self._left.wait_for(
+                lambda: self._disconnects.get(provider, 0) >= count, timeout=timeout
+            )
+
+    def _client_left(self, provider: str) -> None:
+        with self._left:
+            self._disconnects[provider] = self._disconnects.get(provider, 0) + 1
+            self._left.notify_all()
+
     def _take(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self._requests.append(request)
@@ -248,7 +287,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply = self.owner._take(RecordedRequest(provider, dialect, self.path, body))
         if reply.stall:
-            self.owner._stopping.wait()
+            self._hold(provider)
             return
         if reply.status != 200:
             self._json(reply.status, _error_body(dialect, reply), reply.headers)
@@ -257,7 +296,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = str(body.get("model", "fake-model"))
         if body.get("stream"):
             events = _openai_events if dialect == "openai" else _anthropic_events
-            self._sse(events(model, text, reply.fail_after))
+            self._sse(events(model, text, reply), provider)
         elif dialect == "openai":
             self._json(200, _openai_completion(model, text))
         else:
@@ -275,14 +314,36 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def _sse(self, events: Iterator[str]) -> None:
+    def _sse(self, events: Iterator[str], provider: str) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.end_headers()
-        for event in events:
-            self.wfile.write(event.encode())
-            self.wfile.flush()
+        try:
+            for event in events:
+                if event == _HOLD:
+                    self._hold(provider)
+                    return
+                self.wfile.write(event.encode())
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            self.owner._client_left(provider)
+
+    def _hold(self, provider: str) -> None:
+        """Say nothing until the client closes the connection (recorded) or the server stops."""
+        conn = self.connection
+        while not self.owner._stopping.is_set():
+            readable, _, _ = select.select([conn], [], [], 0.01)
+            if not readable:
+                continue
+            try:
+                data = conn.recv(1, socket.MSG_PEEK)
+            except OSError:
+                data = b""
+            if not data:
+                self.owner._client_left(provider)
+                self.close_connection = True
+                return
 
 
 def _error_body(dialect: str, reply: Reply) -> dict[str, Any]:
@@ -297,6 +358,10 @@ def _error_body(dialect: str, reply: Reply) -> dict[str, Any]:
     else:
         message = reply.message
     return {"type": "error", "error": {"type": kind, "message": message}}
+
+
+#: Where a held stream stops talking (see ``Reply.hold_after``).
+_HOLD = "\0hold"
 
 
 def _words(text: str) -> list[str]:
@@ -321,7 +386,7 @@ def _openai_completion(model: str, text: str) -> dict[str, Any]:
     }
 
 
-def _openai_events(model: str, text: str, fail_after: int | None) -> Iterator[str]:
+def _openai_events(model: str, text: str, reply: Reply) -> Iterator[str]:
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         body = {
             "id": "chatcmpl-fake",
@@ -332,12 +397,20 @@ def _openai_events(model: str, text: str, fail_after: int | None) -> Iterator[st
         }
         return f"data: {json.dumps(body)}\n\n"
 
+    fail_after = reply.fail_after
+    if reply.role_first:
+        yield ": keep-alive\n\n"
+        yield chunk({"role": "assistant", "content": ""})
     for n, word in enumerate(_words(text)):
+        if reply.hold_after is not None and n >= reply.hold_after:
+            yield _HOLD
+            return
         if fail_after is not None and n >= fail_after:
             failure = {"error": {"message": "stream broke", "type": "server_error", "code": None}}
             yield f"data: {json.dumps(failure)}\n\n"
             return
-        yield chunk({"role": "assistant", "content": word} if n == 0 else {"content": word})
+        first = n == 0 and not reply.role_first
+        yield chunk({"role": "assistant", "content": word} if first else {"content": word})
     yield chunk({}, "stop")
     yield "data: [DONE]\n\n"
 
@@ -355,7 +428,7 @@ def _anthropic_message(model: str, text: str) -> dict[str, Any]:
     }
 
 
-def _anthropic_events(model: str, text: str, fail_after: int | None) -> Iterator[str]:
+def _anthropic_events(model: str, text: str, reply: Reply) -> Iterator[str]:
     def event(name: str, data: dict[str, Any]) -> str:
         return f"event: {name}\ndata: {json.dumps({'type': name, **data})}\n\n"
 
@@ -363,8 +436,14 @@ def _anthropic_events(model: str, text: str, fail_after: int | None) -> Iterator
     start["content"] = []
     start["stop_reason"] = None
     yield event("message_start", {"message": start})
+    if reply.role_first:
+        yield event("ping", {})
     yield event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+    fail_after = reply.fail_after
     for n, word in enumerate(_words(text)):
+        if reply.hold_after is not None and n >= reply.hold_after:
+            yield _HOLD
+            return
         if fail_after is not None and n >= fail_after:
             failure = {"error": {"type": "overloaded_error", "message": "Overloaded"}}
             yield event("error", failure)

@@ -47,14 +47,17 @@ given, so a call without them pays nothing; a policy given alone reuses one made
 The package: ``_types`` (the value types and hooks), ``_options`` (:class:`ExecuteOptions`),
 ``_loop`` (:class:`AttemptLoop`, the one attempt loop every driver drives), ``_retry``
 (:class:`RetryPolicy`, :class:`RetryBudget`, :func:`time_left`, the retry decision),
-``_limits`` (a call's deadline and budget counts), ``_drivers``
-(``execute``, ``aexecute``), ``_stream`` (the stream drivers and results), ``_io`` (opening
-and closing streams) and ``_log`` (the log records).
+``_limits`` (a call's deadline and budget counts), ``_drivers`` (``execute``,
+``aexecute``), ``_stream`` (the stream drivers), ``_results`` (the stream results),
+``_chunks`` (what commits a stream, its time limits), ``_worker`` (the worker thread of a sync
+stream with a time limit), ``_hedge`` (racing a slow attempt), ``_io`` (opening and closing
+streams) and ``_log`` (the log records).
 """
 
 from __future__ import annotations
 
 from ..typing import CooldownTracker
+from ._chunks import default_commits
 from ._drivers import aexecute, execute
 from ._io import aclose_stream, async_iterable, close_stream
 from ._log import default_logger
@@ -68,8 +71,9 @@ from ._options import (
     SyncRetryArgs,
     default_fallback_on,
 )
+from ._results import AsyncStreamResult, StreamResult
 from ._retry import RetryBudget, RetryPolicy, time_left
-from ._stream import AsyncStreamResult, StreamResult, aexecute_stream, execute_stream
+from ._stream import aexecute_stream, execute_stream
 from ._types import (
     Attempt,
     ExecuteHooks,
@@ -103,6 +107,7 @@ __all__ = [
     "aexecute_stream",
     "async_iterable",
     "close_stream",
+    "default_commits",
     "default_fallback_on",
     "default_logger",
     "execute",

@@ -13,6 +13,8 @@ from typing_extensions import Unpack
 
 from ..typing import CooldownTracker
 from ._calls import check_awaitable, check_sync
+from ._chunks import check_seconds
+from ._hedge import race_calls
 from ._io import within
 from ._limits import apause, pause
 from ._loop import AttemptLoop
@@ -105,6 +107,7 @@ async def aexecute(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[P] | None = None,
     key: Callable[[P], str] | None = None,
+    hedge_after: float | None = None,
     **retrying: Unpack[AsyncRetryArgs],
 ) -> ExecuteResult[T]:
     """:func:`execute` for an async ``fn``: ``await fn(provider)`` on each provider tried.
@@ -114,11 +117,19 @@ async def aexecute(
     cancelled (recorded as a ``TimeoutError``) and the call stops. Cancelling the task
     (``asyncio.CancelledError``) while a provider call is running propagates at once: no
     failure is recorded against that provider and no further provider is tried.
+    ``hedge_after`` (seconds, opt-in): when a call has not returned that long after it
+    started, the next provider is called as well (at most two at once); the first response
+    wins, the other call is cancelled and recorded as cancelled (health-neutral); ``hedges``
+    on the result counts the extra calls. While hedging, a retry's backoff is not waited.
     """
     options: ExecuteOptions[P] = ExecuteOptions.of_call(
         strategy, cooldown, exempt, counter, fallback_on, logger, hooks, key, retrying
     )
-    return await _adrive(AttemptLoop(providers, options), fn)
+    loop = AttemptLoop(providers, options)
+    hedge = check_seconds("hedge_after", hedge_after)
+    if hedge is not None:
+        return await race_calls(loop, fn, hedge)
+    return await _adrive(loop, fn)
 
 
 async def _adrive(loop: AttemptLoop[P], fn: Callable[[P], Awaitable[T]]) -> ExecuteResult[T]:

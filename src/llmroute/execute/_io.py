@@ -1,15 +1,16 @@
-"""The I/O helpers of the stream drivers: opening a stream up to its first chunk, bounding
-that by a timeout in the same task, and closing streams quietly."""
+"""The I/O helpers of the stream drivers: opening a stream up to the chunk that commits it,
+bounding a wait by a timeout in the same task, and closing streams quietly."""
 
 from __future__ import annotations
 
 import asyncio
 import inspect
 import logging
-import math
 import sys
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
+
+from ._calls import check_iterable
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -23,8 +24,10 @@ async def open_stream(
     fn: Callable[[P], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
     provider: P,
     opened: list[Any],
-) -> Any:
-    """Call ``fn``, start its stream and wait for the first chunk (``NOTHING`` if empty).
+    commits: Callable[[Any], bool],
+) -> tuple[list[Any], bool]:
+    """Call ``fn``, start its stream and read it up to the chunk that ``commits`` it: (the
+    chunks read, that one included; whether the stream ended first).
 
     Appends the stream and its iterator to ``opened`` as soon as they exist, so whoever
     interrupts this can close them.
@@ -33,6 +36,39 @@ async def open_stream(
     opened.append(source)
     iterator = cast(AsyncIterable[T], source).__aiter__()
     opened.append(iterator)
+    held: list[Any] = []
+    while True:
+        try:
+            chunk = await iterator.__anext__()
+        except StopAsyncIteration:
+            return held, True
+        held.append(chunk)
+        if commits(chunk):
+            return held, False
+
+
+def open_sync(
+    fn: Callable[[P], Iterable[T]],
+    provider: P,
+    opened: list[Any],
+    commits: Callable[[Any], bool],
+) -> tuple[list[Any], bool]:
+    """:func:`open_stream` for a sync ``fn`` that returns an iterable of chunks."""
+    source = fn(provider)
+    opened.append(source)
+    check_iterable(source)
+    iterator = iter(source)
+    opened.append(iterator)
+    held: list[Any] = []
+    for chunk in iterator:
+        held.append(chunk)
+        if commits(chunk):
+            return held, False
+    return held, True
+
+
+async def anext_or_nothing(iterator: Any) -> Any:
+    """The next chunk of an async iterator, ``NOTHING`` at its end."""
     try:
         return await iterator.__anext__()
     except StopAsyncIteration:
@@ -54,20 +90,6 @@ async def async_iterable(made: object) -> Any:
 def opened_pair(opened: list[Any]) -> tuple[Any, Any]:
     """(iterator, source) from what :func:`open_stream` got to open; None for what it did not."""
     return (opened[1] if len(opened) > 1 else None, opened[0] if opened else None)
-
-
-def check_timeout(seconds: float | None) -> float | None:
-    """``first_chunk_timeout`` validated: None, or finite seconds > 0 (``ValueError``)."""
-    if seconds is None:
-        return None
-    if (
-        isinstance(seconds, bool)
-        or not isinstance(seconds, (int, float))
-        or not math.isfinite(seconds)
-        or seconds <= 0
-    ):
-        raise ValueError(f"first_chunk_timeout must be seconds > 0 or None, got {seconds!r}")
-    return float(seconds)
 
 
 if sys.version_info >= (3, 11):

@@ -19,22 +19,11 @@ with or without ``await``, between :meth:`AttemptLoop.start_next` and one of
         else:
             return loop.succeeded(response)  # the ExecuteResult
 
-- ``start_next() -> P``: the next provider to call (skips recorded, ``attempt_started``
-  told, the clock started); raises :class:`AllProvidersFailedError` when none is left.
-- ``succeeded(response) -> ExecuteResult``: the current call returned; records the success.
-- ``failed(error) -> float``: the current call raised ``error`` (call it in the ``except``
-  block). Returns the seconds to wait before ``start_next()`` (0 for a fallback, a retry's
-  backoff); re-raises a cancellation (nothing recorded); raises AllProvidersFailedError
-  from ``error`` when the loop stops (``fallback_on`` said no, nothing left, a limit).
-
-Streams, once a call returned a stream: ``committed(has_chunk) -> float`` when its first
-chunk arrived (or it ended empty; returns the time to first chunk), then
-``stream_ended(stream) -> None`` when it was exhausted, closed or collected (a success), or
-``stream_failed(error, chunks) -> NoReturn`` when it broke after ``chunks`` chunks (raises
-``error`` for a cancellation, else :class:`StreamInterruptedError` from it).
-
-Read-only state: ``provider``, ``name``, ``attempt_num``, ``was_terminus``, ``attempts``,
-``skipped``, ``logger``, ``options``, ``time_left()``.
+``failed(error)`` returns the seconds to wait (0 for a fallback, a retry's backoff), re-raises
+a cancellation or a caller's bug, and raises AllProvidersFailedError when the loop stops.
+Streams report ``committed(has_chunk)``, then ``stream_ended(stream)`` or
+``stream_failed(error, chunks)``. Read-only state: ``provider``, ``name``, ``attempt_num``,
+``was_terminus``, ``attempts``, ``skipped``, ``logger``, ``options``, ``time_left()``.
 
 Bookkeeping never changes the outcome: an ``Exception`` raised by a hook or by the tracker's
 ``record_failure`` / ``report_success`` is logged once at ERROR (``event`` =
@@ -299,6 +288,17 @@ class AttemptLoop(Generic[P]):
         cooling = self._record_failure(error, failure, latency)
         log_interrupted(self.logger, self.name, error, failure, latency, chunks, cooling)
         raise StreamInterruptedError(self.name, chunks, failure) from error
+
+    # -- hedging: more than one attempt in flight -----------------------------------------
+
+    @property
+    def current(self) -> tuple[int, float]:
+        """The current attempt as a token for :meth:`resume` (hedging keeps two in flight)."""
+        return self._index, self._start
+
+    def resume(self, current: tuple[int, float]) -> None:
+        """Make the attempt ``current`` (a token from :attr:`current`) the current one."""
+        self._index, self._start = current
 
     # -- internals -----------------------------------------------------------------------
 

@@ -102,12 +102,14 @@ class ExecuteResult(Generic[T]):
     ``attempt_num`` how many providers were called, 1-based (skipped ones do not count);
     ``was_terminus`` whether the server was the fallback of last resort (the last provider
     under ``fallback``; always False for ``primary_only`` and ``round_robin``); ``attempts``
-    the failed attempts before it and ``skipped`` the providers passed over as cooling down.
+    the failed attempts before it and ``skipped`` the providers passed over as cooling down;
+    ``hedges`` how many extra attempts ``hedge_after`` started (0 without hedging).
     """
 
     __slots__ = (
         "_attempt_num",
         "_attempts",
+        "_hedges",
         "_latency",
         "_provider",
         "_response",
@@ -124,6 +126,7 @@ class ExecuteResult(Generic[T]):
         was_terminus: bool = False,
         attempts: tuple[Attempt, ...] = (),
         skipped: tuple[SkippedProvider, ...] = (),
+        hedges: int = 0,
     ) -> None:
         self._response = response
         self._provider = provider
@@ -132,6 +135,7 @@ class ExecuteResult(Generic[T]):
         self._was_terminus = was_terminus
         self._attempts = attempts
         self._skipped = skipped
+        self._hedges = hedges
 
     @property
     def response(self) -> T:
@@ -169,6 +173,11 @@ class ExecuteResult(Generic[T]):
         return self._skipped
 
     @property
+    def hedges(self) -> int:
+        """How many extra attempts ``hedge_after`` started, racing the first (0 without)."""
+        return self._hedges
+
+    @property
     def total_latency(self) -> float:
         """Seconds spent in provider calls: the failed attempts plus the successful one."""
         return self._latency + sum(attempt.latency for attempt in self._attempts)
@@ -197,10 +206,14 @@ class ExecuteHooks(Generic[P]):
     :meth:`attempt_failed`, so in-flight counts stay balanced. A cancellation
     (``CancelledError``, ``KeyboardInterrupt``) ends the attempt with :meth:`attempt_failed`
     and a failure of kind ``CANCELLED``, which must not be counted against the provider.
-    For streams, :meth:`first_chunk` comes in between when the stream commits, and the
-    attempt ends when the stream does: :meth:`attempt_succeeded` (``response`` is the stream
-    result, read ``completed`` and ``chunks_delivered`` on it) when it is exhausted, closed or
-    collected, :meth:`attempt_failed` when it fails before or after its first chunk. An
+    With ``hedge_after`` two attempts may be in flight at once (the second's
+    :meth:`attempt_started` comes before the first ends): keep per-attempt state by ``name``;
+    the hedge that loses ends with :meth:`attempt_failed`, kind ``CANCELLED``.
+    For streams, :meth:`first_chunk` comes in between when the stream commits (its first
+    chunk with content), and the attempt ends when the stream does:
+    :meth:`attempt_succeeded` (``response`` is the stream result, read ``completed`` and
+    ``chunks_delivered`` on it) when it is exhausted, closed or collected,
+    :meth:`attempt_failed` when it fails before or after its first chunk. An
     ``Exception`` raised by a hook never changes the call's outcome: it is logged (ERROR, with
     ``extra={"event": "bookkeeping_failed"}``) and the call goes on as if the hook had
     returned, so a served response is never lost. Keep hooks cheap all the same.

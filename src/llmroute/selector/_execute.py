@@ -7,26 +7,22 @@ from __future__ import annotations
 import logging
 from collections.abc import (
     AsyncIterable,
-    AsyncIterator,
     Awaitable,
     Callable,
     Collection,
     Iterable,
-    Iterator,
     Mapping,
 )
-from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..affinity import SessionID
 from ..config import Provider, Rule, Service
 from ..execute import (
     ExecuteHooks,
     RetryPolicy,
-    aclose_stream,
     aexecute,
     aexecute_stream,
     async_iterable,
-    close_stream,
     default_logger,
     execute,
     execute_stream,
@@ -36,15 +32,23 @@ from ..state import Outcome, StateSnapshot
 from ..usage import Usage
 from ._result import SelectionResult
 from ._routed import RoutedAsyncStream, RoutedResult, RoutedStream
+from ._taps import AsyncTap, SyncTap, Tap, UsageReader
+
+__all__ = [
+    "Pair",
+    "RouteOptions",
+    "UsageReader",
+    "run_aexecute",
+    "run_aexecute_stream",
+    "run_execute",
+    "run_execute_stream",
+]
 
 if TYPE_CHECKING:
     from ._selector import ServiceSelector
 
 T = TypeVar("T")
 Pair = tuple[Service, Provider | None]
-
-#: Reads the token usage off a response (``Usage.of`` by default); None when it has none.
-UsageReader = Callable[[Any], Usage | None]
 
 
 def _pair_name(pair: Pair) -> str:
@@ -75,20 +79,20 @@ class _Recorder(ExecuteHooks[Pair]):
         self.usage = usage
         self.exempt = exempt
         self.hooks = hooks
-        self.ttft: float | None = None
-        self.tap: _Tap | None = None
+        self.ttft: dict[str, float] = {}  # per attempt (by name): hedging runs two at once
+        self.taps: dict[str, Tap] = {}
         self.deferred = deferred
         self.pending: list[Outcome] = []
 
     def attempt_started(self, provider: Pair, name: str) -> None:
-        self.ttft = None
-        self.tap = None
+        self.ttft.pop(name, None)
+        self.taps.pop(name, None)
         self.selector.started(provider[0])
         if self.hooks is not None:
             self.hooks.attempt_started(provider, name)
 
     def first_chunk(self, provider: Pair, name: str, time_to_first_chunk: float) -> None:
-        self.ttft = time_to_first_chunk
+        self.ttft[name] = time_to_first_chunk
         if self.hooks is not None:
             self.hooks.first_chunk(provider, name, time_to_first_chunk)
 
@@ -99,11 +103,12 @@ class _Recorder(ExecuteHooks[Pair]):
     def attempt_succeeded(self, provider: Pair, name: str, response: Any, latency: float) -> None:
         service = provider[0]
         self.selector.finished(service)
-        if self.tap is not None:
-            usage = self.tap.usage
+        tap = self.taps.get(name)
+        if tap is not None:
+            usage = tap.usage
         else:
             usage = self.usage(response) if self.usage is not None else None
-        ttft = self.ttft
+        ttft = self.ttft.get(name)
         outcome, _ = self.selector.outcome(
             self.selection,
             service,
@@ -159,72 +164,9 @@ class _SnapshotCooldown:
         return False  # the recorder writes the failure with the rest of the outcome
 
 
-class _Tap:
-    """Shared part of the stream taps: the provider's stream, and the usage seen so far."""
-
-    __slots__ = ("logger", "reader", "source", "usage")
-
-    def __init__(self, source: object, reader: UsageReader | None, logger: logging.Logger) -> None:
-        self.source = source
-        self.reader = reader
-        self.logger = logger
-        self.usage: Usage | None = None
-
-    def see(self, chunk: object) -> None:
-        if self.reader is not None:
-            found = self.reader(chunk)
-            if found is not None:
-                self.usage = found if self.usage is None else self.usage.merge(found)
-
-
-class _SyncTap(_Tap, Generic[T]):
-    """Passes a provider's chunks through, reading usage off them; closes what it wraps."""
-
-    __slots__ = ("inner",)
-
-    def __init__(
-        self, source: Iterable[T], reader: UsageReader | None, logger: logging.Logger
-    ) -> None:
-        super().__init__(source, reader, logger)
-        self.inner: Iterator[T] = iter(source)
-
-    def __iter__(self) -> Iterator[T]:
-        return self
-
-    def __next__(self) -> T:
-        chunk = next(self.inner)
-        self.see(chunk)
-        return chunk
-
-    def close(self) -> None:
-        close_stream(self.inner, self.source, self.logger)
-
-
-class _AsyncTap(_Tap, Generic[T]):
-    """The async form of the stream tap."""
-
-    __slots__ = ("inner",)
-
-    def __init__(
-        self, source: AsyncIterable[T], reader: UsageReader | None, logger: logging.Logger
-    ) -> None:
-        super().__init__(source, reader, logger)
-        self.inner: AsyncIterator[T] = source.__aiter__()
-
-    def __aiter__(self) -> AsyncIterator[T]:
-        return self
-
-    async def __anext__(self) -> T:
-        chunk = await self.inner.__anext__()
-        self.see(chunk)
-        return chunk
-
-    async def aclose(self) -> None:
-        await aclose_stream(self.inner, self.source, self.logger)
-
-
 class RouteOptions(NamedTuple):
-    """What the four execute forms of the selector share, besides the rule, request and fn."""
+    """What the four execute forms of the selector share, besides the rule, request and fn;
+    the stream limits and ``hedge_after`` are read by the forms that take them."""
 
     session_id: SessionID | str | None = None
     headers: Mapping[str, str] | None = None
@@ -237,6 +179,10 @@ class RouteOptions(NamedTuple):
     retry: RetryPolicy | None = None
     deadline: float | None = None
     sleep: Callable[[float], Any] | None = None  # time.sleep / asyncio.sleep by default
+    first_chunk_timeout: float | None = None
+    stall_timeout: float | None = None
+    commits: Callable[[Any], bool] | None = None
+    hedge_after: float | None = None
 
 
 def _limits(selector: ServiceSelector, opts: RouteOptions, sleeper: str) -> dict[str, Any]:
@@ -327,6 +273,7 @@ async def run_aexecute(
             logger=opts.logger,
             hooks=call.recorder,
             key=_pair_name,
+            hedge_after=opts.hedge_after,
             **_limits(selector, opts, "asleep"),
         )
     finally:
@@ -347,8 +294,8 @@ def run_execute_stream(
     recorder = call.recorder
 
     def open_tap(pair: Pair) -> Iterable[T]:
-        tap = _SyncTap(fn(pair[0], pair[1]), opts.usage, log)
-        recorder.tap = tap
+        tap = SyncTap(fn(pair[0], pair[1]), opts.usage, log)
+        recorder.taps[pair[0].name] = tap
         return tap
 
     stream = execute_stream(
@@ -359,6 +306,9 @@ def run_execute_stream(
         logger=opts.logger,
         hooks=recorder,
         key=_pair_name,
+        first_chunk_timeout=opts.first_chunk_timeout,
+        stall_timeout=opts.stall_timeout,
+        commits=opts.commits,
         **_limits(selector, opts, "sleep"),
     )
     return RoutedStream(stream, call.selection)
@@ -370,7 +320,6 @@ async def run_aexecute_stream(
     request: Any,
     fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
     opts: RouteOptions,
-    first_chunk_timeout: float | None,
 ) -> RoutedAsyncStream[T]:
     """The async stream form."""
     call = await _abegin(selector, rule, request, opts)
@@ -378,8 +327,8 @@ async def run_aexecute_stream(
     recorder = call.recorder
 
     async def open_tap(pair: Pair) -> AsyncIterable[T]:
-        tap = _AsyncTap(await async_iterable(fn(pair[0], pair[1])), opts.usage, log)
-        recorder.tap = tap
+        tap = AsyncTap(await async_iterable(fn(pair[0], pair[1])), opts.usage, log)
+        recorder.taps[pair[0].name] = tap
         return tap
 
     try:
@@ -391,7 +340,10 @@ async def run_aexecute_stream(
             logger=opts.logger,
             hooks=recorder,
             key=_pair_name,
-            first_chunk_timeout=first_chunk_timeout,
+            first_chunk_timeout=opts.first_chunk_timeout,
+            stall_timeout=opts.stall_timeout,
+            commits=opts.commits,
+            hedge_after=opts.hedge_after,
             **_limits(selector, opts, "asleep"),
         )
     finally:

@@ -99,21 +99,17 @@ async def aexecute(
     retry: RetryPolicy | None = None,
     deadline: float | None = None,
     asleep: Callable[[float], Awaitable[Any]] | None = None,
+    hedge_after: float | None = None,
 ) -> RoutedResult[T]:
-    """:meth:`execute` for an async ``fn``; the state read and writes are awaited."""
+    """:meth:`execute` for an async ``fn``; the state read and writes are awaited.
+
+    ``hedge_after`` (seconds, opt-in) races the next fallback against a call that has not
+    returned by then, as in :func:`llmroute.aexecute`; the loser is cancelled and written as
+    a cancellation (health-neutral, its in-flight count released); ``hedges`` on the result.
+    """
     opts = RouteOptions(
-        session_id,
-        headers,
-        client_ip,
-        usage,
-        exempt,
-        fallback_on,
-        logger,
-        hooks,
-        retry,
-        deadline,
-        asleep,
-    )
+        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
+    )._replace(retry=retry, deadline=deadline, sleep=asleep, hedge_after=hedge_after)
     return await run_aexecute(self, rule, request, fn, opts)
 
 
@@ -134,26 +130,28 @@ def execute_stream(
     retry: RetryPolicy | None = None,
     deadline: float | None = None,
     sleep: Callable[[float], Any] | None = None,
+    first_chunk_timeout: float | None = None,
+    stall_timeout: float | None = None,
+    commits: Callable[[Any], bool] | None = None,
 ) -> RoutedStream[T]:
     """:meth:`execute` for a streamed call: ``fn`` returns an iterable of chunks.
 
-    Fails over until the first chunk; then the stream is committed (see
-    :func:`llmroute.execute_stream`). Time to first chunk is recorded as TTFT, the whole
+    Fails over until the stream commits (its first chunk with content, or what
+    ``commits`` says); then the stream is committed (see :func:`llmroute.execute_stream`,
+    also for ``first_chunk_timeout`` and ``stall_timeout``, which run a sync stream's reads
+    on a worker thread). The time to the committing chunk is recorded as TTFT, the whole
     stream's duration as latency, and the usage the chunks report (OpenAI's final chunk with
     ``stream_options={"include_usage": True}``, Anthropic's message events) as tokens.
     """
     opts = RouteOptions(
-        session_id,
-        headers,
-        client_ip,
-        usage,
-        exempt,
-        fallback_on,
-        logger,
-        hooks,
-        retry,
-        deadline,
-        sleep,
+        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
+    )._replace(
+        retry=retry,
+        deadline=deadline,
+        sleep=sleep,
+        first_chunk_timeout=first_chunk_timeout,
+        stall_timeout=stall_timeout,
+        commits=commits,
     )
     return run_execute_stream(self, rule, request, fn, opts)
 
@@ -173,26 +171,30 @@ async def aexecute_stream(
     logger: logging.Logger | None = None,
     hooks: ExecuteHooks[Pair] | None = None,
     first_chunk_timeout: float | None = None,
+    stall_timeout: float | None = None,
+    commits: Callable[[Any], bool] | None = None,
+    hedge_after: float | None = None,
     retry: RetryPolicy | None = None,
     deadline: float | None = None,
     asleep: Callable[[float], Awaitable[Any]] | None = None,
 ) -> RoutedAsyncStream[T]:
     """:meth:`execute_stream` for async streams (``fn`` returns an async iterable or an
-    awaitable of one), with ``first_chunk_timeout`` as in :func:`llmroute.aexecute_stream`."""
+    awaitable of one), with ``first_chunk_timeout``, ``stall_timeout``, ``commits`` and
+    ``hedge_after`` as in :func:`llmroute.aexecute_stream` (a hedge that loses is written as
+    a cancellation: health-neutral, its in-flight count released); ``retry``, ``deadline``
+    and ``asleep`` as in :meth:`aexecute`."""
     opts = RouteOptions(
-        session_id,
-        headers,
-        client_ip,
-        usage,
-        exempt,
-        fallback_on,
-        logger,
-        hooks,
-        retry,
-        deadline,
-        asleep,
+        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
+    )._replace(
+        retry=retry,
+        deadline=deadline,
+        sleep=asleep,
+        first_chunk_timeout=first_chunk_timeout,
+        stall_timeout=stall_timeout,
+        commits=commits,
+        hedge_after=hedge_after,
     )
-    return await run_aexecute_stream(self, rule, request, fn, opts, first_chunk_timeout)
+    return await run_aexecute_stream(self, rule, request, fn, opts)
 
 
 def record(

@@ -50,7 +50,7 @@ class RoutedResult(_Routed, Generic[T]):
     """The result of ``selector.execute`` / ``aexecute``: ``response`` (what your ``fn``
     returned), ``service`` / ``provider`` (which served it), ``selection`` (the
     :class:`SelectionResult`), and the attempt loop's ``latency``, ``attempt_num``,
-    ``was_terminus``, ``attempts`` and ``skipped``. Read-only."""
+    ``was_terminus``, ``attempts``, ``skipped`` and ``hedges``. Read-only."""
 
     __slots__ = ("_result",)
 
@@ -87,6 +87,11 @@ class RoutedResult(_Routed, Generic[T]):
     def skipped(self) -> tuple[SkippedProvider, ...]:
         """The fallbacks passed over as unhealthy."""
         return self._result.skipped
+
+    @property
+    def hedges(self) -> int:
+        """How many extra calls ``hedge_after`` started (0 without hedging)."""
+        return self._result.hedges
 
     def __repr__(self) -> str:
         return (
@@ -130,6 +135,11 @@ class _RoutedStreamInfo(_Routed, Generic[T]):
     def skipped(self) -> tuple[SkippedProvider, ...]:
         """The fallbacks passed over as unhealthy."""
         return self._stream.skipped
+
+    @property
+    def hedges(self) -> int:
+        """How many extra attempts ``hedge_after`` started (0 without; always 0 when sync)."""
+        return self._stream.hedges
 
     @property
     def chunks_delivered(self) -> int:
