@@ -151,3 +151,15 @@ def test_retry_after_includes_the_ejection_this_call_caused() -> None:
     with pytest.raises(AllProvidersFailedError) as caught:
         execute(["only"], call, cooldown=health)
     assert caught.value.retry_after == 60.0  # the ejection it started: what Retry-After says
+
+
+def test_all_failed_counts_providers_and_attempts_apart_when_retried() -> None:
+    from llmroute import AllProvidersFailedError, RetryPolicy
+    from llmroute.testing import FakeAPIError
+
+    def call(name: str) -> str:
+        raise FakeAPIError(503)
+
+    with pytest.raises(AllProvidersFailedError) as caught:
+        execute(["a", "b"], call, retry=RetryPolicy(), sleep=lambda seconds: None)
+    assert str(caught.value).startswith("all 2 providers failed (3 attempts): ")

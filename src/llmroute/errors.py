@@ -161,7 +161,9 @@ def _all_failed_message(
     elif skipped:
         head = "no provider served the call"
     else:
-        head = f"all {len(attempts)} providers failed"
+        tried = len({a.provider for a in attempts})
+        extra = f" ({len(attempts)} attempts)" if len(attempts) > tried else ""
+        head = f"all {tried} providers failed{extra}"
     message = f"{head}: {failed}"
     return f"{message}; cooling down: {cooling}" if cooling else message
 
