@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,10 +70,23 @@ class BrokenConnection(redis.Connection):
     error: BaseException | None = None
 
     def send_packed_command(self, command: Any, check_health: bool = True) -> None:
-        error, type(self).error = type(self).error, None
+        error, BrokenConnection.error = BrokenConnection.error, None
         if error is not None:
             raise error
         super().send_packed_command(command, check_health)
+
+
+class SlowConnect(BrokenConnection):
+    """While :attr:`slow`, a connection attempt takes 0.2 s and fails (a host that does not
+    answer)."""
+
+    slow = False
+
+    def connect(self) -> None:
+        if SlowConnect.slow and self._sock is None:  # type: ignore[attr-defined]
+            time.sleep(0.2)
+            raise redis.ConnectionError("connect timed out (on purpose)")
+        super().connect()
 
 
 # -- 1. a write whose reply was lost is not applied twice -----------------------------------
@@ -148,6 +162,37 @@ def test_a_read_redis_refuses_is_not_an_outage(namespace: str) -> None:
     events = [r.get("event") for r in logs]
     assert state.connected and events == ["redis_read_refused"]
     client.close()
+    state.close()
+
+
+# -- 3. a read waits for one round trip at most: reconnecting happens off its path -----------
+
+
+def test_while_redis_is_down_reads_never_wait_for_a_reconnect(namespace: str) -> None:
+    state = rs.store(namespace, sync_interval=0, connection_class=SlowConnect)
+    state.read(query())
+    BrokenConnection.error = redis.ConnectionError("reset by peer")
+    SlowConnect.slow = True
+    try:
+        state.read(query())
+        assert not state.connected
+        longest, until = 0.0, time.monotonic() + 1.0  # backoff steps at 0.1, 0.3, 0.7 s
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            state.read(query())
+            longest = max(longest, time.perf_counter() - started)
+            time.sleep(0.005)
+        assert not state.connected and longest < 0.1, longest
+    finally:
+        SlowConnect.slow = False
+    deadline = time.monotonic() + 10
+    while not state.connected:
+        assert time.monotonic() < deadline
+        state.read(query())
+        time.sleep(0.01)
+    before = state.round_trips
+    state.read(query())
+    assert state.round_trips == before + 1 and state.connected
     state.close()
 
 

@@ -19,6 +19,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from ._link import Link
 from ._ops import Command
 from ._scripts import SCRIPTS
 
@@ -110,25 +111,35 @@ class Connections:
         with _unreachable():
             pipe.execute()
 
-    def _load_later(self) -> None:
+    def load_later(self, link: Link | None = None) -> None:
+        """Load the scripts on a thread of its own (one at a time), off any request's path;
+        with ``link`` (down), that is the reconnect attempt: its connect, handshake and
+        SCRIPT LOAD decide whether Redis is back."""
         with self._lock:
             if self._loading:
                 return
             self._loading = True
 
         def load() -> None:
+            epoch = link.epoch if link is not None else 0
             try:
                 self.load()
-            except Exception:  # the next NOSCRIPT tries again
+            except redis.exceptions.ResponseError:  # it answered: it is up
                 pass
+            except Exception as error:  # the next NOSCRIPT or backoff step tries again
+                if link is not None:
+                    link.failed(error)
+                return
             finally:
                 self._loading = False
+            if link is not None:
+                link.ok(epoch)
 
-        threading.Thread(target=load, name="llmroute-redis-scripts", daemon=True).start()
+        threading.Thread(target=load, name="llmroute-redis-connect", daemon=True).start()
 
     def _checked(self, results: list[Any]) -> list[Any]:
         if any(isinstance(r, NoScriptError) for r in results):
-            self._load_later()
+            self.load_later()
         for result in results:
             if isinstance(result, Exception):
                 raise result

@@ -217,8 +217,14 @@ class RedisState:
     # -- reading -----------------------------------------------------------------------
 
     def _plan(self, query: StateQuery, now: float) -> ReadPlan | None:
-        view = self._view
-        if view.fresh(query, time.monotonic(), self._interval, now) or not self._link.may_try():
+        """The round trip to make, or None to answer from the view (fresh, or Redis down:
+        then it is tried again off the request path, once per backoff step)."""
+        view, link = self._view, self._link
+        if view.fresh(query, time.monotonic(), self._interval, now):
+            return None
+        if not link.up:
+            if link.may_try():
+                self._conns.load_later(link)
             return None
         with view.lock:
             return ReadPlan(self._keys, query, view, now)
