@@ -196,6 +196,27 @@ def test_while_redis_is_down_reads_never_wait_for_a_reconnect(namespace: str) ->
     state.close()
 
 
+class CountingConnection(redis.Connection):
+    """Counts the packets sent: one per round trip (a pipeline is sent as one)."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)
+
+
+def test_a_read_on_a_new_connection_makes_one_round_trip(namespace: str) -> None:
+    state = rs.store(namespace, sync_interval=0, connection_class=CountingConnection)
+    CountingConnection.sent = 0
+    state.read(query())
+    assert CountingConnection.sent == 1  # no handshake of its own
+    state._conns.sync.connection_pool.disconnect()  # as after a restart of Redis
+    state.read(query())
+    assert CountingConnection.sent == 2 and state.connected
+    state.close()
+
+
 # -- 4. the outage lines: one pair per outage ------------------------------------------------
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,18 @@ from ._scripts import SCRIPTS
 
 __all__ = ["Connections", "Unreachable"]
 
+_NO_HANDSHAKE: dict[str, Any] = {}
+try:  # redis-py >= 7 would enable maintenance notifications at each connect
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    _NO_HANDSHAKE["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+except ImportError:  # pragma: no cover - older redis-py
+    pass
+if "driver_info" in inspect.signature(redis.Redis.__init__).parameters:  # no CLIENT SETINFO
+    _NO_HANDSHAKE["driver_info"] = None
+else:  # pragma: no cover - older redis-py
+    _NO_HANDSHAKE.update(lib_name=None, lib_version=None)
+
 
 class Connections:
     """The sync client and an async client per event loop. A failed call costs only its own
@@ -41,6 +54,10 @@ class Connections:
             "socket_connect_timeout": socket_timeout,
             "health_check_interval": 0,
             "decode_responses": True,
+            # no handshake round trips (HELLO, CLIENT SETINFO, maintenance notifications): a
+            # reconnect on a request's path costs the TCP connect and its own round trip
+            "protocol": 2,
+            **_NO_HANDSHAKE,
             **options,
         }
         sync_only = (
