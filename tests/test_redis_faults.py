@@ -16,7 +16,7 @@ import redis
 import redis.asyncio
 import redis_support as rs
 
-from llmroute import Usage, classify_error
+from llmroute import HealthConfig, Usage, classify_error
 from llmroute.config import ServiceID
 from llmroute.redis import RedisState
 from llmroute.redis._codec import mask_url
@@ -215,6 +215,28 @@ def test_a_read_on_a_new_connection_makes_one_round_trip(namespace: str) -> None
     state.read(query())
     assert CountingConnection.sent == 2 and state.connected
     state.close()
+
+
+def test_a_read_meeting_lost_scripts_loads_them_in_the_background(namespace: str) -> None:
+    health = HealthConfig(probe_enabled=True)
+    with rs.own_redis() as own:
+        later = [0.0]
+        state = rs.store(namespace, own.url, sync_interval=0, clock=lambda: time.time() + later[0])
+        for _ in range(3):
+            state.write(Outcome("r", SERVICE, "failure", health, failure=FAILED))
+        assert state.flush(2)
+        redis.Redis.from_url(own.url).script_flush()  # as a restarted Redis
+        later[0] = 120.0  # a probe is due
+        due = query(lease_probes=True, health=health)
+        with capture_logs("llmroute.redis") as logs:
+            won: list[Any] = []
+            deadline = time.monotonic() + 5
+            while not won:
+                assert time.monotonic() < deadline
+                won.extend(state.read(due).probes)
+                time.sleep(0.01)
+        assert state.connected and logs == [] and won[0][0] == M0
+        state.close()
 
 
 # -- 4. the outage lines: one pair per outage ------------------------------------------------

@@ -8,7 +8,7 @@ import uuid
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from ..affinity import AffinityEntry
@@ -247,7 +247,7 @@ class RedisState:
 
     def _failed(self, error: BaseException, query: StateQuery, now: float) -> StateSnapshot:
         if isinstance(error, ResponseError):  # this read refused (WRONGTYPE, OOM): not down
-            if self._refused.due() is not None:
+            if not isinstance(error, NoScriptError) and self._refused.due() is not None:
                 _log.error(
                     "llmroute: Redis refused a read (%s); answering from the local view",
                     error,
