@@ -133,6 +133,17 @@ def test_a_failed_call_leaves_the_connections_of_other_threads_open(namespace: s
     state.close()
 
 
+def test_a_connection_a_closed_socket_failed_is_dropped(namespace: str) -> None:
+    state = rs.store(namespace, sync_interval=0, connection_class=BrokenConnection)
+    state.read(query())
+    pool = state._conns.sync.connection_pool
+    BrokenConnection.error = ValueError("I/O operation on closed file")
+    state.read(query())
+    assert not state.connected  # taken as down, and its connection not reused as it is
+    assert all(c._sock is None for c in pool._available_connections)  # type: ignore[attr-defined]
+    state.close()
+
+
 @pytest.mark.parametrize(
     "error", [ValueError("I/O operation on closed file"), AttributeError("'NoneType'")]
 )

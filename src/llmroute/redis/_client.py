@@ -26,6 +26,16 @@ from ._scripts import SCRIPTS
 
 __all__ = ["Connections", "Unreachable"]
 
+#: The errors after which redis-py disconnects the connection a call used (not only its own
+#: ConnectionError and TimeoutError: a socket closed under a call can leave unread replies).
+_DROPPED_ON: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    ValueError,
+    AttributeError,
+)
+
 _NO_HANDSHAKE: dict[str, Any] = {}
 try:  # redis-py >= 7 would enable maintenance notifications at each connect
     from redis.maint_notifications import MaintNotificationsConfig
@@ -67,7 +77,7 @@ class Connections:
         )
         self._options.pop("connection_class", None)
         self.sync = redis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0), **self._options, **sync_only
+            url, retry=Retry(NoBackoff(), 0, _DROPPED_ON), **self._options, **sync_only
         )
         self._lock = threading.Lock()
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
@@ -82,7 +92,7 @@ class Connections:
         with self._lock:
             client = self._async.get(loop)
             if client is None:
-                retry = AsyncRetry(NoBackoff(), 0)
+                retry = AsyncRetry(NoBackoff(), 0, _DROPPED_ON)  # type: ignore[arg-type]
                 client = redis.asyncio.Redis.from_url(self._url, retry=retry, **self._options)
                 self._async[loop] = client
             return client
