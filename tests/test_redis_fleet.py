@@ -58,7 +58,10 @@ def test_an_ejection_reaches_all_four_within_sync_interval_and_100_ms(namespace:
         f"propagation over 4 processes, sync_interval 0.5 s: p50 {p50 * 1000:.0f} ms, "
         f"p99 {p99 * 1000:.0f} ms, max {delays[-1] * 1000:.0f} ms ({len(delays)} samples)"
     )
-    assert delays[-1] <= 0.5 + 0.1
+    # a reader refreshes at most 0.5 s after the outcome reached Redis, which takes the write-
+    # behind thread ~1 ms (measured: max 446-498 ms, idle and with both cores busy); the
+    # margin is for a loaded box. A random phase puts the median near 0.25 s.
+    assert delays[-1] <= 0.5 + 0.15 and p50 <= 0.4, delays
 
 
 def test_a_dead_provider_costs_the_fleet_at_most_threshold_plus_3_calls(namespace: str) -> None:

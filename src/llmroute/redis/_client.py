@@ -1,12 +1,16 @@
 """The connections: a sync client for reads and the write-behind thread, a ``redis.asyncio``
 client per event loop for async reads, both with short socket timeouts and no retries (a
-failed call fails open at once; the link's backoff decides when to try again)."""
+failed call fails open at once; the link's backoff decides when to try again). The scripts
+are loaded by the write-behind thread, or in the background: never on a request's path."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+import inspect
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import redis
@@ -16,14 +20,38 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError
 from redis.retry import Retry
 
+from ._link import Link
 from ._ops import Command
 from ._scripts import SCRIPTS
 
-__all__ = ["Connections"]
+__all__ = ["Connections", "Unreachable"]
+
+#: The errors after which redis-py disconnects the connection a call used (not only its own
+#: ConnectionError and TimeoutError: a socket closed under a call can leave unread replies).
+_DROPPED_ON: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    OSError,
+    ValueError,
+    AttributeError,
+)
+
+_NO_HANDSHAKE: dict[str, Any] = {}
+try:  # redis-py >= 7 would enable maintenance notifications at each connect
+    from redis.maint_notifications import MaintNotificationsConfig
+
+    _NO_HANDSHAKE["maint_notifications_config"] = MaintNotificationsConfig(enabled=False)
+except ImportError:  # pragma: no cover - older redis-py
+    pass
+if "driver_info" in inspect.signature(redis.Redis.__init__).parameters:  # no CLIENT SETINFO
+    _NO_HANDSHAKE["driver_info"] = None
+else:  # pragma: no cover - older redis-py
+    _NO_HANDSHAKE.update(lib_name=None, lib_version=None)
 
 
 class Connections:
-    """The sync client, the async client of the running loop, and the scripts' load state.
+    """The sync client and an async client per event loop. A failed call costs only its own
+    connection (redis-py drops it; the others, in use by other threads, are left alone).
 
     ``options`` go to both clients, except ``connection_class`` (the sync client's only).
     ``round_trips`` counts the pipelines sent (the scripts' loading included)."""
@@ -36,6 +64,10 @@ class Connections:
             "socket_connect_timeout": socket_timeout,
             "health_check_interval": 0,
             "decode_responses": True,
+            # no handshake round trips (HELLO, CLIENT SETINFO, maintenance notifications): a
+            # reconnect on a request's path costs the TCP connect and its own round trip
+            "protocol": 2,
+            **_NO_HANDSHAKE,
             **options,
         }
         sync_only = (
@@ -45,104 +77,123 @@ class Connections:
         )
         self._options.pop("connection_class", None)
         self.sync = redis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0), **self._options, **sync_only
+            url, retry=Retry(NoBackoff(), 0, _DROPPED_ON), **self._options, **sync_only
         )
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._async: redis.asyncio.Redis | None = None
-        self.loaded = False
+        self._lock = threading.Lock()
+        self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
+        self._async = weakref.WeakKeyDictionary()
+        self._loading = False
         self.round_trips = 0
 
     def async_client(self) -> redis.asyncio.Redis:
-        """The async client of the running event loop (a loop's connections are its own)."""
+        """The async client of the running event loop (a loop's connections are its own;
+        a client is forgotten with its loop)."""
         loop = asyncio.get_running_loop()
-        if self._async is None or self._loop is not loop:
-            retry = AsyncRetry(NoBackoff(), 0)
-            self._async = redis.asyncio.Redis.from_url(self._url, retry=retry, **self._options)
-            self._loop = loop
-        return self._async
+        with self._lock:
+            client = self._async.get(loop)
+            if client is None:
+                retry = AsyncRetry(NoBackoff(), 0, _DROPPED_ON)  # type: ignore[arg-type]
+                client = redis.asyncio.Redis.from_url(self._url, retry=retry, **self._options)
+                self._async[loop] = client
+            return client
 
-    def run(self, commands: Sequence[Command]) -> list[Any]:
-        """Run ``commands`` in one pipelined round trip (loading the scripts first after a
-        reconnect; re-running a script the server had lost). Raises on any error."""
+    def run(self, commands: Sequence[Command], reload: bool = True) -> list[Any]:
+        """Run ``commands`` in one pipelined round trip. A script the server had lost
+        (restarted, flushed) is loaded and re-run when ``reload`` (the write-behind
+        thread); else it is loaded in the background and its NOSCRIPT raised. Raises
+        :class:`Unreachable` for a connection-level error, a ``ResponseError`` when Redis
+        refused a command."""
         client = self.sync
-        if not self.loaded:
-            pipe = client.pipeline(transaction=False)
-            for script in SCRIPTS:
-                pipe.script_load(script.text)
-            self.round_trips += 1
-            pipe.execute()
-            self.loaded = True
         pipe = client.pipeline(transaction=False)
         for name, args in commands:
             getattr(pipe, name)(*args)
         self.round_trips += 1
-        results: list[Any] = pipe.execute(raise_on_error=False)
-        if any(isinstance(r, NoScriptError) for r in results):
-            self.loaded = False
-            for script in SCRIPTS:
-                client.script_load(script.text)
-            self.loaded = True
-            for index, result in enumerate(results):
-                if isinstance(result, NoScriptError):
-                    results[index] = client.evalsha(*commands[index][1])
-        return _checked(results)
+        with _unreachable():
+            results: list[Any] = pipe.execute(raise_on_error=False)
+            if any(isinstance(r, NoScriptError) for r in results) and reload:
+                self.load()
+                for index, result in enumerate(results):
+                    if isinstance(result, NoScriptError):
+                        results[index] = client.evalsha(*commands[index][1])
+        return self._checked(results)
 
     async def arun(self, commands: Sequence[Command]) -> list[Any]:
-        """:meth:`run` on the async client, awaited (the event loop never blocks)."""
+        """:meth:`run` on the async client, awaited (the event loop never blocks); a lost
+        script is loaded in the background."""
         client = self.async_client()
-        if not self.loaded:
-            pipe = client.pipeline(transaction=False)
-            for script in SCRIPTS:
-                pipe.script_load(script.text)
-            self.round_trips += 1
-            await pipe.execute()
-            self.loaded = True
         pipe = client.pipeline(transaction=False)
         for name, args in commands:
             getattr(pipe, name)(*args)
         self.round_trips += 1
-        results: list[Any] = await pipe.execute(raise_on_error=False)
-        if any(isinstance(r, NoScriptError) for r in results):
-            self.loaded = False
-            for script in SCRIPTS:
-                await client.script_load(script.text)
-            self.loaded = True
-            for index, result in enumerate(results):
-                if isinstance(result, NoScriptError):
-                    results[index] = await client.evalsha(*commands[index][1])
-        return _checked(results)
+        with _unreachable():
+            results: list[Any] = await pipe.execute(raise_on_error=False)
+        return self._checked(results)
 
-    def lost(self) -> None:
-        """After a failed call: drop every pooled connection (after a restart of Redis they
-        are all dead; each would fail once more) and load the scripts again on the next."""
-        self.loaded = False
-        self._async = None
-        with contextlib.suppress(Exception):
-            self.sync.connection_pool.disconnect()
+    def load(self) -> None:
+        """Load the scripts (one round trip)."""
+        pipe = self.sync.pipeline(transaction=False)
+        for script in SCRIPTS:
+            pipe.script_load(script.text)
+        self.round_trips += 1
+        with _unreachable():
+            pipe.execute()
+
+    def load_later(self, link: Link | None = None) -> None:
+        """Load the scripts on a thread of its own (one at a time), off any request's path;
+        with ``link`` (down), that is the reconnect attempt: its connect, handshake and
+        SCRIPT LOAD decide whether Redis is back."""
+        with self._lock:
+            if self._loading:
+                return
+            self._loading = True
+
+        def load() -> None:
+            epoch = link.epoch if link is not None else 0
+            try:
+                self.load()
+            except redis.exceptions.ResponseError:  # it answered: it is up
+                pass
+            except Exception as error:  # the next NOSCRIPT or backoff step tries again
+                if link is not None:
+                    link.failed(error)
+                return
+            finally:
+                self._loading = False
+            if link is not None:
+                link.ok(epoch)
+
+        threading.Thread(target=load, name="llmroute-redis-connect", daemon=True).start()
+
+    def _checked(self, results: list[Any]) -> list[Any]:
+        if any(isinstance(r, NoScriptError) for r in results):
+            self.load_later()
+        for result in results:
+            if isinstance(result, Exception):
+                raise result
+        return results
 
     def close(self) -> None:
         """Close the sync client's connections."""
         self.sync.close()
 
-    async def alost(self) -> None:
-        """:meth:`lost` from async code: the async client's connections are closed too."""
-        client = self._async
-        self.lost()
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), self._timeout)
-
     async def aclose(self) -> None:
-        """Close the async client of the running loop (a client of another loop, already
-        closed, is only dropped)."""
-        client, loop = self._async, self._loop
-        self._async = None
-        if client is not None and loop is asyncio.get_running_loop():
+        """Close the async client of the running loop."""
+        with self._lock:
+            client = self._async.pop(asyncio.get_running_loop(), None)
+        if client is not None:
             await client.aclose()
 
 
-def _checked(results: list[Any]) -> list[Any]:
-    for result in results:
-        if isinstance(result, Exception):
-            raise result
-    return results
+class Unreachable(redis.exceptions.ConnectionError):
+    """A call failed at the connection level (refused, reset, timed out, or a socket closed
+    under it): Redis is taken as down."""
+
+
+@contextlib.contextmanager
+def _unreachable() -> Iterator[None]:
+    try:
+        yield
+    except (redis.exceptions.ResponseError, Unreachable):
+        raise
+    except (redis.exceptions.RedisError, OSError, ValueError, AttributeError) as error:
+        raise Unreachable(f"{type(error).__name__}: {error}") from error

@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict, fields, replace
 from hashlib import blake2b
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote_plus, urlsplit, urlunsplit
 
 from ..affinity import AffinityEntry
 from ..config import RoutingConfig, ServiceID
@@ -72,6 +72,10 @@ class Keys:
         """A service's live pins: members ``rule\\x1fkey``, scored by expiry."""
         return f"{self.sessions_prefix}{sid}"
 
+    def writer(self, writer_id: str) -> str:
+        """A writer's marks: the last outcome number it applied, per part (a hash)."""
+        return f"{self.prefix}w:{writer_id}"
+
     def usage(self, sid: str) -> str:
         """A service's usage window (a hash: start, length, requests, tokens, cache)."""
         return f"{self.prefix}use:{sid}"
@@ -85,14 +89,21 @@ def generation_of(config: RoutingConfig) -> str:
 
 
 def mask_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``."""
+    """``url`` with any password (in its user part or its query string) replaced by ``***``
+    (the rest as written, IPv6 brackets included)."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}{port}"))
+    netloc, query = parts.netloc, parts.query
+    user, at, host = netloc.rpartition("@")
+    if at and ":" in user:
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    if query:
+        fields = query.split("&")
+        for index, field in enumerate(fields):
+            name, equals, _value = field.partition("=")
+            if equals and unquote_plus(name).lower() == "password":
+                fields[index] = f"{name}=***"
+        query = "&".join(fields)
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 # -- health ---------------------------------------------------------------------------------

@@ -11,24 +11,37 @@ from ..config import ServiceID
 from ..health import lease_probe
 from ..state import Outcome, StateQuery
 from ._codec import Keys, decode_health, encode_health, encode_pin, health_ttl_ms, next_health
-from ._scripts import ADD_USAGE, CAS_HEALTH, RELEASE_PIN, SET_PIN
+from ._scripts import ADD_USAGE, ADVANCE_TURN, CAS_HEALTH, RELEASE_PIN, SET_PIN
 from ._view import Usage, View
 
-__all__ = ["Command", "ReadPlan", "cas_command", "write_commands"]
+__all__ = ["Command", "Once", "ReadPlan", "cas_command", "write_commands"]
 
 #: One pipelined command: the client method's name and its arguments.
 Command = tuple[str, tuple[Any, ...]]
 
+#: An outcome's identity for its idempotent writes: its writer's marks key and its number
+#: (``("", "")`` for none).
+Once = tuple[str, str]
+
 #: How long a round-robin turn counter lives after its last use.
 TURN_TTL_MS = 86_400_000
 
+_NO_ONCE: Once = ("", "")
+
 
 def cas_command(
-    keys: Keys, sid: str, expected: str | None, body: str, stamp: bool, ttl: int
+    keys: Keys,
+    sid: str,
+    expected: str | None,
+    body: str,
+    stamp: bool,
+    ttl: int,
+    once: Once = _NO_ONCE,
 ) -> Command:
-    """The compare-and-set of one health entry."""
-    args = (keys.health(sid), keys.seq, expected or "", body, "1" if stamp else "0", ttl)
-    return ("evalsha", (CAS_HEALTH.sha, 2, *args))
+    """The compare-and-set of one health entry (applied at most once per ``once``)."""
+    marks = once[0] or keys.seq
+    args = (keys.health(sid), keys.seq, marks, expected or "", body, "1" if stamp else "0")
+    return ("evalsha", (CAS_HEALTH.sha, 3, *args, ttl, once[1]))
 
 
 class ReadPlan:
@@ -115,11 +128,13 @@ def _usage(values: Sequence[str | None]) -> Usage | None:
 
 
 def write_commands(
-    keys: Keys, outcome: Outcome, now: float, mode: str, view: View
+    keys: Keys, outcome: Outcome, now: float, mode: str, view: View, once: Once
 ) -> tuple[list[Command], bool]:
     """The commands of one outcome (usage, pin, turn, then the health compare-and-set last),
     and whether the last one is that compare-and-set. ``mode``: how a pin is set, ``nx`` (a
-    new session: the first writer wins) or ``move``."""
+    new session: the first writer wins) or ``move``. The usage, turn and health writes are
+    applied at most once per ``once`` (a retry after a lost reply is skipped); setting and
+    releasing a pin are idempotent as they are."""
     commands: list[Command] = []
     service = outcome.service
     sid = service.service_id
@@ -130,8 +145,9 @@ def write_commands(
         outputs = usage.output_tokens if usage is not None else 0
         hits = int(usage is not None and inputs > 0 and usage.cached_tokens > 0)
         misses = int(usage is not None and inputs > 0 and not hits)
-        args = (now, float(service.time_window), 1, inputs, outputs, hits, misses, now)
-        commands.append(("evalsha", (ADD_USAGE.sha, 2, keys.usage(sid), keys.sessions(sid), *args)))
+        args = (now, float(service.time_window), 1, inputs, outputs, hits, misses, now, once[1])
+        usage_keys = (keys.usage(sid), keys.sessions(sid), once[0])
+        commands.append(("evalsha", (ADD_USAGE.sha, 3, *usage_keys, *args)))
     pin = outcome.pin
     if pin is not None:
         pin_key = keys.pin(rule, pin.key)
@@ -161,12 +177,12 @@ def write_commands(
             release = (RELEASE_PIN.sha, 2, pin_key, keys.sessions(str(pin.service)))
             commands.append(("evalsha", (*release, str(pin.service), member)))
     if outcome.advance_turn:
-        turn = keys.turn(rule)
-        commands += [("incr", (turn,)), ("pexpire", (turn, TURN_TTL_MS))]
+        turn = (ADVANCE_TURN.sha, 2, keys.turn(rule), once[0], TURN_TTL_MS, once[1])
+        commands.append(("evalsha", turn))
     with view.lock:
         expected = view.server.get(sid)
     step = next_health(decode_health(expected), bool(expected), outcome, now)
     if step is None:
         return commands, False
-    commands.append(cas_command(keys, sid, expected, *step))
+    commands.append(cas_command(keys, sid, expected, *step, once))
     return commands, True

@@ -2,8 +2,9 @@
 
 A script's text starts with its name and version, so its SHA1 changes with any change to it:
 two library versions running side by side during a rolling deploy each call their own. They
-are loaded once per connection (``SCRIPT LOAD``) and called with EVALSHA; a server that lost
-them (restarted, flushed) answers NOSCRIPT, and they are loaded again.
+are called with EVALSHA; a server that does not have them (new, restarted, flushed) answers
+NOSCRIPT, and they are loaded (``SCRIPT LOAD``) by the write-behind thread or, after a read,
+in the background.
 """
 
 from __future__ import annotations
@@ -24,14 +25,37 @@ class Script:
         self.sha = sha1(self.text.encode("utf-8")).hexdigest()
 
 
-#: Compare-and-set of a health entry. KEYS: entry, sequence. ARGV: the entry expected ("" for
-#: none), the new JSON part ("" deletes), "1" to stamp a new ejection sequence, TTL in ms.
-#: Answers {1, new entry} or {0, the current entry} on a conflict.
+#: How long a writer's applied-outcome marks live after its last write (ms).
+ONCE_TTL_MS = 86_400_000
+
+# An outcome's writes are made idempotent: each store's writer numbers its outcomes (in the
+# order it sends them) and keeps, in a hash of its own, the last number applied per part
+# ("u" usage, "t" turn, "h" health); a retried write whose first reply was lost is skipped.
+_ONCE = f"""
+local function done(key, part, n)
+  if n == '' then return false end
+  return tonumber(redis.call('HGET', key, part) or '0') >= tonumber(n)
+end
+local function mark(key, part, n)
+  if n == '' then return end
+  redis.call('HSET', key, part, n)
+  redis.call('PEXPIRE', key, {ONCE_TTL_MS})
+end
+"""
+
+#: Compare-and-set of a health entry. KEYS: entry, sequence, the writer's marks. ARGV: the
+#: entry expected ("" for none), the new JSON part ("" deletes), "1" to stamp a new ejection
+#: sequence, TTL in ms, the outcome's number ("" for none: a read's probe lease).
+#: Answers {1, new entry} or {0, the current entry} on a conflict ({1, the current entry}
+#: when that outcome was applied already).
 CAS_HEALTH = Script(
-    "cas_health:v1",
-    """
+    "cas_health:v2",
+    _ONCE
+    + """
 local cur = redis.call('GET', KEYS[1]) or ''
+if done(KEYS[3], 'h', ARGV[5]) then return {1, cur} end
 if cur ~= ARGV[1] then return {0, cur} end
+mark(KEYS[3], 'h', ARGV[5])
 if ARGV[2] == '' then
   redis.call('DEL', KEYS[1])
   return {1, ''}
@@ -87,10 +111,14 @@ return 1
 #: Count a served request into a service's usage window (opened at its first request, as the
 #: in-memory stats do). KEYS: the window. ARGV: now, the window's length in seconds, then
 #: requests, input tokens, output tokens, cache hits, cache misses to add; and the clock time
-#: before which sessions-set members have expired, with the sessions set as KEYS[2].
+#: before which sessions-set members have expired, with the sessions set as KEYS[2]; the
+#: outcome's number, with the writer's marks as KEYS[3].
 ADD_USAGE = Script(
-    "add_usage:v1",
-    """
+    "add_usage:v2",
+    _ONCE
+    + """
+if done(KEYS[3], 'u', ARGV[9]) then return 0 end
+mark(KEYS[3], 'u', ARGV[9])
 local now = tonumber(ARGV[1])
 local length = tonumber(ARGV[2])
 local start = tonumber(redis.call('HGET', KEYS[1], 's') or '')
@@ -109,4 +137,18 @@ return 1
 """,
 )
 
-SCRIPTS: tuple[Script, ...] = (CAS_HEALTH, SET_PIN, RELEASE_PIN, ADD_USAGE)
+#: Advance a rule's round-robin turn. KEYS: the turn counter, the writer's marks. ARGV: its
+#: TTL in ms, the outcome's number. Answers the new turn (0 when applied already).
+ADVANCE_TURN = Script(
+    "advance_turn:v1",
+    _ONCE
+    + """
+if done(KEYS[2], 't', ARGV[2]) then return 0 end
+mark(KEYS[2], 't', ARGV[2])
+local turn = redis.call('INCR', KEYS[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return turn
+""",
+)
+
+SCRIPTS: tuple[Script, ...] = (CAS_HEALTH, SET_PIN, RELEASE_PIN, ADD_USAGE, ADVANCE_TURN)

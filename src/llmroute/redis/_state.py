@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
+import uuid
 from typing import Any
 
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
 from ..affinity import AffinityEntry
@@ -25,8 +28,8 @@ from ..typing import Clock, system_clock
 from ._client import Connections
 from ._codec import Keys, decode_health, generation_of, mask_url, next_health
 from ._figures import SharedStats
-from ._link import Link
-from ._ops import ReadPlan, cas_command, write_commands
+from ._link import Link, Throttle
+from ._ops import Once, ReadPlan, cas_command, write_commands
 from ._scripts import SET_PIN
 from ._view import Usage, View
 from ._writer import Writer
@@ -34,6 +37,8 @@ from ._writer import Writer
 __all__ = ["RedisState"]
 
 _MAX_CAS_TRIES = 8
+
+_log = logging.getLogger("llmroute.redis")
 
 # A snapshot's seq carries the generation it was read under in its high bits, so an outcome
 # that comes back after a config reload is known for one of the old generation.
@@ -80,6 +85,9 @@ class RedisState:
         self._view = View()
         transient = (ConnectionError, TimeoutError, OSError, RedisConnectionError, RedisTimeout)
         self._writer = Writer(self._send, self._link, max_pending, transient)
+        self._writer_id = uuid.uuid4().hex[:16]  # the key of this store's applied-outcome marks
+        self._refused = Throttle()
+        self._unreadable = Throttle()
         self.health_config = HealthConfig()
         self.stats = InMemoryStatsStore(clock=self._clock)
         self.tactics = InMemoryTacticState()
@@ -166,13 +174,12 @@ class RedisState:
         plan = self._plan(query, now)
         if plan is None:
             return self._snapshot(query, now, None, ())
+        epoch = self._link.epoch
         try:
-            results = self._conns.run(plan.commands)
+            results = self._conns.run(plan.commands, reload=False)
         except Exception as error:
             return self._failed(error, query, now)
-        self._link.ok()
-        taken, won = plan.apply(results, self._view, time.monotonic())
-        return self._snapshot(query, now, taken, tuple(won))
+        return self._answer(plan, results, epoch)
 
     async def aread(self, query: StateQuery) -> StateSnapshot:
         """:meth:`read` for async callers, on ``redis.asyncio`` (never blocks the loop)."""
@@ -180,14 +187,12 @@ class RedisState:
         plan = self._plan(query, now)
         if plan is None:
             return self._snapshot(query, now, None, ())
+        epoch = self._link.epoch
         try:
             results = await self._conns.arun(plan.commands)
         except Exception as error:
-            await self._conns.alost()
             return self._failed(error, query, now)
-        self._link.ok()
-        taken, won = plan.apply(results, self._view, time.monotonic())
-        return self._snapshot(query, now, taken, tuple(won))
+        return self._answer(plan, results, epoch)
 
     def write(self, outcome: Outcome) -> None:
         """Apply ``outcome`` to the local view at once and queue it for Redis (written behind
@@ -212,15 +217,44 @@ class RedisState:
     # -- reading -----------------------------------------------------------------------
 
     def _plan(self, query: StateQuery, now: float) -> ReadPlan | None:
-        view = self._view
-        if view.fresh(query, time.monotonic(), self._interval, now) or not self._link.may_try():
+        """The round trip to make, or None to answer from the view (fresh, or Redis down:
+        then it is tried again off the request path, once per backoff step)."""
+        view, link = self._view, self._link
+        if view.fresh(query, time.monotonic(), self._interval, now):
+            return None
+        if not link.up:
+            if link.may_try():
+                self._conns.load_later(link)
             return None
         with view.lock:
             return ReadPlan(self._keys, query, view, now)
 
+    def _answer(self, plan: ReadPlan, results: list[Any], epoch: int) -> StateSnapshot:
+        self._link.ok(epoch)
+        query, now = plan.query, plan.now
+        try:
+            taken, won = plan.apply(results, self._view, time.monotonic())
+        except Exception:  # an unreadable value in Redis: fail open on the view
+            if self._unreadable.due() is not None:
+                _log.error(
+                    "llmroute: Redis holds a value this version cannot read; answering from "
+                    "the local view",
+                    exc_info=True,
+                    extra={"event": "redis_read_unreadable"},
+                )
+            return self._snapshot(query, now, None, ())
+        return self._snapshot(query, now, taken, tuple(won))
+
     def _failed(self, error: BaseException, query: StateQuery, now: float) -> StateSnapshot:
-        self._conns.lost()
-        self._link.failed(error)
+        if isinstance(error, ResponseError):  # this read refused (WRONGTYPE, OOM): not down
+            if not isinstance(error, NoScriptError) and self._refused.due() is not None:
+                _log.error(
+                    "llmroute: Redis refused a read (%s); answering from the local view",
+                    error,
+                    extra={"event": "redis_read_refused"},
+                )
+        else:
+            self._link.failed(error)
         return self._snapshot(query, now, None, ())
 
     def _snapshot(
@@ -305,23 +339,21 @@ class RedisState:
         elif pin.action == "release" and held == target:
             view.put_pin(rule, pin.key, None, at)
 
-    def _send(self, item: tuple[Keys, Outcome, float, str]) -> None:
-        """Send one outcome (the write-behind thread): one round trip, and more only when a
-        health compare-and-set meets a concurrent change."""
+    def _send(self, item: tuple[Keys, Outcome, float, str], number: int) -> None:
+        """Send outcome ``number`` (the write-behind thread): one round trip, and more only
+        when a health compare-and-set meets a concurrent change. Sent again after a lost
+        reply, it is not applied twice (see ``write_commands``)."""
         keys, outcome, now, mode = item
-        commands, has_cas = write_commands(keys, outcome, now, mode, self._view)
+        once = (keys.writer(self._writer_id), str(number))
+        commands, has_cas = write_commands(keys, outcome, now, mode, self._view, once)
         if not commands:
             return
-        try:
-            results = self._conns.run(commands)
-            current = keys is self._keys
-            if current:
-                self._learn_pins(outcome, commands, results)
-            if has_cas:
-                self._settle_cas(keys, outcome, now, results[-1], current)
-        except Exception:
-            self._conns.lost()
-            raise
+        results = self._conns.run(commands)
+        current = keys is self._keys
+        if current:
+            self._learn_pins(outcome, commands, results)
+        if has_cas:
+            self._settle_cas(keys, outcome, now, results[-1], current, once)
 
     def _learn_pins(self, outcome: Outcome, commands: list[Any], results: list[Any]) -> None:
         pin = outcome.pin
@@ -333,7 +365,7 @@ class RedisState:
                     self._view.set_pin(outcome.rule, pin.key, result, time.monotonic())
 
     def _settle_cas(
-        self, keys: Keys, outcome: Outcome, now: float, answer: Any, current: bool
+        self, keys: Keys, outcome: Outcome, now: float, answer: Any, current: bool, once: Once
     ) -> None:
         sid = outcome.service.service_id
         for _ in range(_MAX_CAS_TRIES):
@@ -346,7 +378,7 @@ class RedisState:
             step = next_health(decode_health(entry), entry is not None, outcome, now)
             if step is None:
                 return
-            answer = self._conns.run([cas_command(keys, sid, entry, *step)])[0]
+            answer = self._conns.run([cas_command(keys, sid, entry, *step, once)])[0]
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"

@@ -9,24 +9,29 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from ._link import Link
+from ._link import Link, Throttle
 
 __all__ = ["Writer"]
 
 _IDLE_WAIT = 0.05
 
+#: How long :meth:`Writer.close` waits for the queue to empty.
+_CLOSE_WAIT = 1.0
+
 _log = logging.getLogger("llmroute.redis")
 
 
 class Writer:
-    """Sends queued items with ``send`` on one daemon thread, in order. While Redis is down
-    the items wait (the oldest are dropped past ``max_pending``) and are sent once the link
-    is back (``transient``: the errors that mean "down"; an item failing otherwise is logged
-    and dropped). :meth:`flush` waits for the queue to empty."""
+    """Sends queued items with ``send(item, number)`` on one daemon thread, in order; each
+    item is numbered once, when queued (increasing in the order sent: what makes a retried
+    write skippable). While Redis is down the items wait (the oldest are dropped past
+    ``max_pending``, logged once per outage) and are sent once the link is back
+    (``transient``: the errors that mean "down"; an item failing otherwise is logged, at
+    most once a minute, and dropped). :meth:`flush` waits for the queue to empty."""
 
     def __init__(
         self,
-        send: Callable[[Any], None],
+        send: Callable[[Any, int], None],
         link: Link,
         max_pending: int,
         transient: tuple[type[BaseException], ...] = (OSError,),
@@ -34,11 +39,14 @@ class Writer:
         self._send = send
         self._transient = transient
         self._link = link
-        self._items: deque[Any] = deque(maxlen=max_pending)
+        self._items: deque[tuple[int, Any]] = deque(maxlen=max_pending)
         self._cond = threading.Condition()
         self._busy = False
         self._closed = False
         self._thread: threading.Thread | None = None
+        self._number = 0
+        self._overflow = 0  # dropped past max_pending in this outage, not logged yet
+        self._refused = Throttle()
         self.dropped = 0
 
     @property
@@ -51,7 +59,16 @@ class Writer:
         with self._cond:
             if len(self._items) == self._items.maxlen:
                 self.dropped += 1
-            self._items.append(item)
+                self._overflow += 1
+                if self._overflow == 1:
+                    _log.warning(
+                        "llmroute: more than %d outcomes wait for Redis; the oldest are "
+                        "dropped (counted when it is back)",
+                        self._items.maxlen,
+                        extra={"event": "redis_outcomes_dropped"},
+                    )
+            self._number += 1
+            self._items.append((self._number, item))
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._run, name="llmroute-redis-writer", daemon=True
@@ -64,11 +81,22 @@ class Writer:
         with self._cond:
             return self._cond.wait_for(lambda: not self._items and not self._busy, timeout)
 
-    def close(self) -> None:
-        """Stop the thread after the item it is sending."""
+    def close(self, timeout: float = _CLOSE_WAIT) -> None:
+        """Send what is queued (waiting at most ``timeout`` seconds), then stop the thread;
+        what is still queued then is logged and discarded."""
+        sent = self._link.up and self.flush(timeout)
         with self._cond:
             self._closed = True
+            left = len(self._items)
+            self._items.clear()
             self._cond.notify_all()
+        if not sent and left:
+            self.dropped += left
+            _log.warning(
+                "llmroute: closing with %d outcomes not sent to Redis; they are dropped",
+                left,
+                extra={"event": "redis_outcomes_discarded", "count": left},
+            )
 
     def _run(self) -> None:
         while True:
@@ -77,31 +105,50 @@ class Writer:
                     self._cond.wait()
                 if self._closed:
                     return
-                item = self._items.popleft()
+                entry = self._items.popleft()
                 self._busy = True
+            sent = False
             try:
-                sent = self._link.may_try() and self._attempt(item)
+                sent = self._link.may_try() and self._attempt(*entry)
             finally:
                 with self._cond:
                     self._busy = False
-                    if not sent:
-                        self._items.appendleft(item)
+                    if not sent and not self._closed:
+                        self._items.appendleft(entry)
                         self._cond.wait(_IDLE_WAIT)
                     self._cond.notify_all()
 
-    def _attempt(self, item: Any) -> bool:
+    def _attempt(self, number: int, item: Any) -> bool:
+        epoch = self._link.epoch
         try:
-            self._send(item)
+            self._send(item, number)
         except self._transient as error:  # Redis unreachable or slow: keep it for later
             self._link.failed(error)
             return False
         except Exception:  # Redis refused this item (it would refuse it again): drop it
             self.dropped += 1
-            _log.error(
-                "llmroute: Redis refused an outcome; it is dropped",
-                exc_info=True,
-                extra={"event": "redis_write_refused"},
-            )
+            skipped = self._refused.due()
+            if skipped is not None:
+                _log.error(
+                    "llmroute: Redis refused an outcome; it is dropped (%d more since the "
+                    "last such line)",
+                    skipped,
+                    exc_info=True,
+                    extra={"event": "redis_write_refused", "count": skipped + 1},
+                )
             return True
-        self._link.ok()
+        self._link.ok(epoch)
+        self._report_overflow()
         return True
+
+    def _report_overflow(self) -> None:
+        if not self._overflow:
+            return
+        with self._cond:
+            count, self._overflow = self._overflow, 0
+        _log.warning(
+            "llmroute: %d outcomes were dropped while Redis was unreachable (max_pending %d)",
+            count,
+            self._items.maxlen,
+            extra={"event": "redis_outcomes_dropped", "count": count},
+        )
