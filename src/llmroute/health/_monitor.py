@@ -18,6 +18,7 @@ import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from types import MappingProxyType
+from typing import TypeVar
 
 from ..config import HealthConfig
 from ..failures import Failure, FailureKind, classify_error
@@ -30,6 +31,8 @@ from ._state import FRESH, Event, HealthState
 __all__ = ["HealthMonitor"]
 
 _log = logging.getLogger("llmroute.health")
+
+_Id = TypeVar("_Id", bound=str)
 
 #: How long a re-admission is remembered (for the pins' promotion hold).
 _RECOVERED_HORIZON = 3600.0
@@ -109,11 +112,11 @@ class HealthMonitor:
         """When each service re-admitted within the last hour was re-admitted (read-only)."""
         return self._recovered
 
-    def lease_probes(self, service_ids: Iterable[str], now: float) -> list[tuple[str, int]]:
+    def lease_probes(self, service_ids: Iterable[_Id], now: float) -> list[tuple[_Id, int]]:
         """Take the probe lease of every listed service that has a probe due; returns
         ``(service id, the ejection's sequence)`` for each lease taken (single flight: of
         concurrent callers, one gets each lease)."""
-        leased: list[tuple[str, int]] = []
+        leased: list[tuple[_Id, int]] = []
         with self._lock:
             for sid in service_ids:
                 state = self._unhealthy.get(sid)

@@ -96,11 +96,10 @@ class ServiceSelector:
             )
         elif monitor is not None or stats is not None or affinity is not None or tactic_state:
             raise TypeError("pass either state= or its in-memory parts, not both")
-        if not callable(getattr(state, "read", None)) and not callable(
-            getattr(state, "aread", None)
-        ):
+        if not any(callable(getattr(state, name, None)) for name in ("read", "aread")):
             raise TypeError(f"state must have read() or aread(), got {type(state).__name__}")
         self._state = state
+        self._sync_store = callable(getattr(state, "write", None))
         self._use_health = health is not False
         self._health_config = health_config
         self._probes = ProbeRunner(state, probe, self._clock)
@@ -367,7 +366,7 @@ class ServiceSelector:
 
     def write(self, outcome: Outcome) -> None:
         """One write of the state store; a store that raises is logged, never re-raised."""
-        if getattr(self._state, "write", None) is None:
+        if not self._sync_store:
             raise TypeError(f"{type(self._state).__name__} is async only: use arecord()")
         write_outcome(self._state, outcome)
 

@@ -55,10 +55,8 @@ class InMemoryState:
         unhealthy, seq = self.health.unhealthy()
         probes: tuple[tuple[ServiceID, int], ...] = ()
         if query.lease_probes and unhealthy:
-            due = [ServiceID.parse(sid) for sid in unhealthy if sid in query.services]
-            probes = tuple(
-                (ServiceID.parse(sid), lease) for sid, lease in self.health.lease_probes(due, now)
-            )
+            due = [sid for sid in query.services if sid in unhealthy]  # the query's ServiceIDs
+            probes = tuple(self.health.lease_probes(due, now))
         rule = query.rule
         return StateSnapshot(
             now=now,
