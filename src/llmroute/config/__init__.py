@@ -11,6 +11,7 @@ compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them
 
 from ._base import config_error
 from ._glob import compile_glob, glob_to_regex
+from ._load import load_config
 from ._ops import (
     CONTENT_TYPES,
     OPERATIONS,
@@ -21,11 +22,13 @@ from ._ops import (
     compile_op,
 )
 from ._provider import REVEAL_SECRETS, OAuthDetail, Provider
-from ._routing import HealthConfig, RoutingConfig, index_providers, load_config
-from ._rule import Rule, SmartOp, SmartOpMeta, SmartRouting
-from ._service import Service, ServiceID
+from ._routing import HealthConfig, RoutingConfig, index_providers
+from ._rule import LEGACY_AFFINITY_SECONDS, Rule, SmartOp, SmartOpMeta, SmartRouting
+from ._scenario import ScenarioConfig, ScenarioFlags
+from ._service import DEFAULT_TIME_WINDOW, Service, ServiceID
 from ._tactic import (
     TACTIC_PARAMS,
+    TINGLY_TACTIC_TYPES,
     AdaptiveParams,
     CapacityBasedParams,
     HybridParams,
@@ -45,8 +48,10 @@ __all__ = [
     "AdaptiveParams",
     "CONTENT_TYPES",
     "CapacityBasedParams",
+    "DEFAULT_TIME_WINDOW",
     "HealthConfig",
     "HybridParams",
+    "LEGACY_AFFINITY_SECONDS",
     "LatencyBasedParams",
     "LeastBusyParams",
     "LeastLatencyParams",
@@ -60,6 +65,8 @@ __all__ = [
     "RoundRobinParams",
     "RoutingConfig",
     "Rule",
+    "ScenarioConfig",
+    "ScenarioFlags",
     "Service",
     "ServiceID",
     "SmartOp",
@@ -68,6 +75,7 @@ __all__ = [
     "SmartRouting",
     "SpeedBasedParams",
     "TACTIC_PARAMS",
+    "TINGLY_TACTIC_TYPES",
     "Tactic",
     "TacticName",
     "TacticParams",

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from ._base import ConfigModel, invalid
+from ._bounds import Timeout
 
 #: Pass as ``context`` to ``model_dump``/``model_dump_json`` to write secrets in clear text:
 #: ``config.model_dump_json(context=REVEAL_SECRETS)``. Without it they dump as ``**********``.
@@ -108,7 +109,7 @@ class Provider(ConfigModel):
     no_key_required: bool = False
     enabled: bool = True
     proxy_url: str = ""
-    timeout: int = Field(default=1800, gt=0)
+    timeout: Timeout = 1800
     tags: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     last_updated: str = ""
