@@ -21,10 +21,11 @@ from ._ops import (
     ValueType,
     compile_op,
 )
-from ._provider import REVEAL_SECRETS, OAuthDetail, Provider
+from ._provider import OAuthDetail, Provider
 from ._routing import HealthConfig, RoutingConfig, index_providers
 from ._rule import LEGACY_AFFINITY_SECONDS, Rule, SmartOp, SmartOpMeta, SmartRouting
 from ._scenario import ScenarioConfig, ScenarioFlags
+from ._secret import REVEAL_SECRETS, EnvSecret
 from ._service import DEFAULT_TIME_WINDOW, Service, ServiceID
 from ._tactic import (
     TACTIC_PARAMS,
@@ -49,6 +50,7 @@ __all__ = [
     "CONTENT_TYPES",
     "CapacityBasedParams",
     "DEFAULT_TIME_WINDOW",
+    "EnvSecret",
     "HealthConfig",
     "HybridParams",
     "LEGACY_AFFINITY_SECONDS",
