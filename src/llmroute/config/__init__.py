@@ -4,12 +4,36 @@ All are frozen pydantic v2 models that reject unknown keys; invalid input raises
 :class:`llmroute.ConfigError` whose message names the path in the document. The JSON shape
 follows the tingly-box rule format (snake_case keys).
 
+The ``MAX_*`` constants are the upper bounds of the document's numbers (the README's
+configuration reference lists them); a number past its bound is a ConfigError at load.
+
 The smart-routing op registry lives here too: :data:`OPERATIONS` lists every valid
 (position, operation) pair, and :func:`compile_op` turns one op into a matcher (the models
 compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them).
 """
 
 from ._base import config_error
+from ._bounds import (
+    MAX_DECAY_SECONDS,
+    MAX_ERROR_THRESHOLD,
+    MAX_LATENCY_MS,
+    MAX_MAX_RECOVERY_SECONDS,
+    MAX_MODEL_CAPACITY,
+    MAX_PATTERN_DEPTH,
+    MAX_RECOVERY_SECONDS,
+    MAX_REQUEST_THRESHOLD,
+    MAX_SAMPLES,
+    MAX_SCORE_WEIGHT,
+    MAX_SERVICE_INDEX,
+    MAX_SESSION_AFFINITY,
+    MAX_SPEED_TPS,
+    MAX_TIME_WINDOW,
+    MAX_TIMEOUT,
+    MAX_TOKEN_FIGURE,
+    MAX_TOKEN_OP,
+    MAX_WEIGHT,
+)
+from ._document import MAX_DEPTH, MAX_NUMBER, MAX_VALUES
 from ._glob import compile_glob, glob_to_regex
 from ._load import load_config
 from ._ops import (
@@ -57,6 +81,27 @@ __all__ = [
     "LatencyBasedParams",
     "LeastBusyParams",
     "LeastLatencyParams",
+    "MAX_DECAY_SECONDS",
+    "MAX_DEPTH",
+    "MAX_ERROR_THRESHOLD",
+    "MAX_LATENCY_MS",
+    "MAX_MAX_RECOVERY_SECONDS",
+    "MAX_MODEL_CAPACITY",
+    "MAX_NUMBER",
+    "MAX_PATTERN_DEPTH",
+    "MAX_RECOVERY_SECONDS",
+    "MAX_REQUEST_THRESHOLD",
+    "MAX_SAMPLES",
+    "MAX_SCORE_WEIGHT",
+    "MAX_SERVICE_INDEX",
+    "MAX_SESSION_AFFINITY",
+    "MAX_SPEED_TPS",
+    "MAX_TIMEOUT",
+    "MAX_TIME_WINDOW",
+    "MAX_TOKEN_FIGURE",
+    "MAX_TOKEN_OP",
+    "MAX_VALUES",
+    "MAX_WEIGHT",
     "Matcher",
     "OAuthDetail",
     "OPERATIONS",
