@@ -222,8 +222,8 @@ def config_doc(rules: list[dict[str, Any]], providers: list[dict[str, Any]] | No
             "rules[0].uuid: must be a valid string",
         ),
         (
-            config_doc([rule_doc(services=[{"provider": "p", "model": "m", "time_window": 0}])]),
-            "rules[0].services[0].time_window: must be > 0",
+            config_doc([rule_doc(services=[{"provider": "p", "model": "m", "time_window": -1}])]),
+            "rules[0].services[0].time_window: must be >= 0",
         ),
         (
             {"rules": [rule_doc(colour="blue")]},

@@ -4,13 +4,38 @@ All are frozen pydantic v2 models that reject unknown keys; invalid input raises
 :class:`llmroute.ConfigError` whose message names the path in the document. The JSON shape
 follows the tingly-box rule format (snake_case keys).
 
+The ``MAX_*`` constants are the upper bounds of the document's numbers (the README's
+configuration reference lists them); a number past its bound is a ConfigError at load.
+
 The smart-routing op registry lives here too: :data:`OPERATIONS` lists every valid
 (position, operation) pair, and :func:`compile_op` turns one op into a matcher (the models
 compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them).
 """
 
 from ._base import config_error
+from ._bounds import (
+    MAX_DECAY_SECONDS,
+    MAX_ERROR_THRESHOLD,
+    MAX_LATENCY_MS,
+    MAX_MAX_RECOVERY_SECONDS,
+    MAX_MODEL_CAPACITY,
+    MAX_PATTERN_DEPTH,
+    MAX_RECOVERY_SECONDS,
+    MAX_REQUEST_THRESHOLD,
+    MAX_SAMPLES,
+    MAX_SCORE_WEIGHT,
+    MAX_SERVICE_INDEX,
+    MAX_SESSION_AFFINITY,
+    MAX_SPEED_TPS,
+    MAX_TIME_WINDOW,
+    MAX_TIMEOUT,
+    MAX_TOKEN_FIGURE,
+    MAX_TOKEN_OP,
+    MAX_WEIGHT,
+)
+from ._document import MAX_DEPTH, MAX_NUMBER, MAX_VALUES
 from ._glob import compile_glob, glob_to_regex
+from ._load import load_config
 from ._ops import (
     CONTENT_TYPES,
     OPERATIONS,
@@ -20,12 +45,15 @@ from ._ops import (
     ValueType,
     compile_op,
 )
-from ._provider import REVEAL_SECRETS, OAuthDetail, Provider
-from ._routing import HealthConfig, RoutingConfig, index_providers, load_config
-from ._rule import Rule, SmartOp, SmartOpMeta, SmartRouting
-from ._service import Service, ServiceID
+from ._provider import OAuthDetail, Provider
+from ._routing import HealthConfig, RoutingConfig, index_providers
+from ._rule import LEGACY_AFFINITY_SECONDS, Rule, SmartOp, SmartOpMeta, SmartRouting
+from ._scenario import ScenarioConfig, ScenarioFlags
+from ._secret import REVEAL_SECRETS, EnvSecret
+from ._service import DEFAULT_TIME_WINDOW, Service, ServiceID
 from ._tactic import (
     TACTIC_PARAMS,
+    TINGLY_TACTIC_TYPES,
     AdaptiveParams,
     CapacityBasedParams,
     HybridParams,
@@ -45,11 +73,35 @@ __all__ = [
     "AdaptiveParams",
     "CONTENT_TYPES",
     "CapacityBasedParams",
+    "DEFAULT_TIME_WINDOW",
+    "EnvSecret",
     "HealthConfig",
     "HybridParams",
+    "LEGACY_AFFINITY_SECONDS",
     "LatencyBasedParams",
     "LeastBusyParams",
     "LeastLatencyParams",
+    "MAX_DECAY_SECONDS",
+    "MAX_DEPTH",
+    "MAX_ERROR_THRESHOLD",
+    "MAX_LATENCY_MS",
+    "MAX_MAX_RECOVERY_SECONDS",
+    "MAX_MODEL_CAPACITY",
+    "MAX_NUMBER",
+    "MAX_PATTERN_DEPTH",
+    "MAX_RECOVERY_SECONDS",
+    "MAX_REQUEST_THRESHOLD",
+    "MAX_SAMPLES",
+    "MAX_SCORE_WEIGHT",
+    "MAX_SERVICE_INDEX",
+    "MAX_SESSION_AFFINITY",
+    "MAX_SPEED_TPS",
+    "MAX_TIMEOUT",
+    "MAX_TIME_WINDOW",
+    "MAX_TOKEN_FIGURE",
+    "MAX_TOKEN_OP",
+    "MAX_VALUES",
+    "MAX_WEIGHT",
     "Matcher",
     "OAuthDetail",
     "OPERATIONS",
@@ -60,6 +112,8 @@ __all__ = [
     "RoundRobinParams",
     "RoutingConfig",
     "Rule",
+    "ScenarioConfig",
+    "ScenarioFlags",
     "Service",
     "ServiceID",
     "SmartOp",
@@ -68,6 +122,7 @@ __all__ = [
     "SmartRouting",
     "SpeedBasedParams",
     "TACTIC_PARAMS",
+    "TINGLY_TACTIC_TYPES",
     "Tactic",
     "TacticName",
     "TacticParams",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from ._bounds import MAX_PATTERN_DEPTH
+
 
 def glob_to_regex(pattern: str) -> str:
     """Translate a glob into the source of an anchored regular expression.
@@ -12,7 +14,8 @@ def glob_to_regex(pattern: str) -> str:
     ``[abc]`` / ``[a-z]`` one of a set (``[!x]`` one not in it; a ``]`` right after ``[``
     or ``[!`` is literal), ``{a,b}`` one of the alternatives (nesting allowed) and ``\\``
     makes the next character literal. Everything else matches itself, case-sensitively.
-    Raises ``ValueError`` for an unterminated ``[`` or ``{``, or a trailing ``\\``.
+    Raises ``ValueError`` for an unterminated ``[`` or ``{``, a trailing ``\\``, or ``{``
+    nested more than ``MAX_PATTERN_DEPTH`` (50) deep.
     """
     out: list[str] = []
     opened: list[int] = []  # positions of the '{' still open
@@ -32,6 +35,8 @@ def glob_to_regex(pattern: str) -> str:
         elif char == "[":
             i = _char_class(pattern, i, out)
         elif char == "{":
+            if len(opened) == MAX_PATTERN_DEPTH:
+                raise ValueError(f"'{{' alternatives nest more than {MAX_PATTERN_DEPTH} deep")
             opened.append(i - 1)
             out.append("(?:")
         elif char == "," and opened:
@@ -84,3 +89,5 @@ def compile_glob(pattern: str) -> re.Pattern[str]:
         return re.compile(source)
     except re.error as exc:
         raise ValueError(exc.msg) from None
+    except (RecursionError, OverflowError) as exc:
+        raise ValueError(str(exc)) from None

@@ -55,7 +55,7 @@ def required_literals(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     parser = _Parser(pattern.pattern)
     try:
         literals = parser.alternation()
-    except _Unsupported:
+    except (_Unsupported, RecursionError):  # a prefilter is an optimisation: go without
         return None
     if parser.pos != len(parser.text):  # a stray ")": re would not have compiled it
         return None

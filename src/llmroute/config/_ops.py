@@ -17,6 +17,8 @@ from typing import Literal
 
 from ..errors import ConfigError
 from ..request import RequestContext
+from ._bounds import MAX_PATTERN_DEPTH, MAX_TOKEN_OP
+from ._document import short_repr
 from ._find import Needle, occurs
 from ._glob import compile_glob
 from ._literals import required_literals
@@ -109,10 +111,7 @@ def compile_op(position: str, operation: str, value: str) -> Matcher:
     parsed = _parse_value(spec, value)
     if spec.value_type == "string":
         if operation == "regex":
-            try:
-                parsed = re.compile(value)
-            except re.error as exc:
-                raise _problem("value", f"value {value!r} is not a valid regex: {exc}") from None
+            parsed = _compile_regex(value)
             literals = required_literals(parsed)
             if literals:  # a text holding none of them cannot match: skip its search
                 needles = tuple(Needle(literal) for literal in literals)
@@ -121,12 +120,55 @@ def compile_op(position: str, operation: str, value: str) -> Matcher:
             try:
                 parsed = compile_glob(value)
             except ValueError as exc:
-                raise _problem("value", f"value {value!r} is not a valid glob: {exc}") from None
+                shown = short_repr(value)
+                raise _problem("value", f"value {shown} is not a valid glob: {exc}") from None
         elif operation == "contains" and position in _LONG_TEXTS:
             if "\n" in value and position in _EACH:
                 return partial(_EACH[position], Needle(value))
             parsed = Needle(value)
     return partial(_MATCHERS[position, operation], parsed)
+
+
+def _compile_regex(value: str) -> re.Pattern[str]:
+    """``re.compile(value)``, with every way it can fail (a nesting too deep for its
+    recursive parser, a repeat count past its limit) as the op's problem."""
+    shown = short_repr(value)
+    depth = _group_depth(value)
+    if depth > MAX_PATTERN_DEPTH:
+        raise _problem(
+            "value",
+            f"value {shown} nests groups {depth} deep; at most {MAX_PATTERN_DEPTH} are allowed",
+        )
+    try:
+        return re.compile(value)
+    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+        raise _problem("value", f"value {shown} is not a valid regex: {exc}") from None
+
+
+def _group_depth(pattern: str) -> int:
+    """The deepest nesting of ``(`` in a regex (escapes and ``[...]`` classes skipped)."""
+    depth = deepest = 0
+    i, n = 0, len(pattern)
+    in_class = False
+    while i < n:
+        char = pattern[i]
+        if char == "\\":
+            i += 2
+            continue
+        if in_class:
+            in_class = char != "]"
+        elif char == "[":
+            in_class = True
+            if pattern.startswith("]", i + 1) or pattern.startswith("^]", i + 1):
+                i += 2 if pattern[i + 1] == "]" else 3
+                continue
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest
 
 
 def _problem(field: str, message: str) -> ConfigError:
@@ -139,24 +181,31 @@ def _parse_value(spec: SmartOpSpec, value: str) -> object:
         if not value:
             raise _problem("value", "value cannot be empty")
         if spec.choices and value not in spec.choices:
-            raise _problem("value", f"value {value!r} is not one of: {', '.join(spec.choices)}")
+            raise _problem(
+                "value", f"value {short_repr(value)} is not one of: {', '.join(spec.choices)}"
+            )
         return value
     text = value.strip()
     if kind == "int":
         if not _INT.fullmatch(text):
-            raise _problem("value", f"value {value!r} is not an int")
+            raise _problem("value", f"value {short_repr(value)} is not an int")
+        digits = text.lstrip("+-").lstrip("0")
+        if len(digits) > len(str(MAX_TOKEN_OP)) or int(digits or 0) > MAX_TOKEN_OP:
+            raise _problem(
+                "value", f"value {short_repr(value)} is out of range (at most {MAX_TOKEN_OP:,})"
+            )
         return int(text)
     if kind == "bool":
         flag = _BOOLS.get(text.lower())
         if flag is None:
-            raise _problem("value", f"value {value!r} is not a bool (true or false)")
+            raise _problem("value", f"value {short_repr(value)} is not a bool (true or false)")
         return flag
     try:
         number = float(text)
     except ValueError:
         number = math.nan
     if not math.isfinite(number):
-        raise _problem("value", f"value {value!r} is not a float")
+        raise _problem("value", f"value {short_repr(value)} is not a float")
     return number
 
 

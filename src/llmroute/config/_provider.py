@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from datetime import datetime, timezone
@@ -18,36 +17,8 @@ from pydantic import (
 )
 
 from ._base import ConfigModel, invalid
-
-#: Pass as ``context`` to ``model_dump``/``model_dump_json`` to write secrets in clear text:
-#: ``config.model_dump_json(context=REVEAL_SECRETS)``. Without it they dump as ``**********``.
-REVEAL_SECRETS: dict[str, bool] = {"reveal_secrets": True}
-
-_MASK = "**********"
-
-
-# The password of a URL's user info: ``scheme://user:PASSWORD@host``.
-_URL_PASSWORD = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://[^:/@]*:)([^@/]*)(@)")
-
-
-def mask_url(url: str) -> str:
-    """``url`` with the password of its user info (``scheme://user:pass@host``) masked."""
-    return _URL_PASSWORD.sub(rf"\g<1>{_MASK}\g<3>", url, count=1)
-
-
-def _reveals(info: FieldSerializationInfo) -> bool:
-    context = info.context
-    return isinstance(context, dict) and bool(context.get("reveal_secrets"))
-
-
-def _dump_secret(value: SecretStr | None, info: FieldSerializationInfo) -> Any:
-    if value is None:
-        return None
-    if _reveals(info):
-        return value.get_secret_value()
-    if info.mode_is_json():
-        return _MASK if value.get_secret_value() else ""
-    return value
+from ._bounds import Timeout
+from ._secret import SecretField, dump_secret, mask_url, reveals
 
 
 class OAuthDetail(ConfigModel):
@@ -56,10 +27,10 @@ class OAuthDetail(ConfigModel):
     ``expires_at`` is an RFC 3339 timestamp (timezone-aware; a naive one is read as UTC).
     """
 
-    access_token: SecretStr = SecretStr("")
+    access_token: SecretField = SecretStr("")
     provider_type: str = ""
     user_id: str = ""
-    refresh_token: SecretStr = SecretStr("")
+    refresh_token: SecretField = SecretStr("")
     expires_at: datetime | None = None
     extra_fields: dict[str, Any] = Field(default_factory=dict)
 
@@ -77,7 +48,7 @@ class OAuthDetail(ConfigModel):
 
     @field_serializer("access_token", "refresh_token")
     def _secret(self, value: SecretStr, info: FieldSerializationInfo) -> Any:
-        return _dump_secret(value, info)
+        return dump_secret(value, info)
 
     def is_expired(self, now: float | None = None, *, leeway: float = 0.0) -> bool:
         """True when ``expires_at`` is at or before ``now + leeway`` (epoch seconds).
@@ -96,19 +67,22 @@ class Provider(ConfigModel):
     ``uuid`` or ``name`` is what a :class:`Service` names as its ``provider``. ``timeout`` is
     in seconds. ``token`` (and the OAuth tokens) are secrets: they never appear in ``repr``,
     ``str`` or a dump unless the dump is given ``context=REVEAL_SECRETS``; read the one to
-    send with :meth:`access_token`. A password in the user info of ``api_base`` or
-    ``proxy_url`` (``http://user:pass@proxy:3128``) is masked the same way.
+    send with :meth:`access_token`. A secret field may name an environment variable
+    instead, ``${OPENAI_API_KEY}`` or ``os.environ/OPENAI_API_KEY``: it is read at load (a
+    missing one is a :class:`ConfigError`) and dumps write the reference back. Credentials
+    in the user info of ``api_base`` or ``proxy_url`` (``http://user:pass@proxy:3128``,
+    with or without a scheme) are masked in ``repr`` and dumps the same way.
     """
 
     uuid: str = ""
     name: str = Field(min_length=1)
     api_base: str = ""
     api_style: Literal["openai", "anthropic"] = "openai"
-    token: SecretStr = SecretStr("")
+    token: SecretField = SecretStr("")
     no_key_required: bool = False
     enabled: bool = True
     proxy_url: str = ""
-    timeout: int = Field(default=1800, gt=0)
+    timeout: Timeout = 1800
     tags: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     last_updated: str = ""
@@ -137,11 +111,11 @@ class Provider(ConfigModel):
 
     @field_serializer("token")
     def _secret(self, value: SecretStr, info: FieldSerializationInfo) -> Any:
-        return _dump_secret(value, info)
+        return dump_secret(value, info)
 
     @field_serializer("api_base", "proxy_url")
     def _url(self, value: str, info: FieldSerializationInfo) -> str:
-        return value if _reveals(info) else mask_url(value)
+        return value if reveals(info) else mask_url(value)
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         for name, value in super().__repr_args__():

@@ -1,19 +1,21 @@
-"""The whole routing document: providers, rules and health settings; and loading it."""
+"""The whole routing document: providers, rules, health settings and scenarios."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from ..errors import ConfigError
-from ._base import ConfigModel, config_error, invalid
+from ._base import ConfigModel, invalid
+from ._bounds import ErrorThreshold, HoldSeconds, MaxRecoverySeconds, RecoverySeconds
 from ._provider import Provider
 from ._rule import Rule
+from ._scenario import ScenarioConfig
+from ._service import Service
+
+_Problems = list[tuple[tuple[int | str, ...], str]]
 
 
 class HealthConfig(ConfigModel):
@@ -27,11 +29,11 @@ class HealthConfig(ConfigModel):
     would choose once that one has been healthy for ``promotion_hold_seconds``.
     """
 
-    consecutive_error_threshold: int = Field(default=3, ge=1)
-    recovery_timeout_seconds: float = Field(default=60.0, gt=0)
-    max_recovery_timeout_seconds: float = Field(default=600.0, gt=0)
+    consecutive_error_threshold: ErrorThreshold = 3
+    recovery_timeout_seconds: RecoverySeconds = 60.0
+    max_recovery_timeout_seconds: MaxRecoverySeconds = 600.0
     probe_enabled: bool = False
-    promotion_hold_seconds: float = Field(default=60.0, ge=0)
+    promotion_hold_seconds: HoldSeconds = 60.0
 
     @model_validator(mode="after")
     def _max_covers_base(self) -> HealthConfig:
@@ -44,21 +46,25 @@ class HealthConfig(ConfigModel):
 
 
 class RoutingConfig(ConfigModel):
-    """Providers, rules and health settings, validated together.
+    """Providers, rules, health settings and scenarios, validated together.
 
     Beyond each model's own checks: rule uuids are unique, provider names and uuids are
-    unique, and when providers are given every service names one of them.
+    unique, scenario names are unique, when providers are given every service names one of
+    them, and every active rule has a usable service (an active one whose provider, when
+    providers are given, is enabled; a rule with ``smart_enabled`` may have it in a
+    smart-routing block). A rule with nothing usable must say ``active: false``.
     """
 
     providers: tuple[Provider, ...] = ()
     rules: tuple[Rule, ...] = ()
     health: HealthConfig = Field(default_factory=HealthConfig)
+    scenarios: tuple[ScenarioConfig, ...] = ()
 
     @model_validator(mode="before")
     @classmethod
     def _nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in ("providers", "rules"):
+            for key in ("providers", "rules", "scenarios"):
                 if key in data and data[key] is None:
                     data = {**data, key: ()}
         return data
@@ -100,6 +106,15 @@ class RoutingConfig(ConfigModel):
                                 ("rules", i, "smart_routing", b, "services", j, "provider"),
                                 f"unknown provider {service.provider!r}",
                             )
+        errors.extend(_unusable_rules(self.rules, self.providers))
+        seen_scenarios: dict[str, int] = {}
+        for i, entry in enumerate(self.scenarios):
+            first = seen_scenarios.setdefault(entry.scenario, i)
+            if first != i:
+                problem(
+                    ("scenarios", i, "scenario"),
+                    f"duplicate scenario {entry.scenario!r} (scenarios[{first}])",
+                )
         if errors:
             raise invalid(type(self).__name__, errors)
         return self
@@ -126,6 +141,19 @@ class RoutingConfig(ConfigModel):
         """The rule whose uuid is ``key`` or, failing that, whose ``request_model`` is; or None."""
         return self._rules_by_key.get(key)
 
+    def scenario(self, name: str) -> ScenarioConfig:
+        """The ``scenarios:`` entry for ``name``, or a default one (no flags set, so its
+        :meth:`~ScenarioConfig.default_flags` are ``unified``) when there is none."""
+        for entry in self.scenarios:
+            if entry.scenario == name:
+                return entry
+        return ScenarioConfig(scenario=name)
+
+    def scenario_flag(self, name: str, flag: str) -> bool:
+        """Whether the scenario ``name`` has ``flag`` on: one of its (default) flags, another
+        flag it carries, or a boolean in its ``extensions`` (see :meth:`ScenarioConfig.flag`)."""
+        return self.scenario(name).flag(flag)
+
 
 def index_providers(providers: Iterable[Provider]) -> dict[str, Provider]:
     """Providers by name and by uuid, the two ways a service may name its provider (the first
@@ -138,49 +166,35 @@ def index_providers(providers: Iterable[Provider]) -> dict[str, Provider]:
     return index
 
 
-def load_config(path: str | Path) -> RoutingConfig:
-    """Read a :class:`RoutingConfig` from a ``.json``, ``.yaml`` or ``.yml`` file.
+def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) -> _Problems:
+    """A problem for each active rule without a service the selector could route to."""
+    enabled = index_providers(providers)
+    problems: _Problems = []
 
-    Raises :class:`ConfigError` (naming the file and the path inside it) for content that
-    does not parse or validate, or when YAML is asked for without PyYAML installed;
-    ``OSError`` when the file cannot be read.
-    """
-    file = Path(path)
-    suffix = file.suffix.lower()
-    if suffix not in (".json", ".yaml", ".yml"):
-        raise ConfigError(
-            f"unsupported config file type {file.suffix!r}: use .json, .yaml or .yml",
-            source=str(file),
+    def usable(service: Service) -> bool:
+        if not service.active:
+            return False
+        if not providers:  # nothing to check against: the selector takes them as they are
+            return True
+        provider = enabled.get(service.provider)
+        return provider is not None and provider.enabled
+
+    for i, rule in enumerate(rules):
+        if not rule.active:
+            continue
+        services = list(rule.services)
+        if rule.smart_enabled:
+            services += [s for block in rule.smart_routing for s in block.services]
+        if any(usable(s) for s in services):
+            continue
+        if not services:
+            why = "it has no services"
+        elif not any(s.active for s in services):
+            why = "none of its services is active"
+        else:
+            names = sorted({s.provider for s in services if s.active})
+            why = f"the providers of its services are disabled ({', '.join(names)})"
+        problems.append(
+            (("rules", i, "services"), f"no usable service: {why}; set active: false to keep it")
         )
-    text = file.read_text(encoding="utf-8")
-    data = _parse_yaml(text, str(file)) if suffix != ".json" else _parse_json(text, str(file))
-    try:
-        config: RoutingConfig = RoutingConfig.__pydantic_validator__.validate_python(data)
-    except ValidationError as exc:
-        raise config_error(exc, source=str(file)) from None
-    return config
-
-
-def _parse_json(text: str, source: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source
-        ) from None
-
-
-def _parse_yaml(text: str, source: str) -> Any:
-    try:
-        import yaml
-    except ImportError:
-        raise ConfigError(
-            "reading YAML needs PyYAML: pip install 'llmroute[yaml]'", source=source
-        ) from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"invalid YAML{where}: {reason}", source=source) from None
+    return problems

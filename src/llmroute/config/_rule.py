@@ -11,6 +11,8 @@ from typing_extensions import Self
 
 from ..errors import ConfigError
 from ._base import ConfigModel, invalid
+from ._bounds import AffinitySeconds, ServiceIndex
+from ._document import short_repr
 from ._ops import compile_op
 from ._service import Service
 from ._tactic import Tactic
@@ -121,6 +123,10 @@ class SmartRouting(ConfigModel):
         return self
 
 
+#: The lock time of tingly-box's legacy ``smart_affinity: true``, in seconds (two hours).
+LEGACY_AFFINITY_SECONDS = 7200
+
+
 class Rule(_Cached):
     """A route: the services that may serve requests for it and how to choose among them.
 
@@ -128,7 +134,11 @@ class Rule(_Cached):
     service it landed on; ``affinity_scope`` says whether that lock is per rule (``global``)
     or per rule and matched smart-routing block (``smart_rule``). ``flags`` keeps the other
     per-rule flags of a tingly-box document (routing does not read them); a
-    ``flags.session_affinity`` there is read as ``session_affinity``.
+    ``flags.session_affinity`` there is read as ``session_affinity``. tingly-box's legacy
+    ``smart_affinity: true`` (on the rule or in its ``flags``) means a two-hour lock
+    (:data:`LEGACY_AFFINITY_SECONDS`) when ``session_affinity`` is not given.
+    ``current_service_index`` is the seed's ``Rule.CurrentServiceIndex``, kept for round
+    trips.
     """
 
     uuid: str = Field(min_length=1)
@@ -137,11 +147,13 @@ class Rule(_Cached):
     response_model: str = ""
     description: str = ""
     services: tuple[Service, ...] = ()
+    current_service_index: ServiceIndex = 0
     lb_tactic: Tactic = Field(default_factory=Tactic)
     active: bool = True
     smart_enabled: bool = False
     smart_routing: tuple[SmartRouting, ...] = ()
-    session_affinity: int = Field(default=0, ge=0)
+    session_affinity: AffinitySeconds = 0
+    smart_affinity: bool = False
     affinity_scope: Literal["global", "smart_rule"] = "global"
     flags: dict[str, Any] = Field(default_factory=dict)
 
@@ -150,19 +162,7 @@ class Rule(_Cached):
     def _lift_flags(cls, data: Any) -> Any:
         if not isinstance(data, dict):
             return data
-        flags = data.get("flags")
-        if isinstance(flags, dict) and "session_affinity" in flags:
-            data = dict(data)
-            rest = dict(flags)
-            lifted = rest.pop("session_affinity")
-            if "session_affinity" not in data:
-                data["session_affinity"] = lifted
-            elif data["session_affinity"] != lifted:
-                raise ValueError(
-                    "session_affinity and flags.session_affinity disagree "
-                    f"({data['session_affinity']!r} vs {lifted!r}); keep one"
-                )
-            data["flags"] = rest
+        data = _lift_session_affinity(data)
         for key in ("services", "smart_routing"):
             if key in data and data[key] is None:
                 data = {**data, key: ()}
@@ -170,7 +170,7 @@ class Rule(_Cached):
             data = {**data, "lb_tactic": {}}
         if data.get("flags", {}) is None:
             data = {**data, "flags": {}}
-        return data
+        return _legacy_affinity(data)
 
     @field_validator("scenario")
     @classmethod
@@ -191,3 +191,42 @@ class Rule(_Cached):
     def affinity_enabled(self) -> bool:
         """True when the rule keeps sessions on the service they landed on."""
         return self.session_affinity > 0
+
+
+def _lift_session_affinity(data: dict[str, Any]) -> dict[str, Any]:
+    """``flags.session_affinity`` moved to ``session_affinity`` (they must agree if both)."""
+    flags = data.get("flags")
+    if not (isinstance(flags, dict) and "session_affinity" in flags):
+        return data
+    data = dict(data)
+    rest = dict(flags)
+    lifted = rest.pop("session_affinity")
+    if "session_affinity" not in data:
+        data["session_affinity"] = lifted
+    elif data["session_affinity"] != lifted:
+        raise ValueError(
+            "session_affinity and flags.session_affinity disagree "
+            f"({short_repr(data['session_affinity'])} vs {short_repr(lifted)}); keep one"
+        )
+    data["flags"] = rest
+    return data
+
+
+def _legacy_affinity(data: dict[str, Any]) -> dict[str, Any]:
+    """tingly-box's ``smart_affinity: true`` (on the rule or in its flags) as a two-hour
+    ``session_affinity`` when none is given; an explicit 0 beside it is a contradiction."""
+    flags = data.get("flags")
+    in_flags = flags.get("smart_affinity", False) if isinstance(flags, dict) else False
+    if not isinstance(in_flags, bool):
+        raise invalid("Rule", [(("flags", "smart_affinity"), "must be true or false")])
+    if not (in_flags or data.get("smart_affinity") is True):
+        return data
+    given = data.get("session_affinity")
+    if given is None:
+        return {**data, "session_affinity": LEGACY_AFFINITY_SECONDS}
+    if given == 0 and not isinstance(given, bool):
+        raise ValueError(
+            "smart_affinity is true but session_affinity is 0 (off); keep one "
+            f"(smart_affinity alone means {LEGACY_AFFINITY_SECONDS} seconds)"
+        )
+    return data

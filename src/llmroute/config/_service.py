@@ -7,6 +7,10 @@ from functools import cached_property
 from pydantic import Field, field_validator
 
 from ._base import ConfigModel
+from ._bounds import Capacity, TimeWindow, Weight
+
+#: The usage window of a service whose ``time_window`` is 0 or unset, in seconds.
+DEFAULT_TIME_WINDOW = 300
 
 
 class ServiceID(str):
@@ -57,15 +61,21 @@ class Service(ConfigModel):
     ``provider`` is a provider's uuid or name. ``weight`` steers weighted tactics (0 means
     "never, unless every weight is 0"); ``time_window`` is the length in seconds of the usage
     window the token-based tactics read; ``model_capacity`` is the number of concurrent
-    sessions the model should carry (capacity-based tactic).
+    sessions the model should carry (capacity-based tactic). A ``time_window`` of 0 (what
+    tingly-box's UI writes for "not set") means the default, 300 seconds, and is read as 300.
     """
 
     provider: str = Field(min_length=1)
     model: str = Field(min_length=1)
-    weight: int = Field(default=1, ge=0)
+    weight: Weight = 1
     active: bool = True
-    time_window: int = Field(default=300, gt=0)
-    model_capacity: int | None = Field(default=None, gt=0)
+    time_window: TimeWindow = DEFAULT_TIME_WINDOW
+    model_capacity: Capacity | None = None
+
+    @field_validator("time_window")
+    @classmethod
+    def _zero_is_default(cls, value: int) -> int:
+        return value or DEFAULT_TIME_WINDOW
 
     @field_validator("provider")
     @classmethod

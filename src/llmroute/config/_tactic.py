@@ -6,7 +6,7 @@ missing params take their defaults and unknown or mistyped ones fail at load.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     Field,
@@ -19,6 +19,17 @@ from pydantic import (
 )
 
 from ._base import ConfigModel
+from ._bounds import (
+    DecaySeconds,
+    LatencyMs,
+    LatencyMsFloat,
+    RequestCount,
+    Samples,
+    ScoreWeight,
+    Speed,
+    TokenFigure,
+)
+from ._document import short_repr
 
 
 class _Params(ConfigModel):
@@ -26,7 +37,8 @@ class _Params(ConfigModel):
 
 
 class _LegacyParams(_Params):
-    """Params that may carry tingly-box's legacy ``sample_window_size`` (and ``percentile``).
+    """Params that may carry tingly-box's legacy ``sample_window_size`` (and ``percentile``,
+    or adaptive's ``scoring_mode``).
 
     They are kept so such configs load and dump back unchanged; routing does not read them
     (the sample count is the stats store's ``max_samples``; the figure is ``comparison_mode``).
@@ -37,7 +49,7 @@ class _LegacyParams(_Params):
     def _drop_unset_legacy(self, handler: SerializerFunctionWrapHandler) -> Any:
         data = handler(self)
         if isinstance(data, dict):
-            for key in ("sample_window_size", "percentile"):
+            for key in ("sample_window_size", "percentile", "scoring_mode"):
                 if data.get(key, 0) is None:
                     del data[key]
         return data
@@ -46,20 +58,20 @@ class _LegacyParams(_Params):
 class RoundRobinParams(_Params):
     """``round_robin``: ``request_threshold`` consecutive requests to each service in turn."""
 
-    request_threshold: int = Field(default=10, ge=1)
+    request_threshold: RequestCount = 10
 
 
 class TokenBasedParams(_Params):
     """``token_based``: stay on a service until its window tokens reach ``token_threshold``."""
 
-    token_threshold: int = Field(default=10000, ge=1)
+    token_threshold: TokenFigure = 10000
 
 
 class HybridParams(_Params):
     """``hybrid``: stay while window requests and window tokens are both under threshold."""
 
-    request_threshold: int = Field(default=10, ge=1)
-    token_threshold: int = Field(default=10000, ge=1)
+    request_threshold: RequestCount = 10
+    token_threshold: TokenFigure = 10000
 
 
 class RandomParams(_Params):
@@ -69,33 +81,35 @@ class RandomParams(_Params):
 class LatencyBasedParams(_LegacyParams):
     """``latency_based``: stay while the chosen latency figure is under the threshold."""
 
-    latency_threshold_ms: int = Field(default=2000, gt=0)
+    latency_threshold_ms: LatencyMs = 2000
     comparison_mode: Literal["avg", "p50", "p95", "p99"] = "avg"
-    sample_window_size: int | None = Field(default=None, gt=0)
-    percentile: float | None = Field(default=None, gt=0, lt=1)
+    sample_window_size: Samples | None = None
+    percentile: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
 
 
 class SpeedBasedParams(_LegacyParams):
     """``speed_based``: prefer the fastest service in tokens/s once it has enough samples."""
 
-    min_samples_required: int = Field(default=5, ge=1)
-    speed_threshold_tps: float = Field(default=50.0, gt=0)
-    sample_window_size: int | None = Field(default=None, gt=0)
+    min_samples_required: Samples = 5
+    speed_threshold_tps: Speed = 50.0
+    sample_window_size: Samples | None = None
 
 
-class AdaptiveParams(_Params):
+class AdaptiveParams(_LegacyParams):
     """``adaptive``: weighted score of latency, token usage, speed and health; highest wins.
 
-    A weight of 0 switches that dimension off.
+    A weight of 0 switches that dimension off. ``scoring_mode`` is tingly-box's own
+    setting: kept for round trips, not read.
     """
 
-    latency_weight: float = Field(default=0.25, ge=0)
-    token_weight: float = Field(default=0.15, ge=0)
-    speed_weight: float = Field(default=0.15, ge=0)
-    health_weight: float = Field(default=0.10, ge=0)
-    max_latency_ms: float = Field(default=2000, gt=0)
-    max_token_usage: int = Field(default=10000, gt=0)
-    min_speed_tps: float = Field(default=50.0, gt=0)
+    latency_weight: ScoreWeight = 0.25
+    token_weight: ScoreWeight = 0.15
+    speed_weight: ScoreWeight = 0.15
+    health_weight: ScoreWeight = 0.10
+    max_latency_ms: LatencyMsFloat = 2000
+    max_token_usage: TokenFigure = 10000
+    min_speed_tps: Speed = 50.0
+    scoring_mode: str | None = None
 
 
 class CapacityBasedParams(_Params):
@@ -110,7 +124,7 @@ class LeastLatencyParams(_Params):
     samples count at once.
     """
 
-    decay_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    decay_seconds: DecaySeconds = 10.0
 
 
 class LeastBusyParams(_Params):
@@ -120,9 +134,11 @@ class LeastBusyParams(_Params):
     :class:`LeastLatencyParams`).
     """
 
-    decay_seconds: float = Field(default=10.0, gt=0, allow_inf_nan=False)
+    decay_seconds: DecaySeconds = 10.0
 
 
+# The first eight are tingly-box's tactics in its ``TacticType`` enum order (see
+# TINGLY_TACTIC_TYPES): keep that order.
 TacticName = Literal[
     "round_robin",
     "token_based",
@@ -149,6 +165,12 @@ TacticParams = (
     | LeastBusyParams
 )
 
+#: tingly-box's integer tactic types (its ``TacticType`` enum), by number: a document may
+#: write ``{"type": 3}`` for ``random``. llmroute's own tactics have no number.
+#: (0 round_robin, 1 token_based, 2 hybrid, 3 random, 4 latency_based, 5 speed_based,
+#: 6 adaptive, 7 capacity_based.)
+TINGLY_TACTIC_TYPES: tuple[str, ...] = get_args(TacticName)[:8]
+
 #: Each tactic name and the model its ``params`` validate against.
 TACTIC_PARAMS: dict[str, type[_Params]] = {
     "round_robin": RoundRobinParams,
@@ -167,8 +189,10 @@ TACTIC_PARAMS: dict[str, type[_Params]] = {
 class Tactic(ConfigModel):
     """A load-balancing tactic and its params: ``{"type": "random", "params": {}}``.
 
-    ``type`` is case-insensitive on input and lower case on output. ``params`` may be
-    omitted (or partial): missing values take the tactic's defaults.
+    ``type`` is case-insensitive on input and lower case on output; tingly-box's integer
+    form (``{"type": 3}``, see :data:`TINGLY_TACTIC_TYPES`) is read as the name and written
+    back as the name. ``params`` may be omitted (or partial): missing values take the
+    tactic's defaults.
     """
 
     type: TacticName = "random"
@@ -184,12 +208,17 @@ class Tactic(ConfigModel):
     @field_validator("type", mode="before")
     @classmethod
     def _known_type(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            if 0 <= value < len(TINGLY_TACTIC_TYPES):
+                return TINGLY_TACTIC_TYPES[value]
+            numbers = ", ".join(f"{i} {name}" for i, name in enumerate(TINGLY_TACTIC_TYPES))
+            raise ValueError(f"unknown tactic type {value} (tingly-box's numbers: {numbers})")
         if not isinstance(value, str):
-            raise ValueError(f"must be a tactic name (a string), got {value!r}")
+            raise ValueError(f"must be a tactic name (a string), got {short_repr(value)}")
         name = value.strip().lower()
         if name not in TACTIC_PARAMS:
             valid = ", ".join(sorted(TACTIC_PARAMS))
-            raise ValueError(f"unknown tactic {value!r}; valid tactics: {valid}")
+            raise ValueError(f"unknown tactic {short_repr(value)}; valid tactics: {valid}")
         return name
 
     @field_validator("params", mode="wrap")

@@ -14,13 +14,52 @@ from ..typing import system_clock
 _RETRY_IN_TEXT_RE = re.compile(
     r"(?:try again|retry)(?: after| in)?\s+(\d+(?:\.\d+)?)\s*(ms|milliseconds?|s\b|sec|seconds?)"
 )
-_SECRET_RE = re.compile(
-    r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_*\-]{6,}|(?i:bearer)\s+[A-Za-z0-9._~+/=\-]+"
-    r"|(?i:((?:api[_-]?)?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?(?:bearer\s+)?)[^\s\"',}]+"
+# Credentials recognised by their shape, wherever they stand: OpenAI / Anthropic style keys
+# (sk-, sk-ant-, sk-proj-, pk-, rk-, key-), Google OAuth access tokens (ya29.) and API keys
+# (AIza), JWTs (eyJ....), GitHub, Slack and AWS access keys.
+_SHAPED = (
+    r"\b(?:sk|pk|rk|key)-[A-Za-z0-9_*\-]{6,}"
+    r"|\bya29\.[A-Za-z0-9_.\-]+"
+    r"|\bAIza[0-9A-Za-z_\-]{20,}"
+    r"|\beyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}(?:\.[A-Za-z0-9_\-]*)?"
+    r"|\b(?:gh[pousr]_|github_pat_)[A-Za-z0-9_]{16,}"
+    r"|\bxox[abprs]-[A-Za-z0-9\-]{10,}"
+    r"|\bAKIA[0-9A-Z]{16}\b"
 )
-# Cheap pre-check: the masking regex only runs on text containing one of these (one scan
+_SECRET_RE = re.compile(
+    _SHAPED
+    # "Bearer <credential>" (not "bearer token", which names one)
+    + r"|(?i:bearer)\s+(?!(?i:token|header|auth)\b)[A-Za-z0-9._~+/=\-]{6,}"
+    # "api_key=...", "token: ...", "password=..." keep their name, lose their value
+    + r"|(?i:((?:api[_-]?)?key|token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?"
+    r"(?:bearer\s+)?)[^\s\"',}]+"
+)
+# A long opaque run (base64, hex, an unrecognised token) shortly after a word that says a
+# credential is near: "x-api-key header is invalid: 9f86d0818...".
+_NEAR_WORD_RE = re.compile(
+    r"(?i:key|token|secret|password|credential|authorization|bearer)[^\n]{0,40}?"
+    r"(?<![A-Za-z0-9+/=_\-])([A-Za-z0-9+/=_\-]{20,})"
+)
+# Cheap pre-check: the masking regexes only run on text containing one of these (one scan
 # for all of them).
-_SECRET_HINTS = ("sk-", "pk-", "rk-", "key", "bearer", "token", "secret", "password", "authori")
+_SECRET_HINTS = (
+    "sk-",
+    "pk-",
+    "rk-",
+    "key",
+    "bearer",
+    "token",
+    "secret",
+    "password",
+    "authori",
+    "credential",
+    "ya29.",
+    "aiza",
+    "eyj",
+    "gh",
+    "xox",
+    "akia",
+)
 _SECRET_HINT_RE = re.compile("|".join(map(re.escape, _SECRET_HINTS)))
 _MAX_MESSAGE = 200
 
@@ -47,10 +86,25 @@ def message_of(error: object) -> str:
 
 def clean(message: str) -> str:
     """A short, single-line excerpt with anything key-like masked."""
-    text = " ".join(message[: _MAX_MESSAGE * 2].split())
-    if _SECRET_HINT_RE.search(text.lower()):
-        text = _SECRET_RE.sub(_mask, text)
+    text = mask_secrets(" ".join(message[: _MAX_MESSAGE * 2].split()))
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
+
+
+def mask_secrets(text: str) -> str:
+    """``text`` with every credential it seems to quote replaced by ``***``: keys and
+    tokens of a known shape (``sk-...``, ``ya29....``, JWTs, ...), the value after
+    ``token:`` / ``api_key=`` / ``Bearer``, and long opaque runs shortly after such a word."""
+    if not _SECRET_HINT_RE.search(text.lower()):
+        return text
+    text = _SECRET_RE.sub(_mask, text)
+    return _NEAR_WORD_RE.sub(_mask_run, text)
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    run = match.group(1)
+    if not (any(c.isdigit() for c in run) and any(c.isalpha() for c in run)):
+        return match.group(0)  # a long word, not a credential
+    return match.group(0)[: match.start(1) - match.start(0)] + "***"
 
 
 def _mask(match: re.Match[str]) -> str:
