@@ -11,6 +11,7 @@ compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them
 
 from ._base import config_error
 from ._glob import compile_glob, glob_to_regex
+from ._lint import WARNING_CODES, ConfigWarning, check_config
 from ._ops import (
     CONTENT_TYPES,
     OPERATIONS,
@@ -45,6 +46,7 @@ __all__ = [
     "AdaptiveParams",
     "CONTENT_TYPES",
     "CapacityBasedParams",
+    "ConfigWarning",
     "HealthConfig",
     "HybridParams",
     "LatencyBasedParams",
@@ -73,6 +75,8 @@ __all__ = [
     "TacticParams",
     "TokenBasedParams",
     "ValueType",
+    "WARNING_CODES",
+    "check_config",
     "compile_glob",
     "compile_op",
     "config_error",
