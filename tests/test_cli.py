@@ -328,6 +328,37 @@ def test_simulate_json_adds_up_and_shows_the_fault_in_the_timeline() -> None:
     assert healthy["failures"] == 0 and set(healthy["timeline"]) == {"."}
 
 
+def test_simulate_probes_answer_from_the_faults(tmp_path: Path) -> None:
+    doc = {
+        "providers": [{"name": "a"}, {"name": "b"}],
+        "rules": [
+            {
+                "uuid": "r",
+                "lb_tactic": {"type": "round_robin", "params": {"request_threshold": 1}},
+                "services": [{"provider": "a", "model": "m"}, {"provider": "b", "model": "m"}],
+            }
+        ],
+        "health": {
+            "probe_enabled": True,
+            "consecutive_error_threshold": 2,
+            "recovery_timeout_seconds": 10,
+            "max_recovery_timeout_seconds": 40,
+        },
+    }
+    config = write(tmp_path / "routing.json", doc)
+    args = ("simulate", config, "--fault", "a:m=server@1,20-60", "--width", "200", "--json")
+    first, second = llmroute(*args), llmroute(*args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout  # probes run on threads, awaited: still deterministic
+    broken = json.loads(first.stdout)["services"][0]
+    # ejected after its second failure in a row; the probes due at 10 s and 20 s later fail
+    # (the fault still runs), the one 40 s after that succeeds: three ejections in all
+    assert broken["ejections"] == 3
+    timeline = broken["timeline"]
+    assert timeline.index("#") < 25 < 60 < timeline.rindex("#") < 100
+    assert set(timeline[100:]) == {"."}
+
+
 def test_simulate_without_faults_fails_nothing() -> None:
     report = json.loads(llmroute("simulate", EXAMPLE_CONFIG, "--json").stdout)
     assert report["totals"]["failed"] == 0 and report["totals"]["served"] == 200
