@@ -56,6 +56,7 @@ EXPECTED = [
 
 SUBPACKAGES = [
     "affinity",
+    "cli",
     "config",
     "errors",
     "execute",

@@ -35,6 +35,7 @@ from ._bounds import (
 )
 from ._document import MAX_DEPTH, MAX_NUMBER, MAX_VALUES
 from ._glob import compile_glob, glob_to_regex
+from ._lint import WARNING_CODES, ConfigWarning, check_config
 from ._load import load_config
 from ._ops import (
     CONTENT_TYPES,
@@ -73,6 +74,7 @@ __all__ = [
     "AdaptiveParams",
     "CONTENT_TYPES",
     "CapacityBasedParams",
+    "ConfigWarning",
     "DEFAULT_TIME_WINDOW",
     "EnvSecret",
     "HealthConfig",
@@ -128,6 +130,8 @@ __all__ = [
     "TacticParams",
     "TokenBasedParams",
     "ValueType",
+    "WARNING_CODES",
+    "check_config",
     "compile_glob",
     "compile_op",
     "config_error",
