@@ -179,13 +179,15 @@ def test_check_exits_2_with_the_config_error(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
     report = json.loads(llmroute("check", config, "--json").stdout)
     assert report["status"] == "error"
-    assert report["errors"] == [{"path": "rules[0].services[0].weight", "message": "must be >= 0"}]
+    assert report["errors"] == [
+        {"path": "rules[0].services[0].weight", "message": "must be >= 0, got -1"}
+    ]
 
 
 @pytest.mark.parametrize(
     ("args", "said"),
     [
-        (["check", "missing.yaml"], "cannot read missing.yaml"),
+        (["check", "missing.yaml"], "missing.yaml: cannot read the file"),
         (["check", "{dir}/latin1.json"], "latin1.json"),
         (["explain", EXAMPLE_CONFIG, "{dir}/bad.json"], "invalid JSON at line 1"),
         (["explain", EXAMPLE_CONFIG, "{dir}/request.json", "--rule", "nope"], "no rule 'nope'"),

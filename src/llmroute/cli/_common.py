@@ -47,12 +47,8 @@ def load(path: str) -> RoutingConfig:
     """The configuration in ``path``, or a :class:`CliError` saying what is wrong with it."""
     try:
         return load_config(path)
-    except ConfigError as exc:
+    except ConfigError as exc:  # load_config names the file or the path for every problem
         raise CliError(str(exc), exc.problems) from None
-    except OSError as exc:
-        raise CliError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, RecursionError) as exc:  # e.g. a file that is not UTF-8
-        raise CliError(f"cannot load {path}: {type(exc).__name__}: {exc}") from None
 
 
 def read_request(path: str) -> Any:
