@@ -55,8 +55,13 @@ class RequestContext:
       tool results answering it (empty otherwise);
     - ``latest_role``: the role of the last message (``"user"``, ``"assistant"``,
       ``"tool"``, ...; ``""`` when there is none);
+    - ``latest_user_text``: the text of the last user-side turn; ``""`` when there is none
+      or when that turn holds only tool results (the tool loop answering an earlier
+      instruction: that instruction is not the latest user message any more). Defaults to
+      the last of ``user_messages``;
     - ``latest_content_type``: ``"image"``, ``"audio"``, ``"file"``, ``"document"`` or
-      ``"text"`` for the last user message, ``""`` when there is no user message;
+      ``"text"`` for the last user message, ``""`` when there is no user message or the
+      last user-side turn holds only tool results;
     - ``user_id``: the caller's end-user id (Anthropic ``metadata.user_id``, else OpenAI
       ``user``), ``""`` when absent;
     - ``estimated_tokens``: the token count of all the text the model reads, computed on
@@ -74,6 +79,7 @@ class RequestContext:
         "_user_text",
         "latest_content_type",
         "latest_role",
+        "latest_user_text",
         "model",
         "system_messages",
         "thinking_enabled",
@@ -90,6 +96,7 @@ class RequestContext:
     tool_uses: tuple[str, ...]
     tool_arguments: tuple[str, ...]
     latest_role: str
+    latest_user_text: str
     latest_content_type: str
     user_id: str
     _tokens: int | None
@@ -115,6 +122,7 @@ class RequestContext:
         token_counter: TokenCounter | None = None,
         texts: Sequence[str] | None = None,
         extra_texts: Sequence[object] = (),
+        latest_user_text: str | None = None,
     ) -> None:
         for name, given in (
             ("system_messages", system_messages),
@@ -132,6 +140,9 @@ class RequestContext:
         self.tool_arguments = tuple(tool_arguments)
         self.latest_role = latest_role
         self.latest_content_type = latest_content_type
+        if latest_user_text is None:
+            latest_user_text = self.user_messages[-1] if self.user_messages else ""
+        self.latest_user_text = latest_user_text
         self.user_id = user_id
         self._tokens = estimated_tokens
         self._texts = (
@@ -185,12 +196,6 @@ class RequestContext:
             text = self._user_text = "\n".join(self.user_messages)
         return text
 
-    @property
-    def latest_user_text(self) -> str:
-        """The text of the last user message, ``""`` when there is none."""
-        users = self.user_messages
-        return users[-1] if users else ""
-
     def _fields(self) -> tuple[object, ...]:
         return (
             self.model,
@@ -200,6 +205,7 @@ class RequestContext:
             self.tool_uses,
             self.tool_arguments,
             self.latest_role,
+            self.latest_user_text,
             self.latest_content_type,
             self.user_id,
             self.estimated_tokens,

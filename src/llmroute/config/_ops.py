@@ -230,8 +230,7 @@ def _may_match(needles: tuple[Needle, ...], text: str) -> bool:
 
 
 def _latest_user_contains(needle: Needle, ctx: RequestContext) -> bool:
-    users = ctx.user_messages
-    return bool(users) and occurs(needle, users[-1])
+    return occurs(needle, ctx.latest_user_text)  # "" after a turn of only tool results
 
 
 def _latest_user_type(value: str, ctx: RequestContext) -> bool:

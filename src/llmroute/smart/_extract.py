@@ -152,6 +152,7 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
         tool_uses=walk.names,
         tool_arguments=[arguments_text(a) for a in walk.args],
         latest_role=walk.latest_role,
+        latest_user_text=walk.latest_user,
         latest_content_type=RANK_NAMES[walk.latest_rank] if walk.latest_rank >= 0 else "",
         user_id=_user_id(body),
         token_counter=counter,

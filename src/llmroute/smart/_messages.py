@@ -49,7 +49,9 @@ class Walk:
 
     ``texts``: every text the model reads, by reference; ``extra``: tool inputs that are
     not text yet (dumped only if tokens are counted); ``names`` / ``args``: the tool calls
-    of the latest assistant turn; ``in_assistant_turn``: whether that turn is still open.
+    of the latest assistant turn; ``in_assistant_turn``: whether that turn is still open;
+    ``latest_user``: the text of the last user-side turn, ``""`` when that turn held only
+    tool results (``latest_rank`` is then -1: the earlier user turn is not the latest).
     """
 
     __slots__ = (
@@ -58,6 +60,7 @@ class Walk:
         "in_assistant_turn",
         "latest_rank",
         "latest_role",
+        "latest_user",
         "names",
         "system",
         "texts",
@@ -74,6 +77,7 @@ class Walk:
         self.in_assistant_turn = False
         self.latest_role = ""
         self.latest_rank = -1
+        self.latest_user = ""
 
     def message(self, item: Mapping[str, Any]) -> None:
         """Read one message (or Responses item) of the conversation, in order."""
@@ -94,6 +98,12 @@ class Walk:
             self.in_assistant_turn = False
             self._forget_calls()
 
+    def _tool_results(self) -> None:
+        """A user-side turn of only tool results: the latest user turn has no text of its own."""
+        self.in_assistant_turn = False
+        self.latest_user = ""
+        self.latest_rank = -1
+
     def _forget_calls(self) -> None:
         if self.names:
             self.names = []
@@ -103,18 +113,19 @@ class Walk:
         self.latest_role = "user"
         if isinstance(content, str):
             self.texts.append(content)
-            self.users.append(content)
+            text = content
             self.latest_rank = 0
         elif isinstance(content, (list, tuple)):
             text, rank, own = read_parts(content, self.texts, self.extra, self.names, self.args)
             if not own:  # only tool results: the answer to the pending tool calls
-                self.in_assistant_turn = False
+                self._tool_results()
                 return False
-            self.users.append(text)
             self.latest_rank = rank
         else:
-            self.users.append("")
+            text = ""
             self.latest_rank = 0
+        self.users.append(text)
+        self.latest_user = text
         return True
 
     def _assistant(self, item: Mapping[str, Any]) -> None:
@@ -135,7 +146,7 @@ class Walk:
         if role in SYSTEM_ROLES:
             self.system.append("" if text is None else text)
         elif role in _TOOL_ROLES:  # "tool", "function": results of the pending calls
-            self.in_assistant_turn = False
+            self._tool_results()
             return False
         return True
 
@@ -145,7 +156,7 @@ class Walk:
             return
         if kind.endswith("_call_output"):
             self.latest_role = "tool"
-            self.in_assistant_turn = False
+            self._tool_results()
             content_text(item.get("output"), self.texts)
         elif kind.endswith("_call") or kind == "reasoning":
             self.latest_role = "assistant"
