@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 import pytest
 
-from llmroute import Provider, Rule, Service, ServiceSelector
+from llmroute import (
+    HealthMonitor,
+    NoServiceAvailableError,
+    Provider,
+    Rule,
+    Service,
+    ServiceSelector,
+)
+from llmroute.health import HealthFilter
+from llmroute.state import InMemoryState
 from llmroute.testing import FakeClock
 
 A = Service(provider="p", model="a")
@@ -155,3 +165,91 @@ def test_a_turn_of_tool_results_and_text_is_the_latest_user_message() -> None:
     selector = ServiceSelector([Provider(name="p")])
     rule = _smart_rule(("latest_user", "contains", "search more"))
     assert selector.select(rule, {"messages": messages}).service == B
+
+
+# -- 3. a matched block with no usable service is skipped ---------------------------------
+
+
+def _blocks_rule(blocks: list[dict[str, Any]], services: list[Service]) -> Rule:
+    return Rule.model_validate(
+        {
+            "uuid": "r",
+            "services": [s.model_dump() for s in services],
+            "smart_enabled": True,
+            "smart_routing": blocks,
+        }
+    )
+
+
+def _block(description: str, value: str, *services: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "ops": [{"position": "model", "operation": "contains", "value": value}],
+        "services": list(services),
+    }
+
+
+INACTIVE = {"provider": "p", "model": "vision", "active": False}
+DISABLED = {"provider": "off", "model": "vision"}
+PROVIDERS = [Provider(name="p"), Provider(name="off", enabled=False)]
+
+
+@pytest.mark.parametrize("unusable", [INACTIVE, DISABLED], ids=["inactive", "disabled"])
+def test_a_block_whose_only_service_is_unusable_falls_to_the_rules_services(
+    unusable: dict[str, Any],
+) -> None:
+    rule = _blocks_rule([_block("gpt", "gpt", unusable)], [A, B])
+    result = ServiceSelector(PROVIDERS, rng=random.Random(1)).select(rule, {"model": "gpt-4o"})
+    assert result.service in (A, B)
+    assert result.matched_smart_rule_index == -1
+    assert result.source == "load_balancer"
+    assert "block 0 'gpt': no usable service" in result.explain()
+
+
+def test_evaluation_goes_on_to_the_next_block_after_an_unusable_one() -> None:
+    usable = {"provider": "p", "model": "next"}
+    rule = _blocks_rule([_block("dead", "gpt", INACTIVE), _block("next", "gpt", usable)], [A])
+    result = ServiceSelector(PROVIDERS).select(rule, {"model": "gpt-4o"})
+    assert (result.service.model, result.matched_smart_rule_index) == ("next", 1)
+
+
+def test_a_block_with_all_services_unhealthy_stays_degraded_on_the_block() -> None:
+    clock = FakeClock(1000.0)
+    selector = ServiceSelector(PROVIDERS, clock=clock)
+    rule = _blocks_rule([_block("gpt", "gpt", {"provider": "p", "model": "vision"})], [A])
+    assert selector.health is not None
+    for _ in range(3):
+        selector.health.report_error("p:vision", 500)
+    result = selector.select(rule, {"model": "gpt-4o"})
+    assert (result.service.model, result.matched_smart_rule_index) == ("vision", 0)
+    assert result.degraded
+
+
+def test_a_rule_whose_only_matching_block_is_unusable_and_no_services_is_an_error() -> None:
+    rule = _blocks_rule([_block("dead", "gpt", INACTIVE)], [])
+    with pytest.raises(NoServiceAvailableError, match="no smart-routing block matched"):
+        ServiceSelector(PROVIDERS).select(rule, {"model": "gpt-4o"})
+
+
+# -- 4. a health filter without a monitor passes everything through -----------------------
+
+
+@pytest.mark.parametrize("health_filter", [HealthFilter(), HealthFilter(None)], ids=["", "None"])
+def test_a_health_filter_without_a_monitor_passes_everything(health_filter: HealthFilter) -> None:
+    items = [A, B, "p:c"]
+    assert health_filter.filter(items) == items
+    assert health_filter.filter_with_fallback(iter(items)) == items
+    assert health_filter.filter([]) == []
+
+
+def test_a_selector_without_health_routes_to_services_another_monitor_ejected() -> None:
+    monitor = HealthMonitor()
+    for _ in range(3):
+        monitor.report_error(A.service_id, 500)
+    assert not monitor.is_healthy(A.service_id)
+    rule = _rule("token_based", token_threshold=10)
+    state = InMemoryState(health=monitor)  # the store knows A is down ...
+    selector = ServiceSelector([Provider(name="p")], state=state, health=False)
+    result = selector.select(rule, {})  # ... but without a health filter it passes
+    assert result.service == A and not result.degraded  # no monitor: nothing is filtered
+    assert "no health monitor" in result.explain()

@@ -62,6 +62,8 @@ class RequestContext:
     - ``latest_content_type``: ``"image"``, ``"audio"``, ``"file"``, ``"document"`` or
       ``"text"`` for the last user message, ``""`` when there is no user message or the
       last user-side turn holds only tool results;
+    - ``offered_tools``: the names of the tools the request offers the model (its ``tools``);
+    - ``has_image``: whether any message carries an image (user turns, tool results, ...);
     - ``user_id``: the caller's end-user id (Anthropic ``metadata.user_id``, else OpenAI
       ``user``), ``""`` when absent;
     - ``estimated_tokens``: the token count of all the text the model reads, computed on
@@ -77,10 +79,12 @@ class RequestContext:
         "_texts",
         "_tokens",
         "_user_text",
+        "has_image",
         "latest_content_type",
         "latest_role",
         "latest_user_text",
         "model",
+        "offered_tools",
         "system_messages",
         "thinking_enabled",
         "tool_arguments",
@@ -99,6 +103,8 @@ class RequestContext:
     latest_user_text: str
     latest_content_type: str
     user_id: str
+    offered_tools: tuple[str, ...]
+    has_image: bool
     _tokens: int | None
     _texts: Sequence[str]
     _extra_texts: Sequence[object]
@@ -123,12 +129,15 @@ class RequestContext:
         texts: Sequence[str] | None = None,
         extra_texts: Sequence[object] = (),
         latest_user_text: str | None = None,
+        offered_tools: Iterable[str] = (),
+        has_image: bool = False,
     ) -> None:
         for name, given in (
             ("system_messages", system_messages),
             ("user_messages", user_messages),
             ("tool_uses", tool_uses),
             ("tool_arguments", tool_arguments),
+            ("offered_tools", offered_tools),
         ):
             if isinstance(given, (str, bytes)):
                 raise TypeError(f"{name} takes an iterable of strings, not one string")
@@ -143,6 +152,8 @@ class RequestContext:
         if latest_user_text is None:
             latest_user_text = self.user_messages[-1] if self.user_messages else ""
         self.latest_user_text = latest_user_text
+        self.offered_tools = tuple(offered_tools)
+        self.has_image = has_image
         self.user_id = user_id
         self._tokens = estimated_tokens
         self._texts = (
@@ -208,6 +219,8 @@ class RequestContext:
             self.latest_user_text,
             self.latest_content_type,
             self.user_id,
+            self.offered_tools,
+            self.has_image,
             self.estimated_tokens,
         )
 

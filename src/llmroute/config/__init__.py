@@ -9,7 +9,9 @@ The smart-routing op registry lives here too: :data:`OPERATIONS` lists every val
 compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them).
 """
 
+from ._agent import claude_code_kind
 from ._base import config_error
+from ._figures import LiveFigures, LiveMatcher, TtftFigure
 from ._glob import compile_glob, glob_to_regex
 from ._ops import (
     CONTENT_TYPES,
@@ -50,6 +52,8 @@ __all__ = [
     "LatencyBasedParams",
     "LeastBusyParams",
     "LeastLatencyParams",
+    "LiveFigures",
+    "LiveMatcher",
     "Matcher",
     "OAuthDetail",
     "OPERATIONS",
@@ -72,7 +76,9 @@ __all__ = [
     "TacticName",
     "TacticParams",
     "TokenBasedParams",
+    "TtftFigure",
     "ValueType",
+    "claude_code_kind",
     "compile_glob",
     "compile_op",
     "config_error",

@@ -18,5 +18,6 @@ CANCELLED (``asyncio.CancelledError``, ``KeyboardInterrupt``, HTTP 499).
 
 from ._classify import classify_error
 from ._kinds import Failure, FailureKind
+from ._text import mask_secrets
 
-__all__ = ["Failure", "FailureKind", "classify_error"]
+__all__ = ["Failure", "FailureKind", "classify_error", "mask_secrets"]

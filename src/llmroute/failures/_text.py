@@ -53,6 +53,13 @@ def clean(message: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 3] + "..."
 
 
+def mask_secrets(text: str) -> str:
+    """``text`` with anything key-like (``sk-...``, ``Bearer ...``, ``api_key=...``) masked."""
+    if _SECRET_HINT_RE.search(text.lower()):
+        return _SECRET_RE.sub(_mask, text)
+    return text
+
+
 def _mask(match: re.Match[str]) -> str:
     prefix = match.group(1)
     if prefix is not None:  # "api_key=..." keeps its name
