@@ -107,7 +107,6 @@ class Walk:
         """A user-side turn of only tool results: the latest user turn has no text of its own."""
         self.in_assistant_turn = False
         self.latest_user = ""
-        self.has_image = False
         self.latest_rank = -1
 
     def _forget_calls(self) -> None:
