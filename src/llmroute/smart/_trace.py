@@ -19,7 +19,7 @@ from ..failures import mask_secrets
 from ..request import RequestContext
 from ._figures import BlockFigures
 
-__all__ = ["SNIPPET", "BlockTrace", "OpTrace", "seen"]
+__all__ = ["SNIPPET", "BlockTrace", "OpTrace", "seen", "snippet_of"]
 
 #: The longest snippet of a text an op saw.
 SNIPPET = 80
@@ -61,14 +61,14 @@ def seen(op: SmartOp, ctx: RequestContext, figures: BlockFigures | None) -> str:
             return repr(ctx.latest_content_type) if ctx.latest_content_type else "no user turn"
         if not text and position == "latest_user" and ctx.user_messages:
             return "no text: the last user turn holds only tool results"
-        return snippet(text, op.value, op.operation == "regex")
+        return snippet_of(text, op.value, op.operation == "regex")
     if position == "model":
         return repr(ctx.model)
     if position == "thinking":
         return "thinking on" if ctx.thinking_enabled else "thinking off"
     if position == "tool_use":
         calls = ", ".join(ctx.tool_uses) or "no pending tool call"
-        return snippet(calls + " " + " ".join(ctx.tool_arguments), op.value, False)
+        return snippet_of(calls + " " + " ".join(ctx.tool_arguments), op.value, False)
     if position == "token":
         return f"{ctx.estimated_tokens} estimated tokens"
     if position == "messages":
@@ -96,7 +96,7 @@ def _live(op: SmartOp, figures: BlockFigures | None) -> str:
     return f"{used} of {capacity} sessions ({utilization:.2f})"
 
 
-def snippet(text: str, value: str, regex: bool) -> str:
+def snippet_of(text: str, value: str, regex: bool) -> str:
     """Up to :data:`SNIPPET` characters of ``text`` around the first match of ``value``
     (its head when there is none), on one line, key-like strings masked."""
     if not text:
