@@ -111,7 +111,7 @@ class SmartRouter:
     share between threads.
     """
 
-    __slots__ = ("_blocks", "_table", "reads")
+    __slots__ = ("_blocks", "_rows", "_table", "reads")
 
     def __init__(
         self,
@@ -143,6 +143,8 @@ class SmartRouter:
             )
             for i, block in enumerate(checked)
         )
+        # What evaluate() walks: plain tuples (unpacked in the loop, cheaper than attributes).
+        self._rows = tuple((b.request, b.live, b.match, b.services) for b in self._table)
         #: What the live ops read of the state snapshot: some of "clock", "stats", "sessions".
         self.reads: frozenset[str] = frozenset(
             OPERATIONS[op.position, op.operation].reads for block in checked for op in block.ops
@@ -176,19 +178,19 @@ class SmartRouter:
         """
         if not isinstance(context, RequestContext):
             context = extract_context(context)
-        for i, block in enumerate(self._table):
-            if skip and i in skip:
-                continue
-            for matcher in block.request:
+        for request, live, match, services in self._rows:
+            for matcher in request:
                 if not matcher(context):
                     break
             else:
-                if not block.live:
-                    return block.match
+                if skip and match.index in skip:
+                    continue
+                if not live:
+                    return match
                 if figures is not None:
-                    view = BlockFigures(figures, block.services)
-                    if all(matcher(view) for matcher in block.live):
-                        return block.match
+                    view = BlockFigures(figures, services)
+                    if all(matcher(view) for matcher in live):
+                        return match
         return None
 
     def trace(
