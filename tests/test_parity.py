@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from typing import Any
 
@@ -253,3 +254,35 @@ def test_a_selector_without_health_routes_to_services_another_monitor_ejected() 
     result = selector.select(rule, {})  # ... but without a health filter it passes
     assert result.service == A and not result.degraded  # no monitor: nothing is filtered
     assert "no health monitor" in result.explain()
+
+
+def test_the_summary_says_blocks_without_a_usable_service_were_passed_over() -> None:
+    rule = _blocks_rule([_block("dead", "gpt", INACTIVE)], [A])
+    text = ServiceSelector(PROVIDERS).select(rule, {"model": "gpt-4o"}).explain()
+    assert "no usable block of 1 matched (1 without a usable service passed over)" in text
+
+
+def test_aselect_runs_the_same_live_ops_on_its_read() -> None:
+    rule = Rule.model_validate(
+        {
+            "uuid": "r",
+            "services": [A.model_dump()],
+            "smart_enabled": True,
+            "smart_routing": [
+                {
+                    "description": "night",
+                    "ops": [
+                        {"position": "time_range", "operation": "within", "value": "22:00-06:00"}
+                    ],
+                    "services": [B.model_dump()],
+                }
+            ],
+        }
+    )
+    clock = FakeClock(86400 * 30 + 23 * 3600)  # 23:00 UTC
+    selector = ServiceSelector([Provider(name="p")], clock=clock)
+    assert asyncio.run(selector.aselect(rule, {})).service == B
+    clock.advance(2 * 3600)  # 01:00
+    assert asyncio.run(selector.aselect(rule, {})).service == B
+    clock.advance(6 * 3600)  # 07:00
+    assert asyncio.run(selector.aselect(rule, {})).service == A

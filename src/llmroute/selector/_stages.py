@@ -124,9 +124,18 @@ def _smart_routing(
             "smart_routing", "skipped for embeddings" if request.embeddings else "off for this rule"
         )
         return
-    match = router.evaluate(request.context, snapshot, plan.unusable_blocks)
+    unusable = plan.unusable_blocks
+    match = router.evaluate(request.context, snapshot, unusable)
     if match is None:
-        draft.note("smart_routing", "no block of {} matched", len(router))
+        if unusable:  # say so: the per-op trace may show one of them matching
+            draft.note(
+                "smart_routing",
+                "no usable block of {} matched ({} without a usable service passed over)",
+                len(router),
+                len(unusable),
+            )
+        else:
+            draft.note("smart_routing", "no block of {} matched", len(router))
         return
     index, description = match.index, match.block.description
     services = plan.blocks[index]
