@@ -356,13 +356,12 @@ def test_an_inactive_rule_serves_nothing() -> None:
         Env().selector.select(inactive)
 
 
-def test_a_matched_block_without_usable_services_is_an_error_naming_the_block() -> None:
-    env = Env([Provider(name="anthropic")])
+def test_a_matched_block_without_usable_services_is_passed_over() -> None:
+    env = Env([Provider(name="anthropic")])  # the block's provider, openai, is not configured
     r = rule([("anthropic", "claude")], blocks=[block("gpt", "model", "contains", "gpt", "x")])
-    with pytest.raises(
-        NoServiceAvailableError, match="block 0 \\('gpt'\\) matched but has no usable"
-    ):
-        env.selector.select(r, chat())
+    result = env.selector.select(r, chat())
+    assert (result.service_id, result.matched_smart_rule_index) == ("anthropic:claude", -1)
+    assert "block 0 'gpt': no usable service" in result.explain()
 
 
 def test_a_rule_of_block_services_only_errors_when_no_block_matches() -> None:
@@ -402,6 +401,8 @@ def test_explain_walks_through_every_stage() -> None:
         "  session: user_id 'alice'",
         "  1. health: dropped unhealthy openai:gpt-4o; 2 left",
         "  2. smart_routing: no block of 1 matched",
+        "     block 0 'images': no match",
+        "       latest_user type 'image': no (saw 'text')",
         "  3. affinity: no live pin for this session",
         "  4. load_balancer: round_robin over 2 -> anthropic:claude: round robin: "
         "request 1 of 10 in a row",

@@ -107,7 +107,14 @@ def test_a_tool_result_only_turn_is_not_a_user_message() -> None:
         {"role": "user", "content": [{"type": "tool_result", "content": "out"}]},
     ]
     ctx = extract_context({"messages": messages})
-    assert (ctx.user_messages, ctx.latest_user_text) == (("first",), "first")
+    assert ctx.user_messages == ("first",)
+    assert (ctx.latest_user_text, ctx.latest_content_type) == ("", "")  # "first" is stale
+
+
+def test_a_hand_built_context_reads_its_last_user_message_as_the_latest() -> None:
+    ctx = RequestContext(user_messages=["one", "two"])
+    assert ctx.latest_user_text == "two"
+    assert RequestContext(user_messages=["one"], latest_user_text="").latest_user_text == ""
 
 
 def test_a_turn_with_tool_results_and_text_is_a_user_message() -> None:

@@ -162,7 +162,9 @@ def test_round_robin_picks_by_the_snapshot_turn() -> None:
         (2000, {A: 5000, B: 1000, C: 2500}, A, B),
         (1000, {A: 1000, B: 1000}, A, A),
         (2000, {A: 1500, B: 0}, A, A),  # under the threshold: keep the current
-        (2000, {A: 300, B: 200, C: 100}, None, C),  # no current yet: fewest
+        (2000, {A: 300, B: 200, C: 100}, None, A),  # no pick yet: the first is current
+        (10000, {A: 9000, B: 0}, None, A),  # tingly's case: 9,000 under 10,000 keeps A
+        (2000, {A: 5000, B: 1000, C: 2500}, None, B),  # the first is over: fewest
         (2000, {}, None, A),  # all equal: the first
     ],
 )
@@ -182,8 +184,8 @@ def test_token_based(
 def test_token_based_makes_its_pick_the_current_service() -> None:
     env = Env()
     rule = make_rule((A, B), "token_based", token_threshold=100)
-    env.stats.record_usage(A, 50, 0)
-    assert env.lb.select(rule) == B
+    env.stats.record_usage(A, 150, 0)
+    assert env.lb.select(rule) == B  # A, the first, is over 100: the fewest tokens
     env.stats.record_usage(B, 80, 0)
     assert env.lb.select(rule) == B  # B is current and still under 100
     assert env.state.current(rule.uuid) == B.service_id
@@ -203,7 +205,8 @@ def _usage(env: Env, service: Service, requests: int, tokens: int) -> None:
         ({A: (100, 9000), B: (10, 500)}, A, B),  # A over the request threshold
         ({A: (10, 12000), B: (10, 500)}, A, B),  # A over the token threshold
         ({A: (49, 9999), B: (1, 1)}, A, A),  # both under: keep A
-        ({A: (3, 30), B: (1, 45)}, None, B),  # no current: 60 vs 55, the lowest
+        ({A: (3, 30), B: (1, 45)}, None, A),  # no pick yet: the first is current, under
+        ({A: (60, 30), B: (1, 45)}, None, B),  # the first is over: 630 vs 55, the lowest
     ],
 )
 def test_hybrid(
@@ -247,7 +250,7 @@ def test_random_weights_three_to_one_over_4000_draws() -> None:
 
 @pytest.mark.parametrize(
     ("threshold", "current", "expected"),
-    [(150, A, C), (2000, C, C), (150, None, C), (250, B, B)],
+    [(150, A, C), (2000, C, C), (150, None, C), (250, B, B), (250, None, A)],  # A 200 < 250
 )
 def test_latency_based_avg(threshold: int, current: Service | None, expected: Service) -> None:
     env = Env()

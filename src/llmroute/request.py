@@ -55,8 +55,15 @@ class RequestContext:
       tool results answering it (empty otherwise);
     - ``latest_role``: the role of the last message (``"user"``, ``"assistant"``,
       ``"tool"``, ...; ``""`` when there is none);
+    - ``latest_user_text``: the text of the last user-side turn; ``""`` when there is none
+      or when that turn holds only tool results (the tool loop answering an earlier
+      instruction: that instruction is not the latest user message any more). Defaults to
+      the last of ``user_messages``;
     - ``latest_content_type``: ``"image"``, ``"audio"``, ``"file"``, ``"document"`` or
-      ``"text"`` for the last user message, ``""`` when there is no user message;
+      ``"text"`` for the last user message, ``""`` when there is no user message or the
+      last user-side turn holds only tool results;
+    - ``offered_tools``: the names of the tools the request offers the model (its ``tools``);
+    - ``has_image``: whether any message carries an image (user turns, tool results, ...);
     - ``user_id``: the caller's end-user id (Anthropic ``metadata.user_id``, else OpenAI
       ``user``), ``""`` when absent;
     - ``estimated_tokens``: the token count of all the text the model reads, computed on
@@ -72,9 +79,12 @@ class RequestContext:
         "_texts",
         "_tokens",
         "_user_text",
+        "has_image",
         "latest_content_type",
         "latest_role",
+        "latest_user_text",
         "model",
+        "offered_tools",
         "system_messages",
         "thinking_enabled",
         "tool_arguments",
@@ -90,8 +100,11 @@ class RequestContext:
     tool_uses: tuple[str, ...]
     tool_arguments: tuple[str, ...]
     latest_role: str
+    latest_user_text: str
     latest_content_type: str
     user_id: str
+    offered_tools: tuple[str, ...]
+    has_image: bool
     _tokens: int | None
     _texts: Sequence[str]
     _extra_texts: Sequence[object]
@@ -115,12 +128,16 @@ class RequestContext:
         token_counter: TokenCounter | None = None,
         texts: Sequence[str] | None = None,
         extra_texts: Sequence[object] = (),
+        latest_user_text: str | None = None,
+        offered_tools: Iterable[str] = (),
+        has_image: bool = False,
     ) -> None:
         for name, given in (
             ("system_messages", system_messages),
             ("user_messages", user_messages),
             ("tool_uses", tool_uses),
             ("tool_arguments", tool_arguments),
+            ("offered_tools", offered_tools),
         ):
             if isinstance(given, (str, bytes)):
                 raise TypeError(f"{name} takes an iterable of strings, not one string")
@@ -132,6 +149,11 @@ class RequestContext:
         self.tool_arguments = tuple(tool_arguments)
         self.latest_role = latest_role
         self.latest_content_type = latest_content_type
+        if latest_user_text is None:
+            latest_user_text = self.user_messages[-1] if self.user_messages else ""
+        self.latest_user_text = latest_user_text
+        self.offered_tools = tuple(offered_tools)
+        self.has_image = has_image
         self.user_id = user_id
         self._tokens = estimated_tokens
         self._texts = (
@@ -185,12 +207,6 @@ class RequestContext:
             text = self._user_text = "\n".join(self.user_messages)
         return text
 
-    @property
-    def latest_user_text(self) -> str:
-        """The text of the last user message, ``""`` when there is none."""
-        users = self.user_messages
-        return users[-1] if users else ""
-
     def _fields(self) -> tuple[object, ...]:
         return (
             self.model,
@@ -200,8 +216,11 @@ class RequestContext:
             self.tool_uses,
             self.tool_arguments,
             self.latest_role,
+            self.latest_user_text,
             self.latest_content_type,
             self.user_id,
+            self.offered_tools,
+            self.has_image,
             self.estimated_tokens,
         )
 

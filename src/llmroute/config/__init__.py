@@ -12,6 +12,7 @@ The smart-routing op registry lives here too: :data:`OPERATIONS` lists every val
 compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them).
 """
 
+from ._agent import claude_code_kind
 from ._base import config_error
 from ._bounds import (
     MAX_DECAY_SECONDS,
@@ -34,6 +35,7 @@ from ._bounds import (
     MAX_WEIGHT,
 )
 from ._document import MAX_DEPTH, MAX_NUMBER, MAX_VALUES
+from ._figures import LiveFigures, LiveMatcher, TtftFigure
 from ._glob import compile_glob, glob_to_regex
 from ._lint import WARNING_CODES, ConfigWarning, check_config
 from ._load import load_config
@@ -83,6 +85,8 @@ __all__ = [
     "LatencyBasedParams",
     "LeastBusyParams",
     "LeastLatencyParams",
+    "LiveFigures",
+    "LiveMatcher",
     "MAX_DECAY_SECONDS",
     "MAX_DEPTH",
     "MAX_ERROR_THRESHOLD",
@@ -129,9 +133,11 @@ __all__ = [
     "TacticName",
     "TacticParams",
     "TokenBasedParams",
+    "TtftFigure",
     "ValueType",
     "WARNING_CODES",
     "check_config",
+    "claude_code_kind",
     "compile_glob",
     "compile_op",
     "config_error",

@@ -17,8 +17,11 @@ from typing import Literal
 
 from ..errors import ConfigError
 from ..request import RequestContext
+from ._added import ADDED_POSITIONS, OpProblem, compile_added
+from ._agent import AGENT_KINDS
 from ._bounds import MAX_PATTERN_DEPTH, MAX_TOKEN_OP
 from ._document import short_repr
+from ._figures import LiveMatcher
 from ._find import Needle, occurs
 from ._glob import compile_glob
 from ._literals import required_literals
@@ -40,7 +43,11 @@ class SmartOpSpec:
     ``choices`` lists the accepted values when they are a closed set (else it is empty).
     ``cost`` ranks how much reading a request for the op takes (0: a field; higher: text
     to scan); the ops of a block are evaluated cheapest first, which, ops being pure,
-    changes only how soon a block that does not match is given up.
+    changes only how soon a block that does not match is given up. ``reads`` names what a
+    live op reads besides the request (``"clock"``, ``"stats"`` or ``"sessions"`` of the
+    state snapshot; ``""`` for the ops that read the request only): a live op compiles to
+    a :class:`LiveMatcher` over the block's :class:`LiveFigures`, run after the block's
+    request ops.
     """
 
     position: str
@@ -49,10 +56,14 @@ class SmartOpSpec:
     description: str
     choices: tuple[str, ...] = ()
     cost: int = 0
+    reads: Literal["", "clock", "stats", "sessions"] = ""
 
 
 _S = SmartOpSpec
 _TOOL_CONTAINS = "the latest message is a tool use whose name or arguments contain the value"
+_WITHIN = "now is inside the daily window 'HH:MM-HH:MM' (meta.timezone, UTC by default)"
+_TTFT = "the {} TTFT (ms) of the block's services {} the value"
+_UTIL = "the block's live sessions over its model_capacity {} the value (a fraction)"
 _SPECS = (
     _S("model", "contains", "string", "the request's model name contains the value"),
     _S("model", "glob", "string", "the request's model name matches the glob"),
@@ -77,8 +88,27 @@ _SPECS = (
     _S("token", "gt", "int", "estimated tokens > the value", cost=3),
     _S("token", "le", "int", "estimated tokens <= the value", cost=3),
     _S("token", "lt", "int", "estimated tokens < the value", cost=3),
+    _S("messages", "has_image", "bool", "some message carries an image (false inverts)"),
+    _S(
+        "agent",
+        "claude_code",
+        "string",
+        "the request is Claude Code's main loop, a sub-agent or a compaction",
+        AGENT_KINDS,
+        cost=5,
+    ),
+    _S("time_range", "within", "string", _WITHIN, reads="clock"),
+    _S("time_range", "outside", "string", "now is outside the daily window", reads="clock"),
+    _S("service_ttft", "avg_le", "float", _TTFT.format("mean", "<="), reads="stats"),
+    _S("service_ttft", "avg_ge", "float", _TTFT.format("mean", ">="), reads="stats"),
+    _S("service_ttft", "max_le", "float", _TTFT.format("slowest", "<="), reads="stats"),
+    _S("service_ttft", "max_ge", "float", _TTFT.format("slowest", ">="), reads="stats"),
+    _S("service_capacity", "util_le", "float", _UTIL.format("<="), reads="sessions"),
+    _S("service_capacity", "util_ge", "float", _UTIL.format(">="), reads="sessions"),
+    _S("service_capacity", "util_lt", "float", _UTIL.format("<"), reads="sessions"),
+    _S("service_capacity", "util_gt", "float", _UTIL.format(">"), reads="sessions"),
 )
-del _S, _TOOL_CONTAINS
+del _S, _TOOL_CONTAINS, _WITHIN, _TTFT, _UTIL
 
 #: Every valid ``(position, operation)`` pair and its :class:`SmartOpSpec`, in doc order.
 OPERATIONS: Mapping[tuple[str, str], SmartOpSpec] = MappingProxyType(
@@ -92,11 +122,16 @@ _INT = re.compile(r"[+-]?[0-9]+")
 _BOOLS = {"": True, "true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
 
 
-def compile_op(position: str, operation: str, value: str) -> Matcher:
+def compile_op(
+    position: str, operation: str, value: str, *, timezone: str = ""
+) -> Matcher | LiveMatcher:
     """Check an op against :data:`OPERATIONS` and compile it into a matcher.
 
-    Raises :class:`ConfigError` whose single problem's path is the field at fault
-    (``position``, ``operation`` or ``value``).
+    A request op (``spec.reads == ""``) compiles to a :data:`Matcher` of the request
+    context; a live op to a :class:`LiveMatcher` of a block's :class:`LiveFigures`.
+    ``timezone`` is the op's ``meta.timezone`` (``time_range`` only). Raises
+    :class:`ConfigError` whose single problem's path is the field at fault (``position``,
+    ``operation``, ``value`` or ``meta.timezone``).
     """
     if position not in POSITIONS:
         shown = position or "''"
@@ -108,7 +143,14 @@ def compile_op(position: str, operation: str, value: str) -> Matcher:
             "operation",
             f"operation {operation!r} is not valid for position {position!r} (one of {valid})",
         )
+    if timezone and position != "time_range":
+        raise _problem("meta.timezone", "only time_range ops read a time zone")
     parsed = _parse_value(spec, value)
+    if position in ADDED_POSITIONS:
+        try:
+            return compile_added(position, operation, parsed, timezone)
+        except OpProblem as exc:
+            raise _problem(exc.field, exc.message) from None
     if spec.value_type == "string":
         if operation == "regex":
             parsed = _compile_regex(value)
@@ -279,8 +321,7 @@ def _may_match(needles: tuple[Needle, ...], text: str) -> bool:
 
 
 def _latest_user_contains(needle: Needle, ctx: RequestContext) -> bool:
-    users = ctx.user_messages
-    return bool(users) and occurs(needle, users[-1])
+    return occurs(needle, ctx.latest_user_text)  # "" after a turn of only tool results
 
 
 def _latest_user_type(value: str, ctx: RequestContext) -> bool:

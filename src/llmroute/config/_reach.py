@@ -18,10 +18,11 @@ One op *implies* another when every request matching the first matches the secon
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 from ..errors import ConfigError
 from ..request import RequestContext
-from ._ops import compile_op
+from ._ops import Matcher, compile_op
 from ._rule import SmartOp, SmartRouting
 
 __all__ = ["dead_blocks"]
@@ -92,7 +93,7 @@ def _model_matches(op: SmartOp, model: str) -> bool:
         matcher = compile_op(op.position, op.operation, op.value)
     except ConfigError:  # a loaded op always compiles; an unchecked one proves nothing
         return False
-    return matcher(RequestContext(model=model))
+    return cast(Matcher, matcher)(RequestContext(model=model))  # a model op reads the request
 
 
 def _thinking(op: SmartOp) -> bool:

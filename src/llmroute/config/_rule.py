@@ -39,17 +39,20 @@ class _Cached(ConfigModel):
 def _op_problems(op: SmartOp) -> list[tuple[str, str]]:
     """The problems of one op (``[]`` when it is valid): compiled to check, then dropped."""
     try:
-        compile_op(op.position, op.operation, op.value)
+        compile_op(op.position, op.operation, op.value, timezone=op.meta.timezone)
     except ConfigError as exc:
         return list(exc.problems)
     return []
 
 
 class SmartOpMeta(ConfigModel):
-    """Free-form metadata of a smart-routing op (a description and the value's type name)."""
+    """Metadata of a smart-routing op: a description and the value's type name (free-form),
+    and ``timezone``, the IANA zone a ``time_range`` op reads its window in (UTC when
+    empty; no other op takes one)."""
 
     description: str = ""
     type: str = ""
+    timezone: str = ""
 
 
 class SmartOp(ConfigModel):
@@ -86,7 +89,7 @@ class SmartOp(ConfigModel):
     def _check(self) -> SmartOp:
         problems = _op_problems(self)
         if problems:
-            raise invalid(type(self).__name__, [((p,), m) for p, m in problems])
+            raise invalid(type(self).__name__, [(tuple(p.split(".")), m) for p, m in problems])
         return self
 
 
@@ -117,7 +120,7 @@ class SmartRouting(ConfigModel):
             problems.append(((), "services cannot be empty"))
         # every op, so one built with model_construct (which skipped its own check) is too
         for i, op in enumerate(self.ops):
-            problems.extend((("ops", i, p), m) for p, m in _op_problems(op))
+            problems.extend((("ops", i, *p.split(".")), m) for p, m in _op_problems(op))
         if problems:
             raise invalid(type(self).__name__, problems)
         return self

@@ -26,10 +26,11 @@ class HealthFilter:
 
     Items are service ids (strings) or objects with a ``service_id`` (a :class:`Service`) or a
     ``name``; anything else raises ``TypeError``. ``health`` is anything with
-    ``is_healthy(service_id) -> bool`` (a :class:`HealthMonitor`); None passes everything.
+    ``is_healthy(service_id) -> bool`` (a :class:`HealthMonitor`); without one (None, the
+    default: tingly-box's nil monitor) every service passes.
     """
 
-    def __init__(self, health: object | None) -> None:
+    def __init__(self, health: object | None = None) -> None:
         is_healthy = getattr(health, "is_healthy", None) if health is not None else None
         if health is not None and not callable(is_healthy):
             raise TypeError(f"health must have is_healthy(service_id), got {health!r}")

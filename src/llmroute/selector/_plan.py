@@ -35,7 +35,8 @@ class RulePlan:
     ``by_id``: the services of ``base`` by id; ``base_ids`` / ``block_ids``: the ids of
     ``base`` and of each block; ``service_by_id``: every service of the plan by id.
     ``tactic``: the rule's tactic and candidate sets. ``query``: the state query of a request
-    without a session.
+    without a session; it also asks for the figures the rule's live smart ops read.
+    ``unusable_blocks``: the indexes of the blocks with no usable service (skipped).
     """
 
     def __init__(
@@ -61,17 +62,22 @@ class RulePlan:
             s.service_id: s for s in (*self.base, *(s for b in self.blocks for s in b))
         }
         self.router: SmartRouter | None = (
-            SmartRouter(rule.smart_routing) if rule.smart_enabled and rule.smart_routing else None
+            SmartRouter(rule.smart_routing, services=self.blocks)
+            if rule.smart_enabled and rule.smart_routing
+            else None
         )
+        # A block that matches with no usable service is passed over (tingly-box's rule).
+        self.unusable_blocks = frozenset(i for i, block in enumerate(self.blocks) if not block)
+        reads = self.router.reads if self.router is not None else frozenset()
         self.tactic = RuleTactic(rule)
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
         tactic = self.tactic.tactic
         self.query = StateQuery(
             rule=rule.uuid,
             services=self.all_ids,
-            stats=tactic.reads_stats,
+            stats=tactic.reads_stats or "stats" in reads,
             ewma_decay=tactic.ewma_decay,
-            sessions=tactic.reads_sessions,
+            sessions=tactic.reads_sessions or "sessions" in reads,
             cursor=tactic.keeps_current,
             turn=tactic.takes_turn,
             health=health,

@@ -10,6 +10,7 @@ from ..affinity import AffinityEntry, SessionID, resolve_session_id
 from ..config import Provider, Rule, Service, ServiceID
 from ..request import RequestContext, TokenCounter
 from ..smart import extract_context
+from ..state import StateSnapshot
 from ._plan import RulePlan, failover_order
 
 __all__ = ["Request", "SelectionResult", "Source", "TraceStep", "describe"]
@@ -123,6 +124,8 @@ class SelectionResult:
         pinned: AffinityEntry | None,
         read_seq: int,
         took_turn: bool,
+        request: Request | None = None,
+        snapshot: StateSnapshot | None = None,
     ) -> None:
         self.plan = plan
         self.rule: Rule = plan.rule
@@ -140,6 +143,8 @@ class SelectionResult:
         self.pinned = pinned
         self.read_seq = read_seq
         self.took_turn = took_turn
+        self._request = request
+        self._snapshot = snapshot
         self._fallbacks: tuple[Service, ...] | None = None
 
     @property
@@ -162,12 +167,29 @@ class SelectionResult:
         lines = [head]
         if self.session_id is not None and self.session_id.source != "none":
             lines.append(f"  session: {self.session_id.source} {self.session_id.value!r}")
+        ops_shown = False
         for number, (stage, template, args) in enumerate(self.trace, 1):
             text = template.format(*args) if args else template
             lines.append(f"  {number}. {stage}: {text}")
+            if stage == "smart_routing" and not ops_shown:
+                ops_shown = True
+                lines.extend(self._op_lines())
         if self.fallbacks:
             lines.append(f"  fallbacks: {', '.join(s.service_id for s in self.fallbacks)}")
         return "\n".join(lines)
+
+    def _op_lines(self) -> list[str]:
+        """The per-op trace of the blocks tried, evaluated again now on the context and the
+        snapshot the selection read (the selection itself recorded nothing of it)."""
+        router, request = self.plan.router, self._request
+        if router is None or request is None or request.embeddings:
+            return []
+        lines: list[str] = []
+        skip = self.plan.unusable_blocks
+        for block in router.trace(request.context, self._snapshot, skip):
+            lines.append(f"     block {block.index} {block.description!r}: {block.outcome}")
+            lines.extend(f"       {op}" for op in block.ops)
+        return lines
 
     def __repr__(self) -> str:
         return (

@@ -53,7 +53,7 @@ def decide(
     """Run the stages for ``request`` on ``snapshot`` and return the result."""
     draft = _Draft(plan.base)
     _health(plan, snapshot, draft, use_health)
-    _smart_routing(plan, request, draft)
+    _smart_routing(plan, request, snapshot, draft)
     key, pinned, chosen = _affinity(plan, request, snapshot, draft)
     stages = STAGES[:3]
     source: Source = "affinity"
@@ -80,6 +80,8 @@ def decide(
         pinned=pinned,
         read_seq=snapshot.seq,
         took_turn=took_turn,
+        request=request,
+        snapshot=snapshot,
     )
 
 
@@ -110,27 +112,33 @@ def _health(plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, use_health: 
     draft.note("health", "dropped unhealthy {}; {} left", describe(dropped), len(kept))
 
 
-def _smart_routing(plan: RulePlan, request: Request, draft: _Draft) -> None:
+def _smart_routing(
+    plan: RulePlan, request: Request, snapshot: StateSnapshot, draft: _Draft
+) -> None:
     """The first block whose ops all match narrows the candidates to its services (its
-    healthy ones; all of them in panic mode: a content rule is never broken for health)."""
+    healthy ones; all of them in panic mode: a content rule is never broken for health).
+    A block with no usable service is passed over, as if it had not matched."""
     router = plan.router
     if router is None or request.embeddings:
         draft.note(
             "smart_routing", "skipped for embeddings" if request.embeddings else "off for this rule"
         )
         return
-    match = router.evaluate(request.context)
+    unusable = plan.unusable_blocks
+    match = router.evaluate(request.context, snapshot, unusable)
     if match is None:
-        draft.note("smart_routing", "no block of {} matched", len(router))
+        if unusable:  # say so: the per-op trace may show one of them matching
+            draft.note(
+                "smart_routing",
+                "no usable block of {} matched ({} without a usable service passed over)",
+                len(router),
+                len(unusable),
+            )
+        else:
+            draft.note("smart_routing", "no block of {} matched", len(router))
         return
     index, description = match.index, match.block.description
     services = plan.blocks[index]
-    if not services:
-        raise NoServiceAvailableError(
-            f"rule {plan.rule.uuid!r}: smart-routing block {index} ({description!r}) "
-            f"matched but has no usable service: {plan.skipped_text() or 'none active'}",
-            rule=plan.rule.uuid,
-        )
     draft.block_index = index
     draft.scope = services
     kept, degraded = panic_filter(services, lambda s: s.service_id not in draft.unhealthy)

@@ -7,22 +7,33 @@ every op when it loads. :func:`extract_context` reads a :class:`llmroute.Request
 out of an OpenAI Chat Completions, OpenAI Responses or Anthropic Messages request, and
 :class:`SmartRouter`, built from a rule's blocks, finds the first block that matches it.
 ``content_text`` and ``read_parts`` read a message's text the way extraction does (session
-fingerprints use them too).
+fingerprints use them too). Live ops read a block's figures from the state snapshot
+(:class:`BlockFigures`); :meth:`SmartRouter.trace` evaluates again op by op for
+``explain()`` (:class:`BlockTrace`, :class:`OpTrace`, snippets of at most :data:`SNIPPET`
+characters, secrets masked).
 """
 
 from ._extract import Extractor, extract_context, register_extractor
+from ._figures import BlockFigures, SnapshotFigures
 from ._messages import SYSTEM_ROLES, content_text, read_parts
 from ._router import SmartMatch, SmartRouter, validate_smart_op, validate_smart_routing
+from ._trace import SNIPPET, BlockTrace, OpTrace, snippet_of
 
 __all__ = [
+    "BlockFigures",
+    "BlockTrace",
     "Extractor",
+    "OpTrace",
+    "SNIPPET",
     "SYSTEM_ROLES",
     "SmartMatch",
     "SmartRouter",
+    "SnapshotFigures",
     "content_text",
     "extract_context",
     "read_parts",
     "register_extractor",
+    "snippet_of",
     "validate_smart_op",
     "validate_smart_routing",
 ]

@@ -152,12 +152,36 @@ def _read_body(body: Mapping[str, Any], counter: TokenCounter | None) -> Request
         tool_uses=walk.names,
         tool_arguments=[arguments_text(a) for a in walk.args],
         latest_role=walk.latest_role,
+        latest_user_text=walk.latest_user,
+        offered_tools=_offered_tools(body),
+        has_image=walk.has_image,
         latest_content_type=RANK_NAMES[walk.latest_rank] if walk.latest_rank >= 0 else "",
         user_id=_user_id(body),
         token_counter=counter,
         texts=walk.texts,
         extra_texts=walk.extra,
     )
+
+
+def _offered_tools(body: Mapping[str, Any]) -> list[str]:
+    """The names of the tools the body offers: Anthropic ``{"name"}``, OpenAI chat
+    ``{"function": {"name"}}``, Responses ``{"type": "function", "name"}``."""
+    tools = body.get("tools")
+    if not isinstance(tools, (list, tuple)):
+        return []
+    names: list[str] = []
+    for tool in tools:
+        spec = tool if isinstance(tool, dict) else as_mapping(tool)
+        if spec is None:
+            continue
+        name = spec.get("name")
+        if not isinstance(name, str):
+            function = spec.get("function")
+            function = function if isinstance(function, dict) else as_mapping(function)
+            name = function.get("name") if function is not None else None
+        if isinstance(name, str):
+            names.append(name)
+    return names
 
 
 def _messages(body: Mapping[str, Any]) -> list[Any] | tuple[Any, ...]:

@@ -27,6 +27,8 @@ _KIND_RANK = {
     "input_image": 4,
 }
 RANK_NAMES = ("text", "document", "file", "audio", "image")
+_IMAGE_RANK = RANK_NAMES.index("image")
+_IMAGE_PARTS = frozenset(kind for kind, rank in _KIND_RANK.items() if rank == _IMAGE_RANK)
 _TOOL_USE_BLOCKS = frozenset({"tool_use", "server_tool_use", "mcp_tool_use"})
 SYSTEM_ROLES = frozenset({"system", "developer"})
 _TOOL_ROLES = frozenset({"tool", "function"})
@@ -49,15 +51,20 @@ class Walk:
 
     ``texts``: every text the model reads, by reference; ``extra``: tool inputs that are
     not text yet (dumped only if tokens are counted); ``names`` / ``args``: the tool calls
-    of the latest assistant turn; ``in_assistant_turn``: whether that turn is still open.
+    of the latest assistant turn; ``in_assistant_turn``: whether that turn is still open;
+    ``latest_user``: the text of the last user-side turn, ``""`` when that turn held only
+    tool results (``latest_rank`` is then -1: the earlier user turn is not the latest);
+    ``has_image``: whether any message met so far carries an image.
     """
 
     __slots__ = (
         "args",
         "extra",
+        "has_image",
         "in_assistant_turn",
         "latest_rank",
         "latest_role",
+        "latest_user",
         "names",
         "system",
         "texts",
@@ -74,6 +81,8 @@ class Walk:
         self.in_assistant_turn = False
         self.latest_role = ""
         self.latest_rank = -1
+        self.latest_user = ""
+        self.has_image = False
 
     def message(self, item: Mapping[str, Any]) -> None:
         """Read one message (or Responses item) of the conversation, in order."""
@@ -94,6 +103,12 @@ class Walk:
             self.in_assistant_turn = False
             self._forget_calls()
 
+    def _tool_results(self) -> None:
+        """A user-side turn of only tool results: the latest user turn has no text of its own."""
+        self.in_assistant_turn = False
+        self.latest_user = ""
+        self.latest_rank = -1
+
     def _forget_calls(self) -> None:
         if self.names:
             self.names = []
@@ -103,18 +118,20 @@ class Walk:
         self.latest_role = "user"
         if isinstance(content, str):
             self.texts.append(content)
-            self.users.append(content)
+            text = content
             self.latest_rank = 0
         elif isinstance(content, (list, tuple)):
             text, rank, own = read_parts(content, self.texts, self.extra, self.names, self.args)
+            self._look_for_images(content, rank)
             if not own:  # only tool results: the answer to the pending tool calls
-                self.in_assistant_turn = False
+                self._tool_results()
                 return False
-            self.users.append(text)
             self.latest_rank = rank
         else:
-            self.users.append("")
+            text = ""
             self.latest_rank = 0
+        self.users.append(text)
+        self.latest_user = text
         return True
 
     def _assistant(self, item: Mapping[str, Any]) -> None:
@@ -125,17 +142,20 @@ class Walk:
         if isinstance(content, str):
             self.texts.append(content)
         elif isinstance(content, (list, tuple)):
-            read_parts(content, self.texts, self.extra, self.names, self.args)
+            _, rank, _ = read_parts(content, self.texts, self.extra, self.names, self.args)
+            self._look_for_images(content, rank)
         if item.get("tool_calls") or item.get("function_call"):
             _read_tool_calls(item, self.texts, self.extra, self.names, self.args)
 
     def _other(self, role: str, content: object) -> bool:
         self.latest_role = role
         text = content_text(content, self.texts)
+        if not self.has_image and isinstance(content, (list, tuple)):
+            self.has_image = _holds_image(content)
         if role in SYSTEM_ROLES:
             self.system.append("" if text is None else text)
         elif role in _TOOL_ROLES:  # "tool", "function": results of the pending calls
-            self.in_assistant_turn = False
+            self._tool_results()
             return False
         return True
 
@@ -145,8 +165,11 @@ class Walk:
             return
         if kind.endswith("_call_output"):
             self.latest_role = "tool"
-            self.in_assistant_turn = False
-            content_text(item.get("output"), self.texts)
+            self._tool_results()
+            output = item.get("output")
+            content_text(output, self.texts)
+            if not self.has_image and isinstance(output, (list, tuple)):
+                self.has_image = _holds_image(output)
         elif kind.endswith("_call") or kind == "reasoning":
             self.latest_role = "assistant"
             if not self.in_assistant_turn:
@@ -159,6 +182,32 @@ class Walk:
                 if not isinstance(name, str):
                     name = kind[: -len("_call")]  # e.g. "web_search" for web_search_call
                 _add_call(name, arguments, self.texts, self.extra, self.names, self.args)
+
+    def _look_for_images(self, parts: list[Any] | tuple[Any, ...], rank: int) -> None:
+        """Note an image among a turn's own parts (``rank``) or inside its tool results."""
+        if self.has_image:
+            return
+        if rank == _IMAGE_RANK:
+            self.has_image = True
+            return
+        for part in parts:
+            if not isinstance(part, dict):
+                part = as_mapping(part)
+            if part is not None and part.get("type") == "tool_result":
+                inner = part.get("content")
+                if isinstance(inner, (list, tuple)) and _holds_image(inner):
+                    self.has_image = True
+                    return
+
+
+def _holds_image(parts: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether a list of content parts holds an image part."""
+    for part in parts:
+        if not isinstance(part, dict):
+            part = as_mapping(part)
+        if part is not None and part.get("type") in _IMAGE_PARTS:
+            return True
+    return False
 
 
 def content_text(content: object, texts: list[str]) -> str | None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from pydantic import TypeAdapter, ValidationError
 
 from ..config import (
     OPERATIONS,
+    LiveMatcher,
     Matcher,
     Service,
     SmartOp,
@@ -19,6 +20,8 @@ from ..config import (
 )
 from ..request import RequestContext
 from ._extract import extract_context
+from ._figures import BlockFigures, SnapshotFigures
+from ._trace import BlockTrace, OpTrace, seen
 
 _BLOCKS: TypeAdapter[tuple[SmartRouting, ...]] = TypeAdapter(tuple[SmartRouting, ...])
 
@@ -69,20 +72,53 @@ class SmartMatch:
     services: tuple[Service, ...]
 
 
+class _Block:
+    """One block compiled: its request ops (cheapest first), then its live ops, the
+    services whose figures the live ops read, and the match it gives."""
+
+    __slots__ = ("live", "match", "ops", "request", "services")
+
+    def __init__(self, index: int, block: SmartRouting, services: tuple[Service, ...]) -> None:
+        ranked = sorted(block.ops, key=lambda op: OPERATIONS[op.position, op.operation].cost)
+        request: list[Matcher] = []
+        live: list[LiveMatcher] = []
+        ops: list[tuple[SmartOp, Matcher | LiveMatcher, bool]] = []
+        for op in ranked:
+            matcher = compile_op(op.position, op.operation, op.value, timezone=op.meta.timezone)
+            is_live = bool(OPERATIONS[op.position, op.operation].reads)
+            if is_live:
+                live.append(cast(LiveMatcher, matcher))
+            else:
+                request.append(cast(Matcher, matcher))
+            ops.append((op, matcher, is_live))
+        self.request = tuple(request)
+        self.live = tuple(live)
+        self.ops = tuple(op for op in ops if not op[2]) + tuple(op for op in ops if op[2])
+        self.services = services
+        self.match = SmartMatch(index, block, block.services)
+
+
 class SmartRouter:
     """Evaluates ordered smart-routing blocks against requests: the first block whose ops
     all match wins.
 
     ``blocks`` are :class:`SmartRouting` models (validated when they were built) or their
     document form (mappings, validated here: :class:`ConfigError` with paths like
-    ``[1].ops[0].value``). The router compiles every op once, here; evaluation compiles
-    nothing and allocates nothing of its own (each block's :class:`SmartMatch` is built
-    once too). A router is immutable and safe to share between threads.
+    ``[1].ops[0].value``). ``services`` gives, per block, the services whose live figures
+    its ``service_ttft`` / ``service_capacity`` ops read (default: the block's active
+    services; the selector passes those with an enabled provider). The router compiles
+    every op once, here; evaluation compiles nothing. A router is immutable and safe to
+    share between threads.
     """
 
-    __slots__ = ("_blocks", "_table")
+    __slots__ = ("_blocks", "_rows", "_table", "reads")
 
-    def __init__(self, blocks: Iterable[SmartRouting | Mapping[str, Any]]) -> None:
+    def __init__(
+        self,
+        blocks: Iterable[SmartRouting | Mapping[str, Any]],
+        *,
+        services: Sequence[tuple[Service, ...]] | None = None,
+    ) -> None:
         if isinstance(blocks, (str, bytes, Mapping)) or not isinstance(blocks, Iterable):
             raise TypeError(
                 f"SmartRouter() takes an iterable of blocks, not {type(blocks).__name__}"
@@ -94,11 +130,25 @@ class SmartRouter:
                 checked = _BLOCKS.validate_python(given)
             except ValidationError as exc:
                 raise config_error(exc) from None
+        if services is not None and len(services) != len(checked):
+            raise ValueError(f"services= needs one entry per block ({len(checked)})")
         self._blocks = checked
         self._table = tuple(
-            (_compile_block(block), SmartMatch(i, block, block.services))
+            _Block(
+                i,
+                block,
+                services[i]
+                if services is not None
+                else tuple(s for s in block.services if s.active),
+            )
             for i, block in enumerate(checked)
         )
+        # What evaluate() walks: plain tuples (unpacked in the loop, cheaper than attributes).
+        self._rows = tuple((b.request, b.live, b.match, b.services) for b in self._table)
+        #: What the live ops read of the state snapshot: some of "clock", "stats", "sessions".
+        self.reads: frozenset[str] = frozenset(
+            OPERATIONS[op.position, op.operation].reads for block in checked for op in block.ops
+        ) - {""}
 
     @property
     def blocks(self) -> tuple[SmartRouting, ...]:
@@ -111,26 +161,68 @@ class SmartRouter:
     def __repr__(self) -> str:
         return f"SmartRouter({len(self._blocks)} blocks)"
 
-    def evaluate(self, context: RequestContext | Any) -> SmartMatch | None:
+    def evaluate(
+        self,
+        context: RequestContext | Any,
+        figures: SnapshotFigures | None = None,
+        skip: Container[int] = (),
+    ) -> SmartMatch | None:
         """The first block whose ops all match ``context``, or None when none does.
 
         ``context`` is a :class:`RequestContext`; anything else is read with
         :func:`extract_context` first (and raises what that raises). Ops within a block are
-        AND-ed and stop at the first that fails.
+        AND-ed and stop at the first that fails; a block's live ops (``time_range``,
+        ``service_ttft``, ``service_capacity``) run after its request ops, on ``figures``
+        (a state snapshot, e.g. ``StateSnapshot(now=time.time())``): without it they do
+        not match. Blocks whose index is in ``skip`` are passed over.
         """
         if not isinstance(context, RequestContext):
             context = extract_context(context)
-        for matchers, match in self._table:
-            for matcher in matchers:
+        for request, live, match, services in self._rows:
+            for matcher in request:
                 if not matcher(context):
                     break
             else:
-                return match
+                if skip and match.index in skip:
+                    continue
+                if not live:
+                    return match
+                if figures is not None:
+                    view = BlockFigures(figures, services)
+                    if all(matcher(view) for matcher in live):
+                        return match
         return None
 
-
-def _compile_block(block: SmartRouting) -> tuple[Matcher, ...]:
-    """The block's ops compiled, cheapest first: ops are pure, so the order only changes
-    how soon a block that does not match gives up."""
-    ranked = sorted(block.ops, key=lambda op: OPERATIONS[op.position, op.operation].cost)
-    return tuple(compile_op(op.position, op.operation, op.value) for op in ranked)
+    def trace(
+        self,
+        context: RequestContext | Any,
+        figures: SnapshotFigures | None = None,
+        skip: Container[int] = (),
+    ) -> tuple[BlockTrace, ...]:
+        """How :meth:`evaluate` went, op by op: every block tried, up to the one that
+        matched. Evaluates again (nothing is recorded while evaluating); a block in
+        ``skip`` whose ops match reads ``"no usable service"``."""
+        if not isinstance(context, RequestContext):
+            context = extract_context(context)
+        traces: list[BlockTrace] = []
+        for i, block in enumerate(self._table):
+            view = None if figures is None else BlockFigures(figures, block.services)
+            ops: list[OpTrace] = []
+            for op, matcher, is_live in block.ops:
+                if is_live:
+                    matched = view is not None and cast(LiveMatcher, matcher)(view)
+                else:
+                    matched = cast(Matcher, matcher)(context)
+                ops.append(
+                    OpTrace(op.position, op.operation, op.value, seen(op, context, view), matched)
+                )
+                if not matched:
+                    break
+            else:
+                outcome = "no usable service" if i in skip else "matched"
+                traces.append(BlockTrace(i, block.match.block.description, tuple(ops), outcome))
+                if outcome == "matched":
+                    break
+                continue
+            traces.append(BlockTrace(i, block.match.block.description, tuple(ops), "no match"))
+        return tuple(traces)

@@ -119,10 +119,15 @@ class BalancingTactic(ABC):
 
 
 def current_of(snapshot: StateSnapshot, candidates: CandidateSet) -> Service | None:
-    """The rule's current service (from the snapshot's cursor) when it is a candidate."""
+    """The rule's current service (from the snapshot's cursor) when it is a candidate.
+
+    Before any pick has been made for the rule (no cursor yet), the first candidate in
+    config order is the current one, as in tingly-box, whose service index starts at 0.
+    None when the cursor names a service that is not a candidate now.
+    """
     current = snapshot.cursor.current
     if current is None:
-        return None
+        return candidates.services[0]
     pos = candidates.index.get(current)
     return None if pos is None else candidates.services[pos]
 
