@@ -15,12 +15,14 @@ compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them
 from ._agent import claude_code_kind
 from ._base import config_error
 from ._bounds import (
+    MAX_CONTEXT_WINDOW,
     MAX_DECAY_SECONDS,
     MAX_ERROR_THRESHOLD,
     MAX_LATENCY_MS,
     MAX_MAX_RECOVERY_SECONDS,
     MAX_MODEL_CAPACITY,
     MAX_PATTERN_DEPTH,
+    MAX_PRICE,
     MAX_RECOVERY_SECONDS,
     MAX_REQUEST_THRESHOLD,
     MAX_SAMPLES,
@@ -34,6 +36,7 @@ from ._bounds import (
     MAX_TOKEN_OP,
     MAX_WEIGHT,
 )
+from ._catalog import CAPABILITIES, ModelCatalog, ModelEntry, ModelSpec
 from ._document import MAX_DEPTH, MAX_NUMBER, MAX_VALUES
 from ._figures import LiveFigures, LiveMatcher, TtftFigure
 from ._glob import compile_glob, glob_to_regex
@@ -49,7 +52,7 @@ from ._ops import (
     compile_op,
 )
 from ._provider import OAuthDetail, Provider
-from ._routing import HealthConfig, RoutingConfig, index_providers
+from ._routing import HealthConfig, RoutingConfig, index_providers, spec_of
 from ._rule import LEGACY_AFFINITY_SECONDS, Rule, SmartOp, SmartOpMeta, SmartRouting
 from ._scenario import ScenarioConfig, ScenarioFlags
 from ._secret import REVEAL_SECRETS, EnvSecret
@@ -74,6 +77,7 @@ from ._tactic import (
 
 __all__ = [
     "AdaptiveParams",
+    "CAPABILITIES",
     "CONTENT_TYPES",
     "CapacityBasedParams",
     "ConfigWarning",
@@ -87,6 +91,7 @@ __all__ = [
     "LeastLatencyParams",
     "LiveFigures",
     "LiveMatcher",
+    "MAX_CONTEXT_WINDOW",
     "MAX_DECAY_SECONDS",
     "MAX_DEPTH",
     "MAX_ERROR_THRESHOLD",
@@ -95,6 +100,7 @@ __all__ = [
     "MAX_MODEL_CAPACITY",
     "MAX_NUMBER",
     "MAX_PATTERN_DEPTH",
+    "MAX_PRICE",
     "MAX_RECOVERY_SECONDS",
     "MAX_REQUEST_THRESHOLD",
     "MAX_SAMPLES",
@@ -109,6 +115,9 @@ __all__ = [
     "MAX_VALUES",
     "MAX_WEIGHT",
     "Matcher",
+    "ModelCatalog",
+    "ModelEntry",
+    "ModelSpec",
     "OAuthDetail",
     "OPERATIONS",
     "POSITIONS",
@@ -144,4 +153,5 @@ __all__ = [
     "glob_to_regex",
     "index_providers",
     "load_config",
+    "spec_of",
 ]

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, ServiceID
+from ..config import (
+    HealthConfig,
+    ModelCatalog,
+    ModelSpec,
+    Provider,
+    RoutingConfig,
+    Rule,
+    Service,
+    ServiceID,
+    spec_of,
+)
 from ..errors import NoServiceAvailableError
 from ..smart import SmartRouter
 from ..state import StateQuery
@@ -37,10 +47,16 @@ class RulePlan:
     ``tactic``: the rule's tactic and candidate sets. ``query``: the state query of a request
     without a session; it also asks for the figures the rule's live smart ops read.
     ``unusable_blocks``: the indexes of the blocks with no usable service (skipped).
+    ``specs``: the catalog figures of each service that has any (catalog entries and its
+    ``model_info``); empty when none has, and then the fit stage costs nothing.
     """
 
     def __init__(
-        self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
+        self,
+        rule: Rule,
+        providers: Mapping[str, Provider] | None,
+        health: HealthConfig,
+        catalog: ModelCatalog | None = None,
     ) -> None:
         self.rule = rule
         self.health = health
@@ -61,6 +77,13 @@ class RulePlan:
         self.service_by_id: dict[str, Service] = {
             s.service_id: s for s in (*self.base, *(s for b in self.blocks for s in b))
         }
+        known = dict(providers) if providers is not None else {}
+        empty = ModelCatalog()
+        self.specs: dict[ServiceID, ModelSpec] = {}
+        for service in self.service_by_id.values():
+            spec = spec_of(service, catalog or empty, known)
+            if spec.known():
+                self.specs[service.service_id] = spec
         self.router: SmartRouter | None = (
             SmartRouter(rule.smart_routing, services=self.blocks)
             if rule.smart_enabled and rule.smart_routing
@@ -160,8 +183,10 @@ class PlanCache:
         config: RoutingConfig | None,
         providers: Mapping[str, Provider] | None,
         health: HealthConfig,
+        catalog: ModelCatalog | None = None,
     ) -> RulePlan:
-        """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``)."""
+        """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``);
+        ``catalog``: the model catalog (``config``'s when None)."""
         key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
         if not isinstance(key, str):
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
@@ -176,5 +201,7 @@ class PlanCache:
             rule = found
         elif not isinstance(rule, Rule):
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
-        plan = self._plans[key] = RulePlan(rule, providers, health)
+        if catalog is None and config is not None:
+            catalog = config.catalog
+        plan = self._plans[key] = RulePlan(rule, providers, health, catalog)
         return plan

@@ -11,6 +11,7 @@ from ..config import Provider, Rule, Service, ServiceID
 from ..request import RequestContext, TokenCounter
 from ..smart import extract_context
 from ..state import StateSnapshot
+from ._fit import FitReport
 from ._plan import RulePlan, failover_order
 
 __all__ = ["Request", "SelectionResult", "Source", "TraceStep", "describe"]
@@ -101,6 +102,8 @@ class SelectionResult:
       them: healthy ones in config order, then unhealthy ones as a last resort;
     - ``degraded``: panic mode, every candidate was unhealthy and one was chosen anyway;
     - ``pin_key``: the session's pin key (None without affinity or a session identity);
+    - ``fit``: the fit stage's report (dropped and unchecked services, the request's needs;
+      None when the rule has no catalog figures); ``estimated_cost``: the choice's estimate;
     - :meth:`explain`: a readable multi-line trace of every stage.
 
     Selecting writes nothing: pass the result to :meth:`ServiceSelector.record` (or use an
@@ -126,6 +129,7 @@ class SelectionResult:
         took_turn: bool,
         request: Request | None = None,
         snapshot: StateSnapshot | None = None,
+        fit: FitReport | None = None,
     ) -> None:
         self.plan = plan
         self.rule: Rule = plan.rule
@@ -146,6 +150,7 @@ class SelectionResult:
         self._request = request
         self._snapshot = snapshot
         self._fallbacks: tuple[Service, ...] | None = None
+        self.fit = fit
 
     @property
     def service_id(self) -> ServiceID:
@@ -158,6 +163,16 @@ class SelectionResult:
         if self._fallbacks is None:
             self._fallbacks = failover_order(self.scope, self.service_id, self.unhealthy)
         return self._fallbacks
+
+    @property
+    def estimated_cost(self) -> float | None:
+        """The chosen service's estimated cost for this request (its estimated input tokens
+        and asked-for output, at the catalog's prices); None when the rule has no catalog
+        figures or the service's prices are unknown."""
+        fit, spec = self.fit, self.plan.specs.get(self.service.service_id)
+        if fit is None or spec is None:
+            return None
+        return fit.needs.estimated_cost(spec)
 
     def explain(self) -> str:
         """A readable multi-line account of the selection: every stage, what it saw and did."""
@@ -176,6 +191,12 @@ class SelectionResult:
                 lines.extend(self._op_lines())
         if self.fallbacks:
             lines.append(f"  fallbacks: {', '.join(s.service_id for s in self.fallbacks)}")
+        if self.fit is not None:
+            cost = self.estimated_cost
+            shown = "unknown (no prices)" if cost is None else f"{cost:.6f}"
+            lines.append(
+                f"  estimated cost: {shown} (~{self.fit.needs.input_tokens:,} input tokens)"
+            )
         return "\n".join(lines)
 
     def _op_lines(self) -> list[str]:

@@ -1,5 +1,5 @@
-"""The selection stages as pure functions of (plan, request, snapshot, rng): health, smart
-routing, affinity and load balancing, run in that order until one chooses.
+"""The selection stages as pure functions of (plan, request, snapshot, rng): fit, health,
+smart routing, affinity and load balancing, run in that order until one chooses.
 
 Each stage narrows the draft's candidates, records what it saw in the trace, or chooses. No
 stage does I/O: everything a stage reads of the state is in the snapshot, read before.
@@ -15,23 +15,35 @@ from ..errors import NoServiceAvailableError
 from ..health import panic_filter
 from ..state import StateSnapshot
 from ..typing import Rng
+from ._fit import FitReport, check_fit, needs_of
 from ._plan import RulePlan
 from ._result import Request, SelectionResult, Source, TraceStep, describe
 
 __all__ = ["STAGES", "decide"]
 
 #: The stages, in the order they run.
-STAGES: tuple[str, ...] = ("health", "smart_routing", "affinity", "load_balancer")
+STAGES: tuple[str, ...] = ("fit", "health", "smart_routing", "affinity", "load_balancer")
+# The stages of a rule without catalog figures (its plan runs no fit stage).
+_WITHOUT_FIT = STAGES[1:]
 
 
 class _Draft:
     """What the stages have decided so far (private to one :func:`decide` call)."""
 
-    __slots__ = ("block_index", "candidates", "degraded", "scope", "trace", "unhealthy")
+    __slots__ = (
+        "block_index",
+        "candidates",
+        "degraded",
+        "fit",
+        "scope",
+        "trace",
+        "unhealthy",
+    )
 
     def __init__(self, candidates: tuple[Service, ...]) -> None:
         self.candidates = candidates
         self.scope = candidates
+        self.fit: FitReport | None = None
         self.unhealthy: frozenset[ServiceID] = frozenset()
         self.degraded = False
         self.block_index = -1
@@ -52,10 +64,12 @@ def decide(
 ) -> SelectionResult:
     """Run the stages for ``request`` on ``snapshot`` and return the result."""
     draft = _Draft(plan.base)
+    if plan.specs:  # the plan decided once: no catalog figures, no fit stage
+        _fit(plan, request, draft)
     _health(plan, snapshot, draft, use_health)
     _smart_routing(plan, request, snapshot, draft)
     key, pinned, chosen = _affinity(plan, request, snapshot, draft)
-    stages = STAGES[:3]
+    stages = STAGES[:4] if plan.specs else _WITHOUT_FIT[:3]
     source: Source = "affinity"
     if chosen is not None and pinned is not None and key is not None:
         chosen = None if _fails_back(plan, snapshot, draft, pinned, key) else chosen
@@ -64,7 +78,7 @@ def decide(
         draws = rng if key is None else SessionDraws(plan.rule.uuid, key)
         chosen = _load_balancer(plan, snapshot, draws, draft)
         source = "smart_routing" if draft.block_index >= 0 else "load_balancer"
-        stages = STAGES
+        stages = STAGES if plan.specs else _WITHOUT_FIT
     return SelectionResult(
         plan=plan,
         service=chosen,
@@ -82,7 +96,28 @@ def decide(
         took_turn=took_turn,
         request=request,
         snapshot=snapshot,
+        fit=draft.fit,
     )
+
+
+def _fit(plan: RulePlan, request: Request, draft: _Draft) -> None:
+    """Drop the services the request cannot fit (window, modalities, tools, thinking); an
+    unknown figure keeps its service, marked unchecked."""
+    needs = needs_of(request.context, request.body)
+    report = draft.fit = check_fit(plan.specs, plan.all_ids, needs)
+    dropped = report.dropped
+    if dropped:
+        kept = tuple(s for s in draft.candidates if s.service_id not in dropped)
+        draft.candidates = draft.scope = kept
+        for sid, why in dropped.items():
+            draft.note("fit", "dropped {}: {}", sid, why)
+    unchecked = report.unchecked
+    if unchecked:
+        text = "; ".join(f"{sid} ({', '.join(what)} unknown)" for sid, what in unchecked.items())
+        draft.note("fit", "unchecked: {}", text)
+    if not dropped:
+        count, tokens = len(plan.all_ids), report.needs.input_tokens
+        draft.note("fit", "all {} services fit ~{} input tokens", count, tokens)
 
 
 def _health(plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, use_health: bool) -> None:
@@ -125,6 +160,11 @@ def _smart_routing(
         )
         return
     unusable = plan.unusable_blocks
+    unfit = draft.fit.dropped if draft.fit is not None else None
+    if unfit:  # a block none of whose services fits is passed over, like an unusable one
+        unusable = unusable | frozenset(
+            i for i, block in enumerate(plan.blocks) if all(s.service_id in unfit for s in block)
+        )
     match = router.evaluate(request.context, snapshot, unusable)
     if match is None:
         if unusable:  # say so: the per-op trace may show one of them matching
@@ -139,6 +179,8 @@ def _smart_routing(
         return
     index, description = match.index, match.block.description
     services = plan.blocks[index]
+    if unfit:
+        services = tuple(s for s in services if s.service_id not in unfit)
     draft.block_index = index
     draft.scope = services
     kept, degraded = panic_filter(services, lambda s: s.service_id not in draft.unhealthy)
@@ -215,6 +257,8 @@ def _fails_back(
 def _load_balancer(plan: RulePlan, snapshot: StateSnapshot, rng: Rng, draft: _Draft) -> Service:
     """The rule's tactic picks among the remaining candidates."""
     if not draft.candidates:
+        if draft.fit is not None and draft.fit.dropped:
+            raise _nothing_fits(plan, draft.fit)
         raise NoServiceAvailableError(
             f"rule {plan.rule.uuid!r}: no smart-routing block matched and the rule has no "
             f"usable service of its own ({plan.skipped_text() or 'none active'})",
@@ -228,3 +272,14 @@ def _load_balancer(plan: RulePlan, snapshot: StateSnapshot, rng: Rng, draft: _Dr
         "load_balancer", "{} over {} -> {}: " + template, name, count, service.service_id, *args
     )
     return service
+
+
+def _nothing_fits(plan: RulePlan, report: FitReport) -> NoServiceAvailableError:
+    """The routing funnel: every service, and why it was dropped."""
+    lines = [f"{sid}: {why}" for sid, why in report.dropped.items()]
+    lines += [f"{sid}: {why}" for sid, why in plan.skipped]
+    return NoServiceAvailableError(
+        f"rule {plan.rule.uuid!r}: no service fits the request "
+        f"(~{report.needs.input_tokens:,} input tokens): " + "; ".join(lines),
+        rule=plan.rule.uuid,
+    )
