@@ -30,6 +30,8 @@ from ..execute import (
 from ..failures import Failure
 from ..state import Outcome, StateSnapshot
 from ..usage import Usage
+from ._plan import RulePlan
+from ._reroute import reroute_order
 from ._result import SelectionResult
 from ._routed import RoutedAsyncStream, RoutedResult, RoutedStream
 from ._taps import AsyncTap, SyncTap, Tap, UsageReader
@@ -147,11 +149,17 @@ class _Recorder(ExecuteHooks[Pair]):
 
 class _SnapshotCooldown:
     """The selection's snapshot as ``execute()``'s cooldown tracker: a fallback that was
-    unhealthy when the request was read is passed over (the last one is always tried)."""
+    unhealthy when the request was read is passed over (the last one is always tried).
+    After a context-length or content-policy failure it reroutes the call's pending
+    fallbacks (:func:`reroute_order`)."""
 
-    def __init__(self, snapshot: StateSnapshot, clock: Callable[[], float]) -> None:
+    def __init__(self, snapshot: StateSnapshot, clock: Callable[[], float], plan: RulePlan) -> None:
         self.snapshot = snapshot
         self.clock = clock
+        self.plan = plan
+
+    def reroute(self, name: str, failure: Failure, pending: list[str]) -> list[int] | None:
+        return reroute_order(self.plan, name, failure, pending)
 
     def is_available(self, name: str) -> bool:
         return self.snapshot.healthy(name)
@@ -214,7 +222,7 @@ def _call(
     selection = selector.decide(plan, req, snapshot, query.take_turn)
     pairs = plan.chain(selection.service, selection.scope, selection.unhealthy)
     recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks, deferred)
-    return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
+    return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock, plan))
 
 
 def _begin(selector: ServiceSelector, rule: Rule | str, request: Any, opts: RouteOptions) -> _Call:
