@@ -106,7 +106,9 @@ def build_outcome(
     rule = result.rule
     tactic = result.plan.tactic.tactic
     counts = failure is not None and failure.counts_against_health and not cancelled
+    spec = result.plan.specs.get(served.service_id) if success and usage is not None else None
     return Outcome(
+        cost=None if spec is None else spec.cost(usage),
         rule=rule.uuid,
         service=served,
         kind=kind,
