@@ -266,3 +266,91 @@ def test_explain_shows_the_estimated_cost() -> None:
     result = _priced().select("r", _body("a" * 4000, max_tokens=100))
     assert result.estimated_cost == pytest.approx((1000 * 3 + 100 * 15) / 1e6)
     assert "estimated cost: 0.004500" in result.explain()
+
+
+# -- the fit stage's cheap scans -------------------------------------------------------
+
+SCANNED_BODIES = [
+    _body("hello"),
+    _body("é" * 300 + "\U0001f600" * 50),
+    {"system": "be brief", "messages": [{"role": "user", "content": "\x00\x01" * 40}]},
+    {"input": "a plain Responses input"},
+    {
+        "messages": [
+            {"role": "user", "content": "run it"},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": {"n": 10**40, "x": 1.5e-300}},
+                    }
+                ],
+            },
+            {"role": "tool", "tool_call_id": "c1", "content": '{"ok": true}'},
+        ]
+    },
+    {
+        "system": [{"type": "text", "text": "sys " * 50}],
+        "messages": [
+            {"role": "user", "content": [{"type": "text", "text": '"quoted"\\' * 30}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": "t", "name": "f", "input": {"q": "\n" * 99}}
+                ],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": "t", "content": "done " * 9}],
+            },
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("body", SCANNED_BODIES)
+def test_the_token_bound_is_never_below_the_estimate(body: dict[str, Any]) -> None:
+    from llmroute.smart import extract_context, scan_body
+
+    bound = scan_body(body).tokens_bound
+    assert bound is not None and bound >= extract_context(body).estimated_tokens
+
+
+def test_only_plain_text_bodies_skip_the_context() -> None:
+    from llmroute.smart import scan_body
+
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}
+    assert scan_body(_body("hi")).plain
+    assert not scan_body({"messages": [{"role": "user", "content": [image]}]}).plain
+    assert not scan_body({"input": [{"type": "input_image", "image_url": "x"}]}).plain
+    assert scan_body({"messages": [object()]}) == (None, False)
+
+
+def test_a_request_near_the_window_is_counted_exactly() -> None:
+    # the bound (2x) passes 128k, the exact count (~60k + 8k output) does not: it fits
+    models = {"m": {"context_window": 128_000, "max_output_tokens": 8_000}}
+    selector = ServiceSelector(_config([{"provider": "p", "model": "m"}], models))
+    result = selector.select("r", _body("a" * 240_000))
+    assert result.fit is not None and not result.fit.dropped
+    assert "all 1 services fit ~60,000 input tokens" in result.explain()
+
+
+def test_a_custom_token_counter_is_used_for_the_window() -> None:
+    models = {"small": {"context_window": 1_000}, "big": {"context_window": 100_000}}
+    services = [{"provider": "p", "model": m} for m in models]
+    selector = ServiceSelector(_config(services, models), token_counter=lambda text: 5_000)
+    picks = {selector.select("r", _body("short")).service.model for _ in range(20)}
+    assert picks == {"big"}
+
+
+def test_thinking_and_tools_are_read_off_a_plain_body() -> None:
+    models = {"plain": {"thinking": False, "tools": False}, "able": {"thinking": True}}
+    services = [{"provider": "p", "model": m} for m in models]
+    selector = ServiceSelector(_config(services, models))
+    body = _body("think", thinking={"type": "enabled", "budget_tokens": 1024})
+    assert {selector.select("r", body).service.model for _ in range(20)} == {"able"}
+    result = selector.select("r", _body("hi"))
+    assert "thinking" not in result.explain()  # not asked: not listed as unchecked

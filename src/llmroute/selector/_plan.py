@@ -20,6 +20,7 @@ from ..errors import NoServiceAvailableError
 from ..smart import SmartRouter
 from ..state import StateQuery
 from ..tactics import RuleTactic
+from ._fit import FitPlan
 
 __all__ = ["PlanCache", "RulePlan", "failover_order"]
 
@@ -48,7 +49,8 @@ class RulePlan:
     without a session; it also asks for the figures the rule's live smart ops read.
     ``unusable_blocks``: the indexes of the blocks with no usable service (skipped).
     ``specs``: the catalog figures of each service that has any (catalog entries and its
-    ``model_info``); empty when none has, and then the fit stage costs nothing.
+    ``model_info``); empty when none has, and then the fit stage costs nothing. ``fit``:
+    the rule's :class:`FitPlan` (None without specs).
     """
 
     def __init__(
@@ -84,6 +86,7 @@ class RulePlan:
             spec = spec_of(service, catalog or empty, known)
             if spec.known():
                 self.specs[service.service_id] = spec
+        self.fit: FitPlan | None = FitPlan(self.specs, self.all_ids) if self.specs else None
         self.router: SmartRouter | None = (
             SmartRouter(rule.smart_routing, services=self.blocks)
             if rule.smart_enabled and rule.smart_routing

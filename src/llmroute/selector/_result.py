@@ -62,6 +62,17 @@ class Request:
         return self._context
 
     @property
+    def extracted(self) -> bool:
+        """Whether :attr:`context` was read already (reading it again costs nothing)."""
+        return self._context is not None
+
+    @property
+    def counts_exactly(self) -> bool:
+        """Whether tokens are counted by the built-in estimate (no custom token counter),
+        so a cheap upper bound of them holds."""
+        return self._token_counter is None
+
+    @property
     def resolved_session(self) -> SessionID | None:
         """The session identity if it was given or resolved already, else None."""
         return self._session

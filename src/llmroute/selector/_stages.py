@@ -15,7 +15,7 @@ from ..errors import NoServiceAvailableError
 from ..health import panic_filter
 from ..state import StateSnapshot
 from ..typing import Rng
-from ._fit import FitReport, check_fit, needs_of
+from ._fit import FitPlan, FitReport, Needs
 from ._plan import RulePlan
 from ._result import Request, SelectionResult, Source, TraceStep, describe
 
@@ -64,8 +64,8 @@ def decide(
 ) -> SelectionResult:
     """Run the stages for ``request`` on ``snapshot`` and return the result."""
     draft = _Draft(plan.base)
-    if plan.specs:  # the plan decided once: no catalog figures, no fit stage
-        _fit(plan, request, draft)
+    if plan.fit is not None:  # the plan decided once: no catalog figures, no fit stage
+        _fit(plan.fit, request, draft)
     _health(plan, snapshot, draft, use_health)
     _smart_routing(plan, request, snapshot, draft)
     key, pinned, chosen = _affinity(plan, request, snapshot, draft)
@@ -100,24 +100,15 @@ def decide(
     )
 
 
-def _fit(plan: RulePlan, request: Request, draft: _Draft) -> None:
+def _fit(fit: FitPlan, request: Request, draft: _Draft) -> None:
     """Drop the services the request cannot fit (window, modalities, tools, thinking); an
-    unknown figure keeps its service, marked unchecked."""
-    needs = needs_of(request.context, request.body)
-    report = draft.fit = check_fit(plan.specs, plan.all_ids, needs)
+    unknown figure keeps its service, marked unchecked (the report's trace line says)."""
+    report = draft.fit = fit.check(Needs(request))
     dropped = report.dropped
     if dropped:
         kept = tuple(s for s in draft.candidates if s.service_id not in dropped)
         draft.candidates = draft.scope = kept
-        for sid, why in dropped.items():
-            draft.note("fit", "dropped {}: {}", sid, why)
-    unchecked = report.unchecked
-    if unchecked:
-        text = "; ".join(f"{sid} ({', '.join(what)} unknown)" for sid, what in unchecked.items())
-        draft.note("fit", "unchecked: {}", text)
-    if not dropped:
-        count, tokens = len(plan.all_ids), report.needs.input_tokens
-        draft.note("fit", "all {} services fit ~{} input tokens", count, tokens)
+    draft.note("fit", "{}", report)
 
 
 def _health(plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, use_health: bool) -> None:
