@@ -137,6 +137,19 @@ class LeastBusyParams(_Params):
     decay_seconds: DecaySeconds = 10.0
 
 
+class LowestCostParams(_Params):
+    """``lowest_cost``: the cheapest service for the request's estimated tokens at the
+    catalog's prices; ties go to the lower latency EWMA, whose decay is ``decay_seconds``
+    (as in :class:`LeastLatencyParams`)."""
+
+    decay_seconds: DecaySeconds = 10.0
+
+
+class PriceWeightedParams(_Params):
+    """``price_weighted``: weighted random by the inverse square of the blended price (the
+    service's ``weight`` multiplies it); no params."""
+
+
 # The first eight are tingly-box's tactics in its ``TacticType`` enum order (see
 # TINGLY_TACTIC_TYPES): keep that order.
 TacticName = Literal[
@@ -150,6 +163,8 @@ TacticName = Literal[
     "capacity_based",
     "least_latency",
     "least_busy",
+    "lowest_cost",
+    "price_weighted",
 ]
 
 TacticParams = (
@@ -163,6 +178,8 @@ TacticParams = (
     | CapacityBasedParams
     | LeastLatencyParams
     | LeastBusyParams
+    | LowestCostParams
+    | PriceWeightedParams
 )
 
 #: tingly-box's integer tactic types (its ``TacticType`` enum), by number: a document may
@@ -183,6 +200,8 @@ TACTIC_PARAMS: dict[str, type[_Params]] = {
     "capacity_based": CapacityBasedParams,
     "least_latency": LeastLatencyParams,
     "least_busy": LeastBusyParams,
+    "lowest_cost": LowestCostParams,
+    "price_weighted": PriceWeightedParams,
 }
 
 

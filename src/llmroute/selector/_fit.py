@@ -155,6 +155,12 @@ class Needs:
             )
         return found
 
+    def tokens(self) -> tuple[int, int]:
+        """(estimated input tokens, output tokens: the request's maximum, else
+        :data:`DEFAULT_OUTPUT_ESTIMATE`), what a request is priced at."""
+        output = self.max_output if self.max_output is not None else DEFAULT_OUTPUT_ESTIMATE
+        return self.input_tokens, output
+
     def output_for(self, spec: ModelSpec) -> int | None:
         """The output tokens counted against ``spec``'s window: the request's maximum, else
         the model's ``max_output_tokens`` (None when neither is known)."""

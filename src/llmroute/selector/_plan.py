@@ -95,7 +95,7 @@ class RulePlan:
         # A block that matches with no usable service is passed over (tingly-box's rule).
         self.unusable_blocks = frozenset(i for i, block in enumerate(self.blocks) if not block)
         reads = self.router.reads if self.router is not None else frozenset()
-        self.tactic = RuleTactic(rule)
+        self.tactic = RuleTactic(rule, specs=self.specs)
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
         tactic = self.tactic.tactic
         self.query = StateQuery(

@@ -257,7 +257,9 @@ def _load_balancer(plan: RulePlan, snapshot: StateSnapshot, rng: Rng, draft: _Dr
         )
     candidates = plan.tactic.lookup(draft.candidates)
     assert candidates is not None  # the plan's services are active and distinct
-    service, template, args = plan.tactic.choose(candidates, snapshot, rng)
+    fit = draft.fit
+    tokens = fit.needs.tokens if fit is not None else None
+    service, template, args = plan.tactic.choose(candidates, snapshot, rng, tokens)
     name, count = plan.tactic.tactic.name, len(candidates.services)
     draft.note(
         "load_balancer", "{} over {} -> {}: " + template, name, count, service.service_id, *args
