@@ -115,6 +115,19 @@ BAD_DOCUMENTS = [
         "rules[0].services",
         "providers of its services are disabled (p)",
     ),
+    (
+        {"providers": [{"name": "q"}], "rules": [rule()]},
+        "rules[0].services",
+        "providers of its services are missing (p)",
+    ),
+    (
+        {
+            "providers": [{"name": "p", "enabled": False}],
+            "rules": [rule(services=[svc(), svc(provider="x")])],
+        },
+        "rules[0].services",
+        "providers of its services are missing (x) or disabled (p)",
+    ),
 ]
 
 

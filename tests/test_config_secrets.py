@@ -221,6 +221,36 @@ def test_oauth_tokens_may_come_from_the_environment(monkeypatch: pytest.MonkeyPa
         )
 
 
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_variable_is_a_config_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LLMROUTE_TEST_EMPTY", value)
+    with pytest.raises(ConfigError) as info:
+        RoutingConfig.model_validate(
+            {"providers": [{"name": "p", "token": "${LLMROUTE_TEST_EMPTY}"}]}
+        )
+    assert info.value.problems == (
+        (
+            "providers[0].token",
+            "environment variable LLMROUTE_TEST_EMPTY is empty (the document says "
+            "'${LLMROUTE_TEST_EMPTY}'); write '' for no secret",
+        ),
+    )
+
+
+@pytest.mark.parametrize("field", ["api_base", "proxy_url"])
+@pytest.mark.parametrize("reference", ["${LLMROUTE_TEST_KEY}", "os.environ/LLMROUTE_TEST_KEY"])
+def test_a_reference_in_a_url_field_is_an_error_not_a_literal_url(
+    monkeypatch: pytest.MonkeyPatch, field: str, reference: str
+) -> None:
+    monkeypatch.setenv("LLMROUTE_TEST_KEY", "https://example.test")
+    with pytest.raises(ConfigError) as info:
+        RoutingConfig.model_validate({"providers": [{"name": "p", field: reference}]})
+    ((path, message),) = info.value.problems
+    assert path == f"providers[0].{field}"
+    assert message.startswith(f"{reference!r} would be taken literally")
+    assert "read only in token" in message
+
+
 def test_a_reference_inside_other_text_is_taken_literally() -> None:
     provider = Provider(name="p", token="Bearer ${NOT_A_REFERENCE}")
     assert provider.access_token() == "Bearer ${NOT_A_REFERENCE}"
