@@ -233,6 +233,44 @@ def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
     assert load_config(path).rules[0].uuid == "r1"
 
 
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "twice.json",
+            '{"rules": [{"uuid": "r1", "services": [{"provider": "p", "model": "m",'
+            ' "weight": 2, "weight": 0}]}]}',
+            "rules[0].services[0].weight: the key appears more than once",
+        ),
+        ("twice.json", '{"health": {}, "health": {}}', "health: the key appears more than once"),
+        (
+            "twice.yaml",
+            "rules:\n- uuid: r1\n  services: []\n  active: false\n  active: true\n",
+            "invalid YAML at line 5 column 3: the key 'active' appears twice",
+        ),
+    ],
+)
+def test_a_key_written_twice_is_a_config_error(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, name, content))
+    assert message in str(info.value)
+
+
+def test_a_yaml_key_may_override_one_merged_in(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    content = (
+        "base: &base {consecutive_error_threshold: 2, recovery_timeout_seconds: 5}\n"
+        "health:\n  <<: *base\n  consecutive_error_threshold: 4\n"
+    )
+    with pytest.raises(ConfigError) as info:  # only the unknown top-level "base" is wrong
+        load_config(write(tmp_path, "merge.yaml", content))
+    assert info.value.problems == (("base", "unknown field"),)
+
+
 def test_a_numbers_path_is_named_in_a_file(tmp_path: Path) -> None:
     path = write(tmp_path, "d.json", json.dumps(doc(rule(services=[svc(weight=10**7)]))))
     with pytest.raises(ConfigError, match=r"rules\[0\]\.services\[0\]\.weight: must be <="):
