@@ -96,6 +96,11 @@ BAD_DOCUMENTS = [
         "rules[0].lb_tactic.params.latency_threshold_ms",
         "<=",
     ),
+    (doc(rule(services=[svc(weight=1e308)])), "rules[0].services[0].weight", "too large"),
+    (op("context_user", "regex", "a{" + "9" * 5000 + "}"), OP_VALUE, "repetition number is too"),
+    # YAML's booleans and dates where text is meant
+    (doc(rule(services=[svc(model=True)])), "services[0].model", "unquoted yes/no/on/off"),
+    (doc(dict(rule(), uuid=datetime.date(2026, 1, 2))), "rules[0].uuid", "got the date 2026-01-02"),
     # booleans where numbers are meant
     (doc(rule(session_affinity=True)), "rules[0].session_affinity", "seconds, e.g. 300"),
     (doc(rule(flags={"session_affinity": True})), "rules[0].session_affinity", "e.g. 300"),
