@@ -17,6 +17,7 @@ from ._base import config_error
 from ._bounds import (
     MAX_DECAY_SECONDS,
     MAX_ERROR_THRESHOLD,
+    MAX_GLOB_ALTERNATIVES,
     MAX_LATENCY_MS,
     MAX_MAX_RECOVERY_SECONDS,
     MAX_MODEL_CAPACITY,
@@ -90,6 +91,7 @@ __all__ = [
     "MAX_DECAY_SECONDS",
     "MAX_DEPTH",
     "MAX_ERROR_THRESHOLD",
+    "MAX_GLOB_ALTERNATIVES",
     "MAX_LATENCY_MS",
     "MAX_MAX_RECOVERY_SECONDS",
     "MAX_MODEL_CAPACITY",

@@ -48,6 +48,8 @@ MAX_MAX_RECOVERY_SECONDS = 7 * 86_400.0
 MAX_TOKEN_OP = 1_000_000_000
 #: How deeply groups (regex) or ``{...}`` alternatives (glob) may nest in a smart-routing op.
 MAX_PATTERN_DEPTH = 50
+#: How many forms a glob's ``{a,b}`` alternatives may expand to (``{a,b}-{c,d}`` is four).
+MAX_GLOB_ALTERNATIVES = 1_000
 
 
 def _not_bool(value: Any) -> Any:

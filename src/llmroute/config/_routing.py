@@ -192,9 +192,20 @@ def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) ->
         elif not any(s.active for s in services):
             why = "none of its services is active"
         else:
-            names = sorted({s.provider for s in services if s.active})
-            why = f"the providers of its services are disabled ({', '.join(names)})"
+            why = _why_providers_unusable(services, enabled)
         problems.append(
             (("rules", i, "services"), f"no usable service: {why}; set active: false to keep it")
         )
     return problems
+
+
+def _why_providers_unusable(services: list[Service], providers: dict[str, Provider]) -> str:
+    names = sorted({s.provider for s in services if s.active})
+    missing = [name for name in names if name not in providers]
+    disabled = [name for name in names if name in providers]
+    parts = []
+    if missing:
+        parts.append(f"missing ({', '.join(missing)})")
+    if disabled:
+        parts.append(f"disabled ({', '.join(disabled)})")
+    return f"the providers of its services are {' or '.join(parts)}"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 from typing_extensions import Self
 
 from ..errors import ConfigError
@@ -222,7 +222,7 @@ def _legacy_affinity(data: dict[str, Any]) -> dict[str, Any]:
     in_flags = flags.get("smart_affinity", False) if isinstance(flags, dict) else False
     if not isinstance(in_flags, bool):
         raise invalid("Rule", [(("flags", "smart_affinity"), "must be true or false")])
-    if not (in_flags or data.get("smart_affinity") is True):
+    if not (in_flags or _reads_as_true(data.get("smart_affinity"))):
         return data
     given = data.get("session_affinity")
     if given is None:
@@ -233,3 +233,15 @@ def _legacy_affinity(data: dict[str, Any]) -> dict[str, Any]:
             f"(smart_affinity alone means {LEGACY_AFFINITY_SECONDS} seconds)"
         )
     return data
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _reads_as_true(value: Any) -> bool:
+    """Whether the ``smart_affinity`` field will read ``value`` as true (``1``, ``"yes"``
+    count, as they do for every boolean field); a value it rejects is reported there."""
+    try:
+        return value is not None and _BOOL.validate_python(value) is True
+    except ValueError:
+        return False
