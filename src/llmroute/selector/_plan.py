@@ -34,15 +34,23 @@ class RulePlan:
     ``router``: the rule's smart router when smart routing is on and has blocks.
     ``by_id``: the services of ``base`` by id; ``base_ids`` / ``block_ids``: the ids of
     ``base`` and of each block; ``service_by_id``: every service of the plan by id.
-    ``tactic``: the rule's tactic and candidate sets. ``query``: the state query of a request
-    without a session.
+    ``tactic``: the rule's tactic and candidate sets; ``base_set``: the candidate set of
+    ``base`` (None when it is empty). ``query``: the state query of a request without a
+    session. ``use_health``: whether the selector routes by health. ``affinity``: whether
+    the rule pins sessions.
     """
 
     def __init__(
-        self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
+        self,
+        rule: Rule,
+        providers: Mapping[str, Provider] | None,
+        health: HealthConfig,
+        use_health: bool = True,
     ) -> None:
         self.rule = rule
         self.health = health
+        self.use_health = use_health
+        self.affinity = rule.session_affinity > 0
         self.providers: dict[str, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
         self.base = self._usable(rule.active_services(), providers)
@@ -64,6 +72,7 @@ class RulePlan:
             SmartRouter(rule.smart_routing) if rule.smart_enabled and rule.smart_routing else None
         )
         self.tactic = RuleTactic(rule)
+        self.base_set = self.tactic.lookup(self.base)
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
         tactic = self.tactic.tactic
         self.query = StateQuery(
@@ -154,6 +163,7 @@ class PlanCache:
         config: RoutingConfig | None,
         providers: Mapping[str, Provider] | None,
         health: HealthConfig,
+        use_health: bool = True,
     ) -> RulePlan:
         """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``)."""
         key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
@@ -170,5 +180,5 @@ class PlanCache:
             rule = found
         elif not isinstance(rule, Rule):
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
-        plan = self._plans[key] = RulePlan(rule, providers, health)
+        plan = self._plans[key] = RulePlan(rule, providers, health, use_health)
         return plan

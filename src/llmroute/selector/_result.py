@@ -1,5 +1,5 @@
-"""What a selection works on and what it returns: the request's inputs, and the result with
-its trace."""
+"""What a selection works on and what it returns: the request's inputs, and the result (its
+trace written on first read, by :mod:`._trace`)."""
 
 from __future__ import annotations
 
@@ -11,15 +11,12 @@ from ..config import Provider, Rule, Service, ServiceID
 from ..request import RequestContext, TokenCounter
 from ..smart import extract_context
 from ._plan import RulePlan, failover_order
+from ._trace import STAGES, TraceStep, render_trace
 
-__all__ = ["Request", "SelectionResult", "Source", "TraceStep", "describe"]
+__all__ = ["Request", "SelectionResult", "Source"]
 
 #: Which stage chose the service.
 Source = Literal["affinity", "smart_routing", "load_balancer"]
-
-#: One line of a selection's trace: the stage, a ``str.format`` template and its arguments
-#: (formatted only when the trace is read).
-TraceStep = tuple[str, str, tuple[object, ...]]
 
 
 class Request:
@@ -100,52 +97,92 @@ class SelectionResult:
       them: healthy ones in config order, then unhealthy ones as a last resort;
     - ``degraded``: panic mode, every candidate was unhealthy and one was chosen anyway;
     - ``pin_key``: the session's pin key (None without affinity or a session identity);
-    - :meth:`explain`: a readable multi-line trace of every stage.
+    - ``trace`` and :meth:`explain`: every stage, what it saw and did (written on first
+      read from what the decision kept).
 
     Selecting writes nothing: pass the result to :meth:`ServiceSelector.record` (or use an
     execute form) so its outcome pins the session, moves the pin, or releases it.
+
+    The stages fill it in as they decide (``_stages.decide``): besides the names above it
+    keeps the ``plan``, the ``request``, the snapshot's ``now`` and ``read_seq``, the
+    ``candidates`` the balancer chose among (``scope``: the services of the rule or of the
+    matched block), the ``unhealthy`` ids, the ``pinned`` entry read, ``took_turn``, the
+    tactic's ``reason`` (a template and its arguments) and ``moved_back`` (the service a
+    fallback pin gave way to, and why); treat them as read-only.
     """
 
-    def __init__(
-        self,
-        *,
-        plan: RulePlan,
-        service: Service,
-        source: Source,
-        evaluated_stages: tuple[str, ...],
-        matched_smart_rule_index: int,
-        session_id: SessionID | None,
-        degraded: bool,
-        trace: Sequence[TraceStep],
-        scope: tuple[Service, ...],
-        unhealthy: frozenset[ServiceID],
-        pin_key: str | None,
-        pinned: AffinityEntry | None,
-        read_seq: int,
-        took_turn: bool,
-    ) -> None:
+    __slots__ = (
+        "_fallbacks",
+        "_trace",
+        "candidates",
+        "degraded",
+        "matched_smart_rule_index",
+        "moved_back",
+        "now",
+        "pin_key",
+        "pinned",
+        "plan",
+        "read_seq",
+        "reason",
+        "request",
+        "scope",
+        "service",
+        "source",
+        "took_turn",
+        "unhealthy",
+    )
+
+    def __init__(self, plan: RulePlan, request: Request, now: float, read_seq: int) -> None:
         self.plan = plan
-        self.rule: Rule = plan.rule
-        self.service = service
-        self.provider: Provider | None = plan.providers.get(service.service_id)
-        self.source: Source = source
-        self.evaluated_stages = evaluated_stages
-        self.matched_smart_rule_index = matched_smart_rule_index
-        self.session_id = session_id
-        self.degraded = degraded
-        self.trace = trace
-        self.scope = scope
-        self.unhealthy = unhealthy
-        self.pin_key = pin_key
-        self.pinned = pinned
+        self.request = request
+        self.now = now
         self.read_seq = read_seq
-        self.took_turn = took_turn
+        self.candidates = self.scope = plan.base
+        self.unhealthy: frozenset[ServiceID] = _HEALTHY
+        self.degraded = False
+        self.matched_smart_rule_index = -1
+        self.pin_key: str | None = None
+        self.pinned: AffinityEntry | None = None
+        self.moved_back: tuple[ServiceID, str] | None = None
+        self.reason: tuple[str, tuple[object, ...]] | None = None
+        self.source: Source = "load_balancer"
+        self.took_turn = False
         self._fallbacks: tuple[Service, ...] | None = None
+        self._trace: list[TraceStep] | None = None
+
+    service: Service  # set by the stage that chooses
+
+    @property
+    def rule(self) -> Rule:
+        """The rule the selection ran under."""
+        return self.plan.rule
+
+    @property
+    def provider(self) -> Provider | None:
+        """The chosen service's :class:`Provider` (None without providers)."""
+        return self.plan.providers.get(self.service.service_id)
 
     @property
     def service_id(self) -> ServiceID:
         """The chosen service's id."""
         return self.service.service_id
+
+    @property
+    def session_id(self) -> SessionID | None:
+        """The session identity used (None when nothing needed it)."""
+        return self.request.resolved_session
+
+    @property
+    def evaluated_stages(self) -> tuple[str, ...]:
+        """The names of the stages that ran, in order (affinity chose: the first three)."""
+        return STAGES[:3] if self.source == "affinity" else STAGES
+
+    @property
+    def trace(self) -> list[TraceStep]:
+        """Each stage's line: ``(stage, str.format template, its arguments)``."""
+        if self._trace is None:
+            self._trace = render_trace(self)
+        return self._trace
 
     @property
     def fallbacks(self) -> tuple[Service, ...]:
@@ -160,8 +197,9 @@ class SelectionResult:
         if self.degraded:
             head += ", degraded: every candidate was unhealthy"
         lines = [head]
-        if self.session_id is not None and self.session_id.source != "none":
-            lines.append(f"  session: {self.session_id.source} {self.session_id.value!r}")
+        session = self.session_id
+        if session is not None and session.source != "none":
+            lines.append(f"  session: {session.source} {session.value!r}")
         for number, (stage, template, args) in enumerate(self.trace, 1):
             text = template.format(*args) if args else template
             lines.append(f"  {number}. {stage}: {text}")
@@ -177,9 +215,5 @@ class SelectionResult:
         )
 
 
-def describe(services: tuple[Service, ...], limit: int = 6) -> str:
-    """A short comma-separated list of service ids for traces (``a, b, ... (+3)``)."""
-    ids = [str(s.service_id) for s in services[:limit]]
-    if len(services) > limit:
-        ids.append(f"... (+{len(services) - limit})")
-    return ", ".join(ids)
+#: No unhealthy service (shared).
+_HEALTHY: frozenset[ServiceID] = frozenset()

@@ -326,13 +326,13 @@ class ServiceSelector:
             self._probes.start(plan.rule.uuid, snapshot.probes, self._health_config)
         if plan.tactic.tactic.reads_in_flight:
             snapshot = snapshot._replace(in_flight=self._in_flight.view())
-        return decide(
-            plan, request, snapshot, self._rng, use_health=self._use_health, took_turn=took_turn
-        )
+        return decide(plan, request, snapshot, self._rng, took_turn)
 
     def _plan(self, rule: Rule | str) -> RulePlan:
         plans = self._plans  # read first: a reload swaps the cache last
-        return plans.plan(rule, self._config, self._providers, self._health_config)
+        return plans.plan(
+            rule, self._config, self._providers, self._health_config, self._use_health
+        )
 
     def _check_probe(self, health: HealthConfig) -> None:
         if health.probe_enabled and not self._probes.has_probe:
