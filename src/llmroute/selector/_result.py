@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ..affinity import AffinityEntry, SessionID, resolve_session_id
+from ..affinity import AffinityEntry, SessionID, SessionParts, resolve_session, session_key
 from ..config import Provider, Rule, Service, ServiceID
 from ..request import RequestContext, TokenCounter
 from ..smart import extract_context
@@ -27,6 +27,20 @@ class Request:
     pays for them.
     """
 
+    __slots__ = (
+        "_context",
+        "_from_ip",
+        "_header_names",
+        "_parts",
+        "_session",
+        "_session_key",
+        "_token_counter",
+        "body",
+        "client_ip",
+        "embeddings",
+        "headers",
+    )
+
     def __init__(
         self,
         body: Any,
@@ -46,6 +60,7 @@ class Request:
         self._header_names = header_names
         self._token_counter = token_counter
         self._session = session
+        self._parts: SessionParts | None = None  # resolved, not yet a SessionID
         self._session_key: str | None = None
         self._context: RequestContext | None = body if isinstance(body, RequestContext) else None
 
@@ -59,28 +74,39 @@ class Request:
     @property
     def resolved_session(self) -> SessionID | None:
         """The session identity if it was given or resolved already, else None."""
+        if self._session is None and self._parts is not None:
+            self._session = SessionID(*self._parts)
         return self._session
 
     @property
     def session_key(self) -> str:
-        """The session's key (``session.key``), computed once."""
+        """The session's key (``session.key``), computed once; the session is resolved
+        (:func:`resolve_session`) but its :class:`SessionID` is built only when read."""
         if self._session_key is None:
-            self._session_key = self.session.key
+            if self._session is not None:
+                self._session_key = self._session.key
+            else:
+                parts = self._parts = self._resolve()
+                self._session_key = session_key(parts[0], parts[1])
         return self._session_key
 
     @property
     def session(self) -> SessionID:
         """The request's session identity, resolved once on first read."""
-        if self._session is None:
-            self._session = resolve_session_id(
-                self.body,
-                self.headers,
-                self.client_ip,
-                header_names=self._header_names,
-                context=self._context,
-                from_ip=self._from_ip,
-            )
-        return self._session
+        session = self.resolved_session
+        if session is None:
+            session = self._session = SessionID(*self._resolve())
+        return session
+
+    def _resolve(self) -> SessionParts:
+        return resolve_session(
+            self.body,
+            self.headers,
+            self.client_ip,
+            header_names=self._header_names,
+            context=self._context,
+            from_ip=self._from_ip,
+        )
 
 
 class SelectionResult:
