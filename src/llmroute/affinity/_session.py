@@ -132,24 +132,21 @@ def resolve_session_id(
     of a type :func:`extract_context` cannot read, a ``headers`` or ``client_ip`` of the wrong
     type, or a bad ``header_names`` raise ``TypeError`` / ``ValueError``.
     """
-    parts = resolve_session(
-        request, headers, client_ip, header_names=header_names, context=context, from_ip=from_ip
-    )
+    parts = resolve_session(request, headers, client_ip, header_names, context, from_ip)
     return _NO_SESSION if parts == _NONE else SessionID(*parts)
 
 
 def resolve_session(
-    request: Any = None,
-    headers: Mapping[Any, Any] | Iterable[tuple[Any, Any]] | None = None,
-    client_ip: str | ipaddress.IPv4Address | ipaddress.IPv6Address | None = None,
-    *,
-    header_names: Sequence[str] = DEFAULT_SESSION_HEADERS,
-    context: RequestContext | None = None,
-    from_ip: bool = False,
+    request: Any,
+    headers: Any,
+    client_ip: Any,
+    header_names: Sequence[str],
+    context: RequestContext | None,
+    from_ip: bool,
 ) -> SessionParts:
-    """:func:`resolve_session_id`'s answer as its parts (source, value, ip_backup), for
-    callers that need only the key (:func:`session_key`) until someone asks for the
-    :class:`SessionID`."""
+    """:func:`resolve_session_id`'s answer as its parts (source, value, ip_backup), the
+    arguments as it takes them, for callers that need only the key (:func:`session_key`)
+    until someone asks for the :class:`SessionID`."""
     ip = "" if client_ip is None else _client_ip(client_ip)
     spec = _DEFAULT_SPEC if header_names is DEFAULT_SESSION_HEADERS else _header_spec(header_names)
     if context is None:

@@ -103,9 +103,9 @@ class Request:
             self.body,
             self.headers,
             self.client_ip,
-            header_names=self._header_names,
-            context=self._context,
-            from_ip=self._from_ip,
+            self._header_names,
+            self._context,
+            self._from_ip,
         )
 
 
