@@ -42,8 +42,15 @@ class AffinityEntry:
         if not isinstance(self.message_id, str):
             kind = type(self.message_id).__name__
             raise TypeError(f"an affinity entry's message_id must be a str, not {kind}")
-        locked_at = _seconds(self, "locked_at", self.locked_at)
-        expires_at = _seconds(self, "expires_at", self.expires_at)
+        locked_at, expires_at = self.locked_at, self.expires_at
+        if not (
+            isinstance(locked_at, float)
+            and isinstance(expires_at, float)
+            and math.isfinite(locked_at)
+            and math.isfinite(expires_at)
+        ):
+            locked_at = _seconds(self, "locked_at", locked_at)
+            expires_at = _seconds(self, "expires_at", expires_at)
         if not isinstance(self.fallback, bool):
             raise TypeError(f"an affinity entry's fallback must be a bool, not {self.fallback!r}")
         if expires_at < locked_at:

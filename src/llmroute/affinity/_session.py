@@ -210,12 +210,13 @@ def _get(obj: object, name: str) -> Any:
 
 
 def _user_id(body: object) -> object:
-    metadata = _get(body, "metadata")
+    # A plain dict (the usual body) is read directly: each _get is one more call per request.
+    metadata = body.get("metadata") if isinstance(body, dict) else _get(body, "metadata")
     if metadata is not None:
         user_id = _get(metadata, "user_id")
         if isinstance(user_id, str) and user_id:
             return user_id
-    return _get(body, "user")
+    return body.get("user") if isinstance(body, dict) else _get(body, "user")
 
 
 def _first_texts(body: object) -> tuple[str, str]:
