@@ -129,7 +129,7 @@ class SelectionResult:
     Selecting writes nothing: pass the result to :meth:`ServiceSelector.record` (or use an
     execute form) so its outcome pins the session, moves the pin, or releases it.
 
-    The stages fill it in as they decide (``_stages.decide``): besides the names above it
+    The selector's stages fill it in as they decide: besides the names above it
     keeps the ``plan``, the ``request``, the snapshot's ``now`` and ``read_seq``, the
     ``candidates`` the balancer chose among (``scope``: the services of the rule or of the
     matched block), the ``unhealthy`` ids, the ``pinned`` entry read, ``took_turn``, the
