@@ -150,20 +150,9 @@ class _Record:
         self, now: float, usage: Usage | None, latency_ms: float | None, ttft_ms: float | None
     ) -> None:
         """Count one served request: tokens, latency, speed, TTFT, cache hit (lock held)."""
-        self.open(now)
-        self.request_count += 1
-        self.window_requests += 1
-        self.last_used = now
-        outputs = 0
-        if usage is not None:
-            inputs, outputs = usage.input_tokens, usage.output_tokens
-            self.input_tokens += inputs
-            self.output_tokens += outputs
-            if inputs > 0:
-                if usage.cached_tokens > 0:
-                    self.cache_hits += 1
-                else:
-                    self.cache_misses += 1
+        inputs = usage.input_tokens if usage is not None else 0
+        outputs = usage.output_tokens if usage is not None else 0
+        self.count(now, inputs, outputs)  # opens the window: the samples need no more
         if latency_ms is not None:
             self.add_latency(latency_ms, now)
             generating_ms = latency_ms - (ttft_ms or 0.0)
@@ -171,6 +160,8 @@ class _Record:
                 self.speed.add(outputs * 1000.0 / generating_ms)
         if ttft_ms is not None:
             self.ttft.add(ttft_ms)
+        if usage is not None and inputs > 0:
+            self.count_cache(now, usage.cached_tokens > 0)
 
     def add_sample(self, samples: Samples, value: float) -> None:
         """Add a TTFT or speed sample (lock held)."""
