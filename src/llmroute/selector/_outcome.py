@@ -103,8 +103,10 @@ def build_outcome(
     else:
         kind = "success"
     success = kind == "success"
-    rule = result.rule
-    tactic = result.plan.tactic.tactic
+    plan = result.plan
+    rule = plan.rule
+    tactic = plan.tactic.tactic
+    chosen = result.service.service_id
     counts = failure is not None and failure.counts_against_health and not cancelled
     return Outcome(
         rule=rule.uuid,
@@ -123,10 +125,8 @@ def build_outcome(
             result.pinned,
             success,
             counts,
-            served.service_id != result.service_id,
+            served.service_id != chosen,
         ),
         current=success and tactic.keeps_current,
-        advance_turn=(
-            tactic.takes_turn and not result.took_turn and served.service_id == result.service_id
-        ),
+        advance_turn=(tactic.takes_turn and not result.took_turn and served.service_id == chosen),
     )

@@ -34,16 +34,28 @@ class RulePlan:
     ``router``: the rule's smart router when smart routing is on and has blocks.
     ``by_id``: the services of ``base`` by id; ``base_ids`` / ``block_ids``: the ids of
     ``base`` and of each block; ``service_by_id``: every service of the plan by id.
-    ``tactic``: the rule's tactic and candidate sets. ``query``: the state query of a request
-    without a session; it also asks for the figures the rule's live smart ops read.
-    ``unusable_blocks``: the indexes of the blocks with no usable service (skipped).
+    ``tactic``: the rule's tactic and candidate sets; ``base_set``: the candidate set of
+    ``base`` (None when it is empty). ``query``: the state query of a request without a
+    session, and ``turn_query`` the same taking the round-robin turn (the execute forms'),
+    both leasing probes when ``lease_probes``; they also ask for the figures the rule's live
+    smart ops read. ``unusable_blocks``: the indexes of the blocks with no usable service
+    (passed over). ``use_health``: whether the selector routes
+    by health. ``affinity``: whether the rule pins sessions. ``usable``: whether the rule is
+    active and has a usable service (else :meth:`unusable` says why not).
     """
 
     def __init__(
-        self, rule: Rule, providers: Mapping[str, Provider] | None, health: HealthConfig
+        self,
+        rule: Rule,
+        providers: Mapping[str, Provider] | None,
+        health: HealthConfig,
+        use_health: bool = True,
+        lease_probes: bool = False,
     ) -> None:
         self.rule = rule
         self.health = health
+        self.use_health = use_health
+        self.affinity = rule.session_affinity > 0
         self.providers: dict[str, Provider | None] = {}
         self.skipped: list[tuple[ServiceID, str]] = []
         self.base = self._usable(rule.active_services(), providers)
@@ -70,6 +82,7 @@ class RulePlan:
         self.unusable_blocks = frozenset(i for i, block in enumerate(self.blocks) if not block)
         reads = self.router.reads if self.router is not None else frozenset()
         self.tactic = RuleTactic(rule)
+        self.base_set = self.tactic.lookup(self.base)
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
         tactic = self.tactic.tactic
         self.query = StateQuery(
@@ -80,8 +93,11 @@ class RulePlan:
             sessions=tactic.reads_sessions or "sessions" in reads,
             cursor=tactic.keeps_current,
             turn=tactic.takes_turn,
+            lease_probes=lease_probes,
             health=health,
         )
+        self.turn_query = self.query._replace(take_turn=tactic.takes_turn)
+        self.usable = rule.active and bool(self.base or self.blocks)
 
     def pair(self, service_id: str) -> tuple[Service, Provider | None]:
         """(the service with this id, its provider); ids compare as plain strings."""
@@ -134,9 +150,12 @@ class RulePlan:
         """The skipped services and why, for traces and errors ('' when none)."""
         return "; ".join(f"{sid} ({why})" for sid, why in self.skipped)
 
-    def nothing_usable(self) -> NoServiceAvailableError:
-        """The error for a rule with no usable service, saying why."""
+    def unusable(self) -> NoServiceAvailableError:
+        """The error for a rule that is not :attr:`usable`: inactive, or why it has no
+        usable service."""
         rule = self.rule
+        if not rule.active:
+            return NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
         if not rule.services and not rule.smart_routing:
             why = "it has no services"
         elif not rule.active_services() and not self.skipped:
@@ -149,18 +168,26 @@ class RulePlan:
 
 
 class PlanCache:
-    """The plans of the rules a selector has served, by rule uuid (a new cache per reload)."""
+    """The plans of the rules a selector has served, by rule uuid, built under the selector's
+    settings of the moment (``config``, ``providers``, ``health``, ``use_health``,
+    ``lease_probes``; see :class:`RulePlan`): a reload makes a new cache."""
 
-    def __init__(self) -> None:
-        self._plans: dict[str, RulePlan] = {}
-
-    def plan(
+    def __init__(
         self,
-        rule: Rule | str,
-        config: RoutingConfig | None,
-        providers: Mapping[str, Provider] | None,
-        health: HealthConfig,
-    ) -> RulePlan:
+        config: RoutingConfig | None = None,
+        providers: Mapping[str, Provider] | None = None,
+        health: HealthConfig | None = None,
+        use_health: bool = True,
+        lease_probes: bool = False,
+    ) -> None:
+        self._plans: dict[str, RulePlan] = {}
+        self._config = config
+        self._providers = providers
+        self._health = health if health is not None else HealthConfig()
+        self._use_health = use_health
+        self._lease_probes = lease_probes
+
+    def plan(self, rule: Rule | str) -> RulePlan:
         """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``)."""
         key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
         if not isinstance(key, str):
@@ -169,6 +196,7 @@ class PlanCache:
         if plan is not None and (plan.rule is rule or isinstance(rule, str)):
             return plan
         if isinstance(rule, str):
+            config = self._config
             found = config.get_rule(rule) if config is not None else None
             if found is None:
                 where = "in the configuration" if config is not None else "(no config given)"
@@ -176,5 +204,7 @@ class PlanCache:
             rule = found
         elif not isinstance(rule, Rule):
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
-        plan = self._plans[key] = RulePlan(rule, providers, health)
+        plan = self._plans[key] = RulePlan(
+            rule, self._providers, self._health, self._use_health, self._lease_probes
+        )
         return plan

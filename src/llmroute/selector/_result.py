@@ -1,26 +1,23 @@
-"""What a selection works on and what it returns: the request's inputs, and the result with
-its trace."""
+"""What a selection works on and what it returns: the request's inputs, and the result (its
+trace written on first read, by :mod:`._trace`)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
-from ..affinity import AffinityEntry, SessionID, resolve_session_id
+from ..affinity import AffinityEntry, SessionID, SessionParts, resolve_session, session_key
 from ..config import Provider, Rule, Service, ServiceID
 from ..request import RequestContext, TokenCounter
 from ..smart import extract_context
 from ..state import StateSnapshot
 from ._plan import RulePlan, failover_order
+from ._trace import STAGES, TraceStep, render_trace
 
-__all__ = ["Request", "SelectionResult", "Source", "TraceStep", "describe"]
+__all__ = ["Request", "SelectionResult", "Source"]
 
 #: Which stage chose the service.
 Source = Literal["affinity", "smart_routing", "load_balancer"]
-
-#: One line of a selection's trace: the stage, a ``str.format`` template and its arguments
-#: (formatted only when the trace is read).
-TraceStep = tuple[str, str, tuple[object, ...]]
 
 
 class Request:
@@ -30,6 +27,20 @@ class Request:
     :class:`SessionID`) are computed on first read, so a selection that needs neither never
     pays for them.
     """
+
+    __slots__ = (
+        "_context",
+        "_from_ip",
+        "_header_names",
+        "_parts",
+        "_session",
+        "_session_key",
+        "_token_counter",
+        "body",
+        "client_ip",
+        "embeddings",
+        "headers",
+    )
 
     def __init__(
         self,
@@ -50,6 +61,7 @@ class Request:
         self._header_names = header_names
         self._token_counter = token_counter
         self._session = session
+        self._parts: SessionParts | None = None  # resolved, not yet a SessionID
         self._session_key: str | None = None
         self._context: RequestContext | None = body if isinstance(body, RequestContext) else None
 
@@ -63,28 +75,39 @@ class Request:
     @property
     def resolved_session(self) -> SessionID | None:
         """The session identity if it was given or resolved already, else None."""
+        if self._session is None and self._parts is not None:
+            self._session = SessionID(*self._parts)
         return self._session
 
     @property
     def session_key(self) -> str:
-        """The session's key (``session.key``), computed once."""
+        """The session's key (``session.key``), computed once; the session is resolved
+        (:func:`resolve_session`) but its :class:`SessionID` is built only when read."""
         if self._session_key is None:
-            self._session_key = self.session.key
+            if self._session is not None:
+                self._session_key = self._session.key
+            else:
+                parts = self._parts = self._resolve()
+                self._session_key = session_key(parts[0], parts[1])
         return self._session_key
 
     @property
     def session(self) -> SessionID:
         """The request's session identity, resolved once on first read."""
-        if self._session is None:
-            self._session = resolve_session_id(
-                self.body,
-                self.headers,
-                self.client_ip,
-                header_names=self._header_names,
-                context=self._context,
-                from_ip=self._from_ip,
-            )
-        return self._session
+        session = self.resolved_session
+        if session is None:
+            session = self._session = SessionID(*self._resolve())
+        return session
+
+    def _resolve(self) -> SessionParts:
+        return resolve_session(
+            self.body,
+            self.headers,
+            self.client_ip,
+            self._header_names,
+            self._context,
+            self._from_ip,
+        )
 
 
 class SelectionResult:
@@ -101,56 +124,94 @@ class SelectionResult:
       them: healthy ones in config order, then unhealthy ones as a last resort;
     - ``degraded``: panic mode, every candidate was unhealthy and one was chosen anyway;
     - ``pin_key``: the session's pin key (None without affinity or a session identity);
-    - :meth:`explain`: a readable multi-line trace of every stage.
+    - ``trace`` and :meth:`explain`: every stage, what it saw and did (written on first
+      read from what the decision kept).
 
     Selecting writes nothing: pass the result to :meth:`ServiceSelector.record` (or use an
     execute form) so its outcome pins the session, moves the pin, or releases it.
+
+    The selector's stages fill it in as they decide: besides the names above it keeps the
+    ``plan``, the ``request``, the ``snapshot`` read (and its ``now`` and ``read_seq``), the
+    ``candidates`` the balancer chose among (``scope``: the services of the rule or of the
+    matched block), the ``unhealthy`` ids, the ``pinned`` entry read, ``took_turn``, the
+    tactic's ``reason`` (a template and its arguments) and ``moved_back`` (the service a
+    fallback pin gave way to, and why); treat them as read-only.
     """
 
-    def __init__(
-        self,
-        *,
-        plan: RulePlan,
-        service: Service,
-        source: Source,
-        evaluated_stages: tuple[str, ...],
-        matched_smart_rule_index: int,
-        session_id: SessionID | None,
-        degraded: bool,
-        trace: Sequence[TraceStep],
-        scope: tuple[Service, ...],
-        unhealthy: frozenset[ServiceID],
-        pin_key: str | None,
-        pinned: AffinityEntry | None,
-        read_seq: int,
-        took_turn: bool,
-        request: Request | None = None,
-        snapshot: StateSnapshot | None = None,
-    ) -> None:
+    __slots__ = (
+        "_fallbacks",
+        "_trace",
+        "candidates",
+        "degraded",
+        "matched_smart_rule_index",
+        "moved_back",
+        "now",
+        "pin_key",
+        "pinned",
+        "plan",
+        "read_seq",
+        "reason",
+        "request",
+        "scope",
+        "service",
+        "snapshot",
+        "source",
+        "took_turn",
+        "unhealthy",
+    )
+
+    def __init__(self, plan: RulePlan, request: Request, snapshot: StateSnapshot) -> None:
         self.plan = plan
-        self.rule: Rule = plan.rule
-        self.service = service
-        self.provider: Provider | None = plan.providers.get(service.service_id)
-        self.source: Source = source
-        self.evaluated_stages = evaluated_stages
-        self.matched_smart_rule_index = matched_smart_rule_index
-        self.session_id = session_id
-        self.degraded = degraded
-        self.trace = trace
-        self.scope = scope
-        self.unhealthy = unhealthy
-        self.pin_key = pin_key
-        self.pinned = pinned
-        self.read_seq = read_seq
-        self.took_turn = took_turn
-        self._request = request
-        self._snapshot = snapshot
+        self.request = request
+        self.snapshot = snapshot  # kept for explain()'s per-op trace of live ops
+        self.now = snapshot.now
+        self.read_seq = snapshot.seq
+        self.candidates = self.scope = plan.base
+        self.unhealthy: frozenset[ServiceID] = _HEALTHY
+        self.degraded = False
+        self.matched_smart_rule_index = -1
+        self.pin_key: str | None = None
+        self.pinned: AffinityEntry | None = None
+        self.moved_back: tuple[ServiceID, str] | None = None
+        self.reason: tuple[str, tuple[object, ...]] | None = None
+        self.source: Source = "load_balancer"
+        self.took_turn = False
         self._fallbacks: tuple[Service, ...] | None = None
+        self._trace: list[TraceStep] | None = None
+
+    service: Service  # set by the stage that chooses
+
+    @property
+    def rule(self) -> Rule:
+        """The rule the selection ran under."""
+        return self.plan.rule
+
+    @property
+    def provider(self) -> Provider | None:
+        """The chosen service's :class:`Provider` (None without providers)."""
+        return self.plan.providers.get(self.service.service_id)
 
     @property
     def service_id(self) -> ServiceID:
         """The chosen service's id."""
         return self.service.service_id
+
+    @property
+    def session_id(self) -> SessionID | None:
+        """The session identity used (None when nothing needed it)."""
+        return self.request.resolved_session
+
+    @property
+    def evaluated_stages(self) -> tuple[str, ...]:
+        """The names of the stages that ran, in order (affinity chose: the first three)."""
+        return STAGES[:3] if self.source == "affinity" else STAGES
+
+    @property
+    def trace(self) -> list[TraceStep]:
+        """Each stage's line: ``(stage, str.format template, its arguments)``."""
+        if self._trace is None:
+            self._trace = render_trace(self)
+        return self._trace
 
     @property
     def fallbacks(self) -> tuple[Service, ...]:
@@ -165,8 +226,9 @@ class SelectionResult:
         if self.degraded:
             head += ", degraded: every candidate was unhealthy"
         lines = [head]
-        if self.session_id is not None and self.session_id.source != "none":
-            lines.append(f"  session: {self.session_id.source} {self.session_id.value!r}")
+        session = self.session_id
+        if session is not None and session.source != "none":
+            lines.append(f"  session: {session.source} {session.value!r}")
         ops_shown = False
         for number, (stage, template, args) in enumerate(self.trace, 1):
             text = template.format(*args) if args else template
@@ -181,12 +243,12 @@ class SelectionResult:
     def _op_lines(self) -> list[str]:
         """The per-op trace of the blocks tried, evaluated again now on the context and the
         snapshot the selection read (the selection itself recorded nothing of it)."""
-        router, request = self.plan.router, self._request
-        if router is None or request is None or request.embeddings:
+        router, request = self.plan.router, self.request
+        if router is None or request.embeddings:
             return []
         lines: list[str] = []
         skip = self.plan.unusable_blocks
-        for block in router.trace(request.context, self._snapshot, skip):
+        for block in router.trace(request.context, self.snapshot, skip):
             lines.append(f"     block {block.index} {block.description!r}: {block.outcome}")
             lines.extend(f"       {op}" for op in block.ops)
         return lines
@@ -199,9 +261,5 @@ class SelectionResult:
         )
 
 
-def describe(services: tuple[Service, ...], limit: int = 6) -> str:
-    """A short comma-separated list of service ids for traces (``a, b, ... (+3)``)."""
-    ids = [str(s.service_id) for s in services[:limit]]
-    if len(services) > limit:
-        ids.append(f"... (+{len(services) - limit})")
-    return ", ".join(ids)
+#: No unhealthy service (shared).
+_HEALTHY: frozenset[ServiceID] = frozenset()

@@ -12,7 +12,6 @@ from typing import Any
 
 from ..affinity import DEFAULT_SESSION_HEADERS, InMemoryAffinityStore, SessionID, pin_keys
 from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, index_providers
-from ..errors import NoServiceAvailableError
 from ..execute import RetryBudget
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
@@ -113,7 +112,6 @@ class ServiceSelector:
         self.session_from_ip = session_from_ip
         self.retry_budget = RetryBudget() if retry_budget is True else retry_budget or None
         self._providers: dict[str, Provider] | None = None
-        self._plans = PlanCache()
         self.update_providers(
             self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
         )
@@ -195,7 +193,10 @@ class ServiceSelector:
                 if not isinstance(provider, Provider):
                     raise TypeError(f"providers must be Provider objects, got {provider!r}")
             self._providers = index_providers(providers)
-        self._plans = PlanCache()
+        leasing = self._probes.active and self._use_health
+        self._plans = PlanCache(
+            self._config, self._providers, self._health_config, self._use_health, leasing
+        )
 
     # -- selecting -----------------------------------------------------------------------
 
@@ -288,12 +289,9 @@ class ServiceSelector:
     ) -> tuple[RulePlan, Request, StateQuery]:
         """The plan, request and state query of a selection. ``take_turn``: the read takes
         the round-robin turn (the execute forms do; ``select()`` only peeks at it)."""
-        plan = self._plan(rule)
-        rule = plan.rule
-        if not rule.active:
-            raise NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
-        if not plan.base and not plan.blocks:
-            raise plan.nothing_usable()
+        plan = self._plans.plan(rule)  # read once: a reload swaps the whole cache
+        if not plan.usable:
+            raise plan.unusable()
         if isinstance(session_id, str):  # the caller's own session id counts as a header's
             value = session_id.strip()
             session_id = SessionID("header", value, client_ip or "") if value else None
@@ -307,14 +305,12 @@ class ServiceSelector:
             embeddings,
             self.session_from_ip,
         )
-        query = plan.query
-        keys: tuple[str, ...] = ()
-        if rule.session_affinity > 0:
+        query = plan.turn_query if take_turn else plan.query
+        if plan.affinity:
+            rule = plan.rule
             keys = pin_keys(req.session_key, rule.affinity_scope, len(rule.smart_routing))
-        leasing = self._probes.active and self._use_health
-        turn = take_turn and plan.tactic.tactic.takes_turn
-        if keys or leasing or turn:
-            query = query._replace(pin_keys=keys, lease_probes=leasing, take_turn=turn)
+            if keys:
+                query = query._replace(pin_keys=keys)
         return plan, req, query
 
     def decide(
@@ -326,13 +322,7 @@ class ServiceSelector:
             self._probes.start(plan.rule.uuid, snapshot.probes, self._health_config)
         if plan.tactic.tactic.reads_in_flight:
             snapshot = snapshot._replace(in_flight=self._in_flight.view())
-        return decide(
-            plan, request, snapshot, self._rng, use_health=self._use_health, took_turn=took_turn
-        )
-
-    def _plan(self, rule: Rule | str) -> RulePlan:
-        plans = self._plans  # read first: a reload swaps the cache last
-        return plans.plan(rule, self._config, self._providers, self._health_config)
+        return decide(plan, request, snapshot, self._rng, took_turn)
 
     def _check_probe(self, health: HealthConfig) -> None:
         if health.probe_enabled and not self._probes.has_probe:

@@ -16,7 +16,15 @@ from ..health import HealthState, available
 from ..stats import ServiceStats
 from ..usage import Usage
 
-__all__ = ["EMPTY", "Outcome", "OutcomeKind", "StateQuery", "StateSnapshot", "TacticCursor"]
+__all__ = [
+    "EMPTY",
+    "NO_CURSOR",
+    "Outcome",
+    "OutcomeKind",
+    "StateQuery",
+    "StateSnapshot",
+    "TacticCursor",
+]
 
 #: An empty read-only mapping, shared.
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
@@ -31,6 +39,10 @@ class TacticCursor(NamedTuple):
 
     current: ServiceID | None = None
     streak: int = 0
+
+
+#: The cursor of a rule before its first outcome (shared).
+NO_CURSOR = TacticCursor()
 
 
 class StateQuery(NamedTuple):
@@ -81,7 +93,7 @@ class StateSnapshot(NamedTuple):
     sessions: Mapping[str, int] = EMPTY
     in_flight: Mapping[str, int] = EMPTY
     pins: Mapping[str, AffinityEntry] = EMPTY
-    cursor: TacticCursor = TacticCursor()
+    cursor: TacticCursor = NO_CURSOR
     turn: int = 0
     probes: tuple[tuple[ServiceID, int], ...] = ()
     recovered: Mapping[str, float] = EMPTY
