@@ -380,3 +380,75 @@ def test_outcomes_redis_refuses_are_logged_at_most_once_a_minute(namespace: str)
     assert state._writer.dropped == 5
     client.close()
     state.close()
+
+
+# -- a read's connect and round trip together stay within one socket timeout ----------------
+
+
+class SlowToConnect(redis.Connection):
+    """While :attr:`stall` is set (a server's URL), a connect takes 0.15 s, and the server
+    then sleeps 0.15 s (``DEBUG SLEEP``), so the first reply on the new connection comes
+    0.15 s after the command was sent: each part alone within a 0.2 s timeout, both together
+    not."""
+
+    stall: str | None = None
+    sleeper: threading.Thread | None = None
+
+    def connect(self) -> None:
+        url, SlowToConnect.stall = SlowToConnect.stall, None
+        if url is not None and self._sock is None:  # type: ignore[attr-defined]
+            time.sleep(0.14)
+            side = redis.Redis.from_url(url)
+            sleeper = threading.Thread(target=side.execute_command, args=("DEBUG", "SLEEP", "0.15"))
+            SlowToConnect.sleeper = sleeper
+            sleeper.start()
+            time.sleep(0.01)  # the server is asleep now
+        super().connect()
+
+
+def test_a_read_that_must_connect_waits_at_most_one_socket_timeout(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(
+            namespace,
+            server.url,
+            sync_interval=0,
+            socket_timeout=0.2,
+            connection_class=SlowToConnect,
+        )
+        state.read(query())
+        state._conns.sync.connection_pool.disconnect()  # the next read must connect again
+        SlowToConnect.stall = server.url
+        started = time.perf_counter()
+        state.read(query())
+        elapsed = time.perf_counter() - started
+        # connect 0.15 s + the reply 0.15 s after the command: 0.3 s without a deadline for the
+        # whole read; with it, 0.2 s (the margin is for a loaded box)
+        assert elapsed < 0.2 + 0.04, elapsed
+        assert not state.connected
+        assert SlowToConnect.sleeper is not None
+        SlowToConnect.sleeper.join(2)
+        state.close()
+
+
+def test_an_async_read_that_must_connect_waits_at_most_one_socket_timeout(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(namespace, server.url, sync_interval=0, socket_timeout=0.2)
+        stall = redis.Redis.from_url(server.url)
+
+        async def run() -> float:
+            await state.aread(query())
+            await state.aclose()  # the next read opens a new connection
+            sleeper = threading.Thread(target=stall.execute_command, args=("DEBUG", "SLEEP", "0.3"))
+            sleeper.start()
+            await asyncio.sleep(0.02)  # the server is asleep: the connect is accepted, no reply
+            started = time.perf_counter()
+            await state.aread(query())
+            elapsed = time.perf_counter() - started
+            await state.aclose()
+            sleeper.join(2)
+            return elapsed
+
+        elapsed = asyncio.run(run())
+        assert elapsed < 0.2 + 0.04 and not state.connected, elapsed
+        stall.close()
+        state.close()

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import inspect
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from ._link import Link
 from ._ops import Command
 from ._scripts import SCRIPTS
 
-__all__ = ["Connections", "Unreachable"]
+__all__ = ["Connections", "DeadlinePool", "Unreachable"]
 
 #: The errors after which redis-py disconnects the connection a call used (not only its own
 #: ConnectionError and TimeoutError: a socket closed under a call can leave unread replies).
@@ -76,9 +77,9 @@ class Connections:
             else {}
         )
         self._options.pop("connection_class", None)
-        self.sync = redis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0, _DROPPED_ON), **self._options, **sync_only
-        )
+        retry = Retry(NoBackoff(), 0, _DROPPED_ON)
+        pool = DeadlinePool.from_url(url, retry=retry, **self._options, **sync_only)
+        self.sync = redis.Redis(connection_pool=pool, retry=retry)
         self._lock = threading.Lock()
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
         self._async = weakref.WeakKeyDictionary()
@@ -126,7 +127,12 @@ class Connections:
             getattr(pipe, name)(*args)
         self.round_trips += 1
         with _unreachable():
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+            try:  # the whole call, its connect included, within one socket timeout
+                results: list[Any] = await asyncio.wait_for(
+                    pipe.execute(raise_on_error=False), self._timeout
+                )
+            except asyncio.TimeoutError as error:  # redis-py drops the connection cancelled
+                raise Unreachable(f"no answer within {self._timeout:g} s") from error
         return self._checked(results)
 
     def load(self) -> None:
@@ -182,6 +188,40 @@ class Connections:
             client = self._async.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+class DeadlinePool(redis.ConnectionPool):
+    """The sync client's pool: a call that had to connect first (a new connection, or one
+    redis-py dropped) gets only what is left of the socket timeout for its replies, so the
+    connect and the round trip together take at most one ``socket_timeout`` (without it a
+    read could wait a connect timeout plus a socket timeout: twice the bound)."""
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        connection = super().get_connection(*args, **kwargs)
+        spent = time.monotonic() - started
+        timeout = connection.socket_timeout
+        if timeout and spent > _CONNECT_SLACK:
+            _set_timeout(connection, max(timeout - spent, _CONNECT_SLACK))
+        return connection
+
+    def release(self, connection: Any) -> None:
+        _set_timeout(connection, connection.socket_timeout)
+        super().release(connection)
+
+
+#: A wait for a connection below this is not a connect (seconds); also the least time left
+#: for the replies of a call whose connect took almost all of the timeout.
+_CONNECT_SLACK = 0.001
+
+
+def _set_timeout(connection: Any, timeout: float | None) -> None:
+    """Set the timeout of a connection's socket (redis-py keeps it as ``_sock``; a
+    connection without one, not connected or of another kind, is left as it is)."""
+    sock = getattr(connection, "_sock", None)
+    if sock is not None and timeout:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
 
 
 class Unreachable(redis.exceptions.ConnectionError):
