@@ -452,3 +452,45 @@ def test_an_async_read_that_must_connect_waits_at_most_one_socket_timeout(namesp
         assert elapsed < 0.2 + 0.04 and not state.connected, elapsed
         stall.close()
         state.close()
+
+
+# -- a Redis slower than socket_timeout on every call ----------------------------------------
+
+
+def test_an_always_slow_redis_blocks_neither_the_outcomes_nor_the_reads(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(namespace, server.url, sync_interval=0)
+        state.read(query())
+        stop = threading.Event()
+
+        def stall() -> None:  # the server sleeps 0.12 s at a time: every call waits for it
+            client = redis.Redis.from_url(server.url)
+            while not stop.is_set():
+                client.execute_command("DEBUG", "SLEEP", "0.12")
+            client.close()
+
+        sleeper = threading.Thread(target=stall)
+        sleeper.start()
+        try:
+            time.sleep(0.02)
+            for _ in range(3):
+                state.write(Outcome("r", SERVICE, "failure", failure=FAILED))
+            longest = 0.0
+            for _ in range(30):
+                started = time.perf_counter()
+                state.read(query())
+                longest = max(longest, time.perf_counter() - started)
+                time.sleep(0.01)
+            assert state.flush(5), state.pending  # sent on the writer's longer timeout
+            assert not state.connected  # too slow for reads: they answer from the view
+        finally:
+            stop.set()
+            sleeper.join(2)
+        # one read waited the socket timeout (0.05 s) and found Redis too slow; the others
+        # answered from the view at once (the margin is for a loaded box)
+        assert longest < 0.05 + 0.04, longest
+        entry = redis.Redis.from_url(server.url, decode_responses=True).get(
+            f"llmroute:{namespace}:0:h:p:m0"
+        )
+        assert entry is not None and '"consecutive_errors":3' in entry, entry
+        state.close()

@@ -57,7 +57,9 @@ class Connections:
     ``options`` go to both clients, except ``connection_class`` (the sync client's only).
     ``round_trips`` counts the pipelines sent (the scripts' loading included)."""
 
-    def __init__(self, url: str, socket_timeout: float, options: dict[str, Any]) -> None:
+    def __init__(
+        self, url: str, socket_timeout: float, write_timeout: float, options: dict[str, Any]
+    ) -> None:
         self._url = url
         self._timeout = socket_timeout
         self._options = {
@@ -80,6 +82,11 @@ class Connections:
         retry = Retry(NoBackoff(), 0, _DROPPED_ON)
         pool = DeadlinePool.from_url(url, retry=retry, **self._options, **sync_only)
         self.sync = redis.Redis(connection_pool=pool, retry=retry)
+        # the write-behind thread's own client: off every request's path, it may wait longer
+        # than a read, so a Redis slower than socket_timeout still takes the outcomes
+        slow = {**self._options, "socket_timeout": write_timeout}
+        slow["socket_connect_timeout"] = write_timeout
+        self.writes = redis.Redis.from_url(url, retry=retry, **slow, **sync_only)
         self._lock = threading.Lock()
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
         self._async = weakref.WeakKeyDictionary()
@@ -99,12 +106,13 @@ class Connections:
             return client
 
     def run(self, commands: Sequence[Command], reload: bool = True) -> list[Any]:
-        """Run ``commands`` in one pipelined round trip. A script the server had lost
-        (restarted, flushed) is loaded and re-run when ``reload`` (the write-behind
-        thread); else it is loaded in the background and its NOSCRIPT raised. Raises
-        :class:`Unreachable` for a connection-level error, a ``ResponseError`` when Redis
-        refused a command."""
-        client = self.sync
+        """Run ``commands`` in one pipelined round trip. ``reload``: the write-behind
+        thread's call, on its own client (with the longer ``write_timeout``); a script the
+        server had lost (restarted, flushed) is loaded and re-run. Else a read's, within
+        ``socket_timeout``: a lost script is loaded in the background and its NOSCRIPT
+        raised. Raises :class:`Unreachable` for a connection-level error, a
+        ``ResponseError`` when Redis refused a command."""
+        client = self.writes if reload else self.sync
         pipe = client.pipeline(transaction=False)
         for name, args in commands:
             getattr(pipe, name)(*args)
@@ -112,7 +120,7 @@ class Connections:
         with _unreachable():
             results: list[Any] = pipe.execute(raise_on_error=False)
             if any(isinstance(r, NoScriptError) for r in results) and reload:
-                self.load()
+                self.load(client)
                 for index, result in enumerate(results):
                     if isinstance(result, NoScriptError):
                         results[index] = client.evalsha(*commands[index][1])
@@ -135,9 +143,10 @@ class Connections:
                 raise Unreachable(f"no answer within {self._timeout:g} s") from error
         return self._checked(results)
 
-    def load(self) -> None:
-        """Load the scripts (one round trip)."""
-        pipe = self.sync.pipeline(transaction=False)
+    def load(self, client: redis.Redis | None = None) -> None:
+        """Load the scripts (one round trip; on the write-behind thread's client unless
+        ``client`` is given)."""
+        pipe = (client or self.writes).pipeline(transaction=False)
         for script in SCRIPTS:
             pipe.script_load(script.text)
         self.round_trips += 1
@@ -156,7 +165,7 @@ class Connections:
         def load() -> None:
             epoch = link.epoch if link is not None else 0
             try:
-                self.load()
+                self.load(self.sync)  # the reads' client: it answering says reads may go on
             except redis.exceptions.ResponseError:  # it answered: it is up
                 pass
             except Exception as error:  # the next NOSCRIPT or backoff step tries again
@@ -179,8 +188,9 @@ class Connections:
         return results
 
     def close(self) -> None:
-        """Close the sync client's connections."""
+        """Close the sync clients' connections."""
         self.sync.close()
+        self.writes.close()
 
     async def aclose(self) -> None:
         """Close the async client of the running loop."""

@@ -67,12 +67,15 @@ class RedisState:
         namespace: str = "default",
         sync_interval: float = 0.5,
         socket_timeout: float = 0.05,
+        write_timeout: float = 1.0,
         max_pending: int = 10_000,
         clock: Clock | None = None,
         **redis_options: Any,
     ) -> None:
         if sync_interval < 0 or socket_timeout <= 0 or max_pending < 1:
             raise ValueError("sync_interval >= 0, socket_timeout > 0 and max_pending >= 1")
+        if write_timeout < socket_timeout:
+            raise ValueError("write_timeout must be >= socket_timeout")
         self._where = mask_url(url)
         self._namespace = namespace
         self._generation = "0"
@@ -80,11 +83,11 @@ class RedisState:
         self._keys = Keys(namespace, self._generation)
         self._interval = float(sync_interval)
         self._clock: Clock = clock if clock is not None else system_clock
-        self._conns = Connections(url, socket_timeout, redis_options)
+        self._conns = Connections(url, socket_timeout, write_timeout, redis_options)
         self._link = Link(self._where)
         self._view = View()
         transient = (ConnectionError, TimeoutError, OSError, RedisConnectionError, RedisTimeout)
-        self._writer = Writer(self._send, self._link, max_pending, transient)
+        self._writer = Writer(self._send, self._link, max_pending, transient, socket_timeout)
         self._writer_id = uuid.uuid4().hex[:16]  # the key of this store's applied-outcome marks
         self._refused = Throttle()
         self._unreadable = Throttle()
