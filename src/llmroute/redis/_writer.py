@@ -46,6 +46,7 @@ class Writer:
         max_pending: int,
         transient: tuple[type[BaseException], ...] = (OSError,),
         fast: float = _IDLE_WAIT,
+        idle: Callable[[], float | None] | None = None,
     ) -> None:
         self._send = send
         self._transient = transient
@@ -53,6 +54,8 @@ class Writer:
         self._fast = fast
         self._backoff = 0.0
         self._retry_at = 0.0
+        self._idle = idle
+        self._idle_wait: float | None = None  # seconds until the idle work is due
         self._items: deque[tuple[int, Any]] = deque(maxlen=max_pending)
         self._cond = threading.Condition()
         self._busy = False
@@ -83,12 +86,23 @@ class Writer:
                     )
             self._number += 1
             self._items.append((self._number, item))
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="llmroute-redis-writer", daemon=True
-                )
-                self._thread.start()
+            self._start()
             self._cond.notify_all()
+
+    def nudge(self) -> None:
+        """Have the thread run its idle work now (it waits for what is queued first)."""
+        with self._cond:
+            self._idle_wait = 0.0
+            self._start()
+            self._cond.notify_all()
+
+    def _start(self) -> None:
+        """Start the thread if it is not running (lock held)."""
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(
+                target=self._run, name="llmroute-redis-writer", daemon=True
+            )
+            self._thread.start()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until every queued item was sent (or ``timeout`` seconds); True when done."""
@@ -115,12 +129,23 @@ class Writer:
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._items and not self._closed:
-                    self._cond.wait()
+                if not self._items and not self._closed and self._idle_wait != 0.0:
+                    self._cond.wait(self._idle_wait)
                 if self._closed:
                     return
-                entry = self._items.popleft()
-                self._busy = True
+                if not self._items:
+                    self._idle_wait = None
+                    entry = None
+                else:
+                    entry = self._items.popleft()
+                    self._busy = True
+                    self._idle_wait = 0.0  # once the queue is empty, see to the idle work
+            if entry is None:
+                wait = self._run_idle()
+                with self._cond:
+                    if self._idle_wait is None:  # not nudged meanwhile
+                        self._idle_wait = wait
+                continue
             sent = False
             try:
                 sent = time.monotonic() >= self._retry_at and self._attempt(*entry)
@@ -140,6 +165,30 @@ class Writer:
             self._overflow += 1
             return
         self._items.appendleft(entry)
+
+    def _run_idle(self) -> float | None:
+        """The idle work (a lease's refresh), paced by the backoff as a send is; returns the
+        seconds until it is due again (None: when nudged)."""
+        if self._idle is None:
+            return None
+        wait = self._retry_at - time.monotonic()
+        if wait > 0:
+            return wait
+        try:
+            return self._idle()
+        except self._transient as error:
+            self._link.failed(error)
+            self._backoff = min(max(self._backoff * 2, _FIRST_BACKOFF), _MAX_BACKOFF)
+            self._retry_at = time.monotonic() + self._backoff
+            return self._backoff
+        except Exception:  # refused: logged (throttled), tried again at the next change
+            if self._refused.due() is not None:
+                _log.error(
+                    "llmroute: Redis refused a lease refresh",
+                    exc_info=True,
+                    extra={"event": "redis_write_refused"},
+                )
+            return None
 
     def _attempt(self, number: int, item: Any) -> bool:
         epoch = self._link.epoch

@@ -73,6 +73,7 @@ class RulePlan:
             ewma_decay=tactic.ewma_decay,
             sessions=tactic.reads_sessions,
             cursor=tactic.keeps_current,
+            in_flight=tactic.reads_in_flight,
             turn=tactic.takes_turn,
             health=health,
         )
