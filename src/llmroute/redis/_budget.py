@@ -9,12 +9,17 @@ __all__ = ["FleetRetryBudget"]
 
 
 class FleetRetryBudget(RetryBudget):
-    """A :class:`RetryBudget` reckoned over the fleet: a retry is allowed while the fleet's
-    retries in flight stay within ``max(min_retries, ratio * the fleet's calls in flight)``,
-    the fleet's counts being this replica's live ones plus the other replicas' as their
-    leases last said (see :meth:`RedisState.retry_budget`). No round trip of its own: the
-    counts travel in the replicas' leases. While Redis is unreachable it is this replica's
-    own budget. ``in_flight`` and ``retries_in_flight`` count this budget's own calls;
+    """A :class:`RetryBudget` reckoned over the fleet (see :meth:`RedisState.retry_budget`).
+
+    A retry is allowed while the fleet's retries in flight stay within ``max(min_retries,
+    ratio * the fleet's calls in flight)`` (the fleet's counts: this replica's live ones
+    plus the other replicas' as their leases last said) and this replica's own stay within
+    its share: ``ratio`` of its own calls, or its part of the ``min_retries`` floor dealt by
+    replica id among the busy replicas, whichever is more. The share is what keeps replicas
+    deciding at the same moment from overrunning the floor together; it is never more than
+    the replica's own budget would allow. No round trip of its own: the counts travel in
+    the replicas' leases. While Redis is unreachable it is this replica's own budget.
+    ``in_flight`` and ``retries_in_flight`` count this budget's own calls;
     :meth:`fleet_counts` the fleet's."""
 
     __slots__ = ("_replica",)

@@ -18,19 +18,21 @@ from collections.abc import Callable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from ..state import EMPTY
+from ..state import EMPTY, InFlight
 from ._link import Link
 
 __all__ = ["Replica"]
 
 
 class _Lease(NamedTuple):
-    """Another replica's lease as read: its counts, and until when (monotonic) it lives."""
+    """Another replica's lease as read: its counts, whether it counts as busy for the retry
+    budget's floor, and until when (monotonic) it lives."""
 
     services: Mapping[str, int]
     calls: int
     retries: int
     until: float
+    busy: bool
 
 
 class _Sums(NamedTuple):
@@ -64,10 +66,14 @@ class Replica:
         self.id = replica_id
         self.ttl = ttl
         self._delay = min(delay, ttl / 4)
+        # a replica whose calls all ended counts as busy this long after (for the floor's
+        # dealing: a replica between two calls keeps its place)
+        self._hold = min(max(4 * self._delay, 0.05), ttl / 4)
+        self._idle_since: float | None = -math.inf  # when its last call ended
         self._link = link
         self._wake = wake
         self._lock = threading.Lock()
-        self._services: dict[str, int] = {}
+        self._own = InFlight()  # this replica's calls in flight per service
         self._calls = 0
         self._retries = 0
         self._sent = _NOTHING  # the payload last published (an absent lease counts nothing)
@@ -82,29 +88,26 @@ class Replica:
 
     def add(self, service_id: str, delta: int) -> None:
         """Count ``delta`` calls in flight to a service (+1 started, -1 finished)."""
+        self._own.add(service_id, delta)
         with self._lock:
-            count = max(self._services.get(service_id, 0) + delta, 0)
-            if count:
-                self._services[service_id] = count
-            else:
-                self._services.pop(service_id, None)
             self._changed()
 
     def count(self, service_id: str) -> int:
         """This replica's calls in flight to a service."""
-        return self._services.get(service_id, 0)
+        return self._own.count(service_id)
 
     def view(self) -> Mapping[str, int]:
         """The fleet's calls in flight per service: this replica's live counts plus the
         other live leases (this replica's alone while Redis is unreachable)."""
+        own = self._own.view()
         with self._lock:
             others = self._others_sums().services
-            if not others:
-                return MappingProxyType(dict(self._services))
-            fleet = dict(others)
-            for sid, count in self._services.items():
-                fleet[sid] = fleet.get(sid, 0) + count
-            return MappingProxyType(fleet)
+        if not others:
+            return own
+        fleet = dict(others)
+        for sid, count in own.items():
+            fleet[sid] = fleet.get(sid, 0) + count
+        return MappingProxyType(fleet)
 
     # -- the retry budget's counts -----------------------------------------------------
 
@@ -112,15 +115,27 @@ class Replica:
         """Count a call of the retry budget in flight (+1) or ended (-1)."""
         with self._lock:
             self._calls = max(self._calls + delta, 0)
+            self._idle_since = None if self._calls else time.monotonic()
             self._changed()
 
     def take_retry(self, ratio: float, min_retries: int) -> bool:
-        """Take a retry slot if the fleet's retries in flight stay within ``max(min_retries,
-        ratio * the fleet's calls in flight)``."""
+        """Take a retry slot if both hold: the fleet's retries in flight stay within the
+        fleet's allowance, ``max(min_retries, ratio * the fleet's calls in flight)``; and
+        this replica's stay within its own share of it: ``ratio`` of its own calls, or its
+        part of the ``min_retries`` floor, dealt by replica id among the replicas with calls
+        in flight (whichever is more). The share needs no fresh view of the others' retries,
+        so replicas deciding at the same moment cannot together overrun the floor."""
         with self._lock:
             sums = self._others_sums()
             allowed = max(min_retries, ratio * (self._calls + sums.calls))
             if self._retries + sums.retries + 1 > allowed:
+                return False
+            busy = [self.id]
+            if self._link.up:
+                busy = sorted({self.id, *(k for k, v in self._others.items() if v.busy)})
+            rank, dealt = busy.index(self.id), len(busy)
+            floor = min_retries // dealt + (rank < min_retries % dealt)
+            if self._retries + 1 > max(floor, ratio * self._calls):
                 return False
             self._retries += 1
             self._changed()
@@ -145,7 +160,7 @@ class Replica:
         when the published lease still holds. ``idle``: for a publish of its own (a change
         is then published only ``delay`` seconds after it); else to go with an outcome."""
         with self._lock:
-            payload = self._payload()
+            payload = self._payload(mono)
             if payload == self._sent:
                 self._changed_at = None  # changed and changed back, or nothing changed
                 if payload == _NOTHING or mono - self._sent_at < self.ttl / 4:
@@ -159,7 +174,7 @@ class Replica:
         with self._lock:
             self._sent, self._sent_at = payload, mono
             # changed since: published again ``delay`` after this one at the soonest
-            self._changed_at = None if self._payload() == payload else mono
+            self._changed_at = None if self._payload(mono) == payload else mono
             self._prune = False
 
     def next_due(self, mono: float) -> float | None:
@@ -167,17 +182,21 @@ class Replica:
         with self._lock:
             if self._changed_at is not None:
                 return max(self._changed_at + self._delay - mono, 0.0)
+            if self._idle_since is not None and mono - self._idle_since < self._hold:
+                return self._idle_since + self._hold - mono  # then it is no longer busy
             if self._sent != _NOTHING:
                 return max(self._sent_at + self.ttl / 4 - mono, 0.0)
             return None
 
-    def _payload(self) -> str:
+    def _payload(self, mono: float) -> str:
         """This replica's counts as a lease's body (lock held)."""
-        if not (self._services or self._calls or self._retries):
+        services = dict(self._own.view())
+        idle = self._idle_since
+        busy = idle is None or mono - idle < self._hold
+        if not (services or self._calls or self._retries or busy):
             return _NOTHING
-        return json.dumps(
-            {"s": self._services, "c": self._calls, "r": self._retries}, separators=(",", ":")
-        )
+        body = {"s": services, "c": self._calls, "r": self._retries, "b": int(busy)}
+        return json.dumps(body, separators=(",", ":"))
 
     def _changed(self) -> None:
         """Note a change (lock held); the write-behind thread is told of the first."""
@@ -210,7 +229,7 @@ class Replica:
         with self._lock:
             self._others = {}
             self._sums = _NO_SUMS
-            if self._payload() != _NOTHING:
+            if self._payload(time.monotonic()) != _NOTHING:
                 self._changed()
             self._sent, self._sent_at = _NOTHING, -math.inf
 
@@ -235,7 +254,8 @@ def _parse(raw: str, server_ms: int, mono: float) -> _Lease | None:
             return None
         data: dict[str, Any] = json.loads(body)
         services = {str(k): int(v) for k, v in dict(data.get("s", {})).items() if int(v) > 0}
-        return _Lease(services, int(data.get("c", 0)), int(data.get("r", 0)), mono + left)
+        calls, retries = int(data.get("c", 0)), int(data.get("r", 0))
+        return _Lease(services, calls, retries, mono + left, bool(data.get("b", calls)))
     except (ValueError, TypeError, AttributeError):
         return None
 
