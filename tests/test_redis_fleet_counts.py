@@ -10,7 +10,6 @@ import random
 import signal
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,21 +29,6 @@ if not rs.reachable():
     pytest.skip(f"no Redis reachable at {rs.URL}", allow_module_level=True)
 
 M0, M1 = ServiceID("p", "m0"), ServiceID("p", "m1")
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = rs.new_namespace()
-    yield name
-    rs.delete_namespace(name)
-
-
-@pytest.fixture
-def stores() -> Iterator[list[RedisState]]:
-    made: list[RedisState] = []
-    yield made
-    for state in made:
-        state.close()
 
 
 def make(stores: list[RedisState], namespace: str, url: str = rs.URL, **options: Any) -> RedisState:
