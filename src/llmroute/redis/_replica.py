@@ -61,7 +61,12 @@ class Replica:
     """
 
     def __init__(
-        self, replica_id: str, ttl: float, delay: float, link: Link, wake: Callable[[], None]
+        self,
+        replica_id: str,
+        ttl: float,
+        delay: float,
+        link: Link,
+        wake: Callable[[float], None],
     ) -> None:
         self.id = replica_id
         self.ttl = ttl
@@ -79,6 +84,8 @@ class Replica:
         self._sent = _NOTHING  # the payload last published (an absent lease counts nothing)
         self._sent_at = -math.inf  # when (monotonic)
         self._changed_at: float | None = None  # the first change not published yet
+        self._version = 0  # changes counted: a lease unchanged since its publish is not rebuilt
+        self._sent_version = self._leased_version = 0
         self._others: dict[str, _Lease] = {}
         self._sums = _NO_SUMS
         self._prune = False  # an expired lease was seen: the next publish drops it
@@ -160,6 +167,11 @@ class Replica:
         when the published lease still holds. ``idle``: for a publish of its own (a change
         is then published only ``delay`` seconds after it); else to go with an outcome."""
         with self._lock:
+            fresh = mono - self._sent_at < self.ttl / 4
+            unchanged = self._version == self._sent_version and self._changed_at is None
+            steady = self._sent == _NOTHING or (fresh and self._idle_since is None)
+            if unchanged and steady:  # the cheap answer of most outcomes' writes
+                return None
             payload = self._payload(mono)
             if payload == self._sent:
                 self._changed_at = None  # changed and changed back, or nothing changed
@@ -167,12 +179,14 @@ class Replica:
                     return None
             elif idle and self._changed_at is not None and mono - self._changed_at < self._delay:
                 return None
+            self._leased_version = self._version
             return payload, self._prune
 
     def published(self, payload: str, mono: float) -> None:
         """``payload`` reached Redis (sent at ``mono``)."""
         with self._lock:
             self._sent, self._sent_at = payload, mono
+            self._sent_version = self._leased_version
             # changed since: published again ``delay`` after this one at the soonest
             self._changed_at = None if self._payload(mono) == payload else mono
             self._prune = False
@@ -199,10 +213,12 @@ class Replica:
         return json.dumps(body, separators=(",", ":"))
 
     def _changed(self) -> None:
-        """Note a change (lock held); the write-behind thread is told of the first."""
+        """Note a change (lock held); the write-behind thread is told of the first (to
+        publish it within ``delay`` unless an outcome carries it first)."""
+        self._version += 1
         if self._changed_at is None:
             self._changed_at = time.monotonic()
-            self._wake()
+            self._wake(self._delay)
 
     # -- reading -----------------------------------------------------------------------
 

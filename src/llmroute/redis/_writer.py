@@ -89,9 +89,16 @@ class Writer:
             self._start()
             self._cond.notify_all()
 
-    def nudge(self) -> None:
-        """Have the thread run its idle work now (it waits for what is queued first)."""
+    def nudge(self, within: float = 0.0) -> None:
+        """Have the thread run its idle work within ``within`` seconds (it sends what is
+        queued first). A thread already due to wake by then is left alone: waking it costs
+        the caller's thread a switch (measured: ~30 us per call on the execute path)."""
         with self._cond:
+            waking = self._idle_wait is not None and (
+                self._idle_wait <= within or self._busy or bool(self._items)
+            )
+            if self._thread is not None and waking:
+                return
             self._idle_wait = 0.0
             self._start()
             self._cond.notify_all()
