@@ -338,3 +338,25 @@ def test_shared_samples_feed_the_latency_ewma_and_stay_bounded(
     client.close()
     picks = {reader.select(rule).service.service_id for _ in range(20)}
     assert picks == {M1}
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"lease_ttl": 0}, "lease_ttl"),
+        ({"lease_ttl": float("nan")}, "lease_ttl"),
+        ({"max_samples": 0}, "max_samples"),
+        ({"write_timeout": 0.01}, "write_timeout"),
+    ],
+)
+def test_bad_options_are_named(options: dict[str, Any], named: str) -> None:
+    with pytest.raises(ValueError, match=named):
+        RedisState.from_url(rs.URL, **options)
+
+
+def test_the_lease_outlives_a_few_sync_intervals_by_default() -> None:
+    slow = RedisState.from_url(rs.URL, sync_interval=5)
+    fast = RedisState.from_url(rs.URL)
+    assert (slow.in_flight_counter().ttl, fast.in_flight_counter().ttl) == (20.0, 2.0)
+    slow.close()
+    fast.close()

@@ -71,7 +71,7 @@ class RedisState:
         socket_timeout: float = 0.05,
         write_timeout: float = 1.0,
         max_pending: int = 10_000,
-        lease_ttl: float = 2.0,
+        lease_ttl: float | None = None,
         share_samples: bool = False,
         max_samples: int = 100,
         replica_id: str | None = None,
@@ -81,9 +81,16 @@ class RedisState:
         if sync_interval < 0 or socket_timeout <= 0 or max_pending < 1:
             raise ValueError("sync_interval >= 0, socket_timeout > 0 and max_pending >= 1")
         if write_timeout < socket_timeout:
-            raise ValueError("write_timeout must be >= socket_timeout")
-        if not lease_ttl > 0 or max_samples < 1:
-            raise ValueError("lease_ttl > 0 and max_samples >= 1")
+            raise ValueError(
+                f"RedisState: write_timeout ({write_timeout!r}) must be >= socket_timeout "
+                f"({socket_timeout!r})"
+            )
+        if lease_ttl is None:  # outlives a few refreshes of the other replicas' views
+            lease_ttl = max(2.0, 4 * float(sync_interval))
+        if not lease_ttl > 0:  # also NaN
+            raise ValueError(f"RedisState: lease_ttl must be seconds > 0, got {lease_ttl!r}")
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+            raise ValueError(f"RedisState: max_samples must be an int >= 1, got {max_samples!r}")
         self._where = mask_url(url)
         self._namespace = namespace
         self._generation = "0"
@@ -122,9 +129,10 @@ class RedisState:
         - ``socket_timeout`` (0.05 s): the longest a read waits for Redis, connect included;
         - ``write_timeout`` (1 s): the write-behind thread's, off every request's path;
         - ``max_pending`` (10,000): outcomes kept while Redis is unreachable;
-        - ``lease_ttl`` (2 s): how long this replica's published calls in flight count
-          after its last refresh (refreshed every ``lease_ttl / 4`` while it has any): a
-          replica killed with calls in flight leaves no load behind after that;
+        - ``lease_ttl`` (the larger of 2 s and 4 sync intervals): how long this replica's
+          published calls in flight count after its last refresh (refreshed every
+          ``lease_ttl / 4`` while it has any): a replica killed with calls in flight leaves
+          no load behind after that;
         - ``share_samples`` (False): latency, TTFT and speed figures from the whole fleet's
           samples (the newest ``max_samples``, 100, per service) instead of this process's;
         - ``replica_id``: this replica's name in the leases (a random one by default);
