@@ -25,14 +25,12 @@ __all__ = ["Replica"]
 
 
 class _Lease(NamedTuple):
-    """Another replica's lease as read: its counts, whether it counts as busy for the retry
-    budget's floor, and until when (monotonic) it lives."""
+    """Another replica's lease as read: its counts, and until when (monotonic) it lives."""
 
     services: Mapping[str, int]
     calls: int
     retries: int
     until: float
-    busy: bool
 
 
 class _Sums(NamedTuple):
@@ -71,10 +69,7 @@ class Replica:
         self.id = replica_id
         self.ttl = ttl
         self._delay = min(delay, ttl / 4)
-        # a replica whose calls all ended counts as busy this long after (for the floor's
-        # dealing: a replica between two calls keeps its place)
-        self._hold = min(max(4 * self._delay, 0.05), ttl / 4)
-        self._idle_since: float | None = -math.inf  # when its last call ended
+
         self._link = link
         self._wake = wake
         self._lock = threading.Lock()
@@ -122,31 +117,38 @@ class Replica:
         """Count a call of the retry budget in flight (+1) or ended (-1)."""
         with self._lock:
             self._calls = max(self._calls + delta, 0)
-            self._idle_since = None if self._calls else time.monotonic()
             self._changed()
 
     def take_retry(self, ratio: float, min_retries: int) -> bool:
-        """Take a retry slot if both hold: the fleet's retries in flight stay within the
-        fleet's allowance, ``max(min_retries, ratio * the fleet's calls in flight)``; and
-        this replica's stay within its own share of it: ``ratio`` of its own calls, or its
-        part of the ``min_retries`` floor, dealt by replica id among the replicas with calls
-        in flight (whichever is more). The share needs no fresh view of the others' retries,
-        so replicas deciding at the same moment cannot together overrun the floor."""
+        """Take a retry slot if the fleet's retries in flight, as this replica sees them,
+        stay within the fleet's allowance, ``max(min_retries, ratio * the fleet's calls in
+        flight)``, and this replica's own within its share of it: ``ratio`` of its own calls
+        in flight (the shares of all replicas add up to the ratio of the fleet's calls
+        exactly, whatever each knows of the others), or its part of the ``min_retries``
+        floor, dealt by replica id among the replicas with calls in flight (parts that add
+        up to the floor when the replicas agree on who is busy). A replica dealt no part may
+        still take one retry while the fleet shows none in flight."""
         with self._lock:
             sums = self._others_sums()
-            allowed = max(min_retries, ratio * (self._calls + sums.calls))
-            if self._retries + sums.retries + 1 > allowed:
+            own = self._retries
+            if own + sums.retries + 1 > max(min_retries, ratio * (self._calls + sums.calls)):
                 return False
-            busy = [self.id]
-            if self._link.up:
-                busy = sorted({self.id, *(k for k, v in self._others.items() if v.busy)})
-            rank, dealt = busy.index(self.id), len(busy)
-            floor = min_retries // dealt + (rank < min_retries % dealt)
-            if self._retries + 1 > max(floor, ratio * self._calls):
+            if own + 1 > ratio * self._calls and own + 1 > self._floor_part(min_retries, sums):
                 return False
             self._retries += 1
             self._changed()
             return True
+
+    def _floor_part(self, min_retries: int, sums: _Sums) -> int:
+        """This replica's part of the floor (lock held)."""
+        busy = [self.id]
+        if sums.calls:  # not alone, and Redis reachable
+            busy = sorted({self.id, *(k for k, v in self._others.items() if v.calls > 0)})
+        rank, dealt = busy.index(self.id), len(busy)
+        part = min_retries // dealt + (rank < min_retries % dealt)
+        if not part and not (self._retries or sums.retries) and min_retries:
+            part = 1  # nothing retries anywhere: a replica left out of the deal may too
+        return part
 
     def retry_done(self) -> None:
         """A retry that took a slot ended."""
@@ -169,10 +171,10 @@ class Replica:
         with self._lock:
             fresh = mono - self._sent_at < self.ttl / 4
             unchanged = self._version == self._sent_version and self._changed_at is None
-            steady = self._sent == _NOTHING or (fresh and self._idle_since is None)
+            steady = self._sent == _NOTHING or fresh
             if unchanged and steady:  # the cheap answer of most outcomes' writes
                 return None
-            payload = self._payload(mono)
+            payload = self._payload()
             if payload == self._sent:
                 self._changed_at = None  # changed and changed back, or nothing changed
                 if payload == _NOTHING or mono - self._sent_at < self.ttl / 4:
@@ -188,7 +190,7 @@ class Replica:
             self._sent, self._sent_at = payload, mono
             self._sent_version = self._leased_version
             # changed since: published again ``delay`` after this one at the soonest
-            self._changed_at = None if self._payload(mono) == payload else mono
+            self._changed_at = None if self._payload() == payload else mono
             self._prune = False
 
     def next_due(self, mono: float) -> float | None:
@@ -196,20 +198,16 @@ class Replica:
         with self._lock:
             if self._changed_at is not None:
                 return max(self._changed_at + self._delay - mono, 0.0)
-            if self._idle_since is not None and mono - self._idle_since < self._hold:
-                return self._idle_since + self._hold - mono  # then it is no longer busy
             if self._sent != _NOTHING:
                 return max(self._sent_at + self.ttl / 4 - mono, 0.0)
             return None
 
-    def _payload(self, mono: float) -> str:
+    def _payload(self) -> str:
         """This replica's counts as a lease's body (lock held)."""
         services = dict(self._own.view())
-        idle = self._idle_since
-        busy = idle is None or mono - idle < self._hold
-        if not (services or self._calls or self._retries or busy):
+        if not (services or self._calls or self._retries):
             return _NOTHING
-        body = {"s": services, "c": self._calls, "r": self._retries, "b": int(busy)}
+        body = {"s": services, "c": self._calls, "r": self._retries}
         return json.dumps(body, separators=(",", ":"))
 
     def _changed(self) -> None:
@@ -245,7 +243,7 @@ class Replica:
         with self._lock:
             self._others = {}
             self._sums = _NO_SUMS
-            if self._payload(time.monotonic()) != _NOTHING:
+            if self._payload() != _NOTHING:
                 self._changed()
             self._sent, self._sent_at = _NOTHING, -math.inf
 
@@ -270,8 +268,7 @@ def _parse(raw: str, server_ms: int, mono: float) -> _Lease | None:
             return None
         data: dict[str, Any] = json.loads(body)
         services = {str(k): int(v) for k, v in dict(data.get("s", {})).items() if int(v) > 0}
-        calls, retries = int(data.get("c", 0)), int(data.get("r", 0))
-        return _Lease(services, calls, retries, mono + left, bool(data.get("b", calls)))
+        return _Lease(services, int(data.get("c", 0)), int(data.get("r", 0)), mono + left)
     except (ValueError, TypeError, AttributeError):
         return None
 
