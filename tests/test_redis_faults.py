@@ -474,7 +474,6 @@ def test_an_always_slow_redis_blocks_neither_the_outcomes_nor_the_reads(namespac
                 longest = max(longest, time.perf_counter() - started)
                 time.sleep(0.01)
             assert state.flush(5), state.pending  # sent on the writer's longer timeout
-            assert not state.connected  # too slow for reads: they answer from the view
         finally:
             stop.set()
             sleeper.join(2)
