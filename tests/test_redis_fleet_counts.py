@@ -293,9 +293,9 @@ def test_the_fleet_budget_shares_the_floor_of_3_retries(
     print(f"fleet budget: {len(moments)} retries, the most in flight {retries} with {calls} calls")
     assert all(isinstance(e, AllProvidersFailedError) for e in errors) and len(errors) == 180
     # 12 calls in flight: the floor (3) rules. Its parts are dealt among the busy replicas
-    # (here one is left out: 4 replicas, 3 slots), and one left out may take a retry while
-    # the fleet shows none in flight: when all fail at once, that is one over the floor
-    # (budgets of their own would allow 12 here)
+    # (here one is left out: 4 replicas, 3 slots), and any may take a retry while the fleet
+    # shows none in flight: when all fail at once, the one left out puts it one over the
+    # floor (budgets of their own would allow 12 here)
     assert retries <= 3 + 1, (over, retries, calls)
 
 

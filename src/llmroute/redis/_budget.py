@@ -14,12 +14,12 @@ class FleetRetryBudget(RetryBudget):
     A retry is allowed while both hold: the fleet's retries in flight (this replica's live
     ones plus the others' as their leases last said) stay within ``max(min_retries, ratio *
     the fleet's calls in flight)``; and this replica's own stay within its share: ``ratio``
-    of its own calls in flight, or its part of the ``min_retries`` floor dealt by replica id
-    among the replicas with calls in flight (one left out of the deal may take a retry while
-    the fleet shows none in flight). The ratio shares add up to the ratio of the fleet's
-    calls exactly, whatever each replica knows of the others; the floor's parts add up to
-    the floor while the replicas agree on who is busy (at the onset of an outage, a replica
-    left out may be one over it). No round trip of its own: the counts travel in the
+    of its own calls in flight (the shares add up to the ratio of the fleet's calls exactly,
+    whatever each replica knows of the others), or, while the floor is the larger part, its
+    part of ``min_retries`` dealt by replica id among the replicas with calls in flight. Any
+    replica may take one retry while the fleet shows none in flight, so a quiet fleet never
+    refuses a fallback (when every replica fails at once, that can put the fleet one retry
+    per replica over the floor). No round trip of its own: the counts travel in the
     replicas' leases. While Redis is unreachable it is this replica's own budget.
     ``in_flight`` and ``retries_in_flight`` count this budget's own calls;
     :meth:`fleet_counts` the fleet's."""

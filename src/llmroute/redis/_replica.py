@@ -124,16 +124,19 @@ class Replica:
         stay within the fleet's allowance, ``max(min_retries, ratio * the fleet's calls in
         flight)``, and this replica's own within its share of it: ``ratio`` of its own calls
         in flight (the shares of all replicas add up to the ratio of the fleet's calls
-        exactly, whatever each knows of the others), or its part of the ``min_retries``
-        floor, dealt by replica id among the replicas with calls in flight (parts that add
-        up to the floor when the replicas agree on who is busy). A replica dealt no part may
-        still take one retry while the fleet shows none in flight."""
+        exactly, whatever each knows of the others); and while the floor is the larger
+        part, its part of the ``min_retries`` floor, dealt by replica id among the replicas
+        with calls in flight, if that is more. A replica may take one retry while the fleet
+        shows none in flight, whatever its share (a quiet fleet never refuses a fallback)."""
         with self._lock:
             sums = self._others_sums()
-            own = self._retries
-            if own + sums.retries + 1 > max(min_retries, ratio * (self._calls + sums.calls)):
+            own, calls = self._retries, self._calls + sums.calls
+            if own + sums.retries + 1 > max(min_retries, ratio * calls):
                 return False
-            if own + 1 > ratio * self._calls and own + 1 > self._floor_part(min_retries, sums):
+            share = ratio * self._calls
+            if ratio * calls < min_retries:  # the floor rules: its parts are dealt
+                share = max(share, self._floor_part(min_retries, sums))
+            if own + 1 > share and (own or sums.retries):
                 return False
             self._retries += 1
             self._changed()
@@ -145,10 +148,7 @@ class Replica:
         if sums.calls:  # not alone, and Redis reachable
             busy = sorted({self.id, *(k for k, v in self._others.items() if v.calls > 0)})
         rank, dealt = busy.index(self.id), len(busy)
-        part = min_retries // dealt + (rank < min_retries % dealt)
-        if not part and not (self._retries or sums.retries) and min_retries:
-            part = 1  # nothing retries anywhere: a replica left out of the deal may too
-        return part
+        return min_retries // dealt + (rank < min_retries % dealt)
 
     def retry_done(self) -> None:
         """A retry that took a slot ended."""
