@@ -19,8 +19,9 @@ class FleetRetryBudget(RetryBudget):
     part of ``min_retries`` dealt by replica id among the replicas with calls in flight. Any
     replica may take one retry while the fleet shows none in flight, so a quiet fleet never
     refuses a fallback (when every replica fails at once, before any sees the others'
-    retries, each may so take one beyond its share). No round trip of its own: the counts travel in the
-    replicas' leases. While Redis is unreachable it is this replica's own budget.
+    retries, each may so take one beyond its share). No round trip of its own: the counts
+    travel in the replicas' leases. While Redis is unreachable it is this replica's own
+    budget.
     ``in_flight`` and ``retries_in_flight`` count this budget's own calls;
     :meth:`fleet_counts` the fleet's."""
 
