@@ -9,12 +9,22 @@ from typing import Any
 
 from ..affinity import pin_change
 from ..config import HealthConfig, RoutingConfig, Service
+from ..execute import RetryBudget
 from ..failures import Failure, FailureKind
-from ..state import Outcome, OutcomeKind
+from ..state import InFlight, Outcome, OutcomeKind
+from ..typing import CountsInFlight, InFlightCounter, SharesRetryBudget
 from ..usage import Usage
 from ._result import SelectionResult
 
-__all__ = ["awrite_outcome", "build_outcome", "configure_store", "read_failed", "write_outcome"]
+__all__ = [
+    "awrite_outcome",
+    "build_outcome",
+    "configure_store",
+    "read_failed",
+    "store_budget",
+    "store_counter",
+    "write_outcome",
+]
 
 _log = logging.getLogger("llmroute.state")
 
@@ -130,3 +140,21 @@ def build_outcome(
         current=success and tactic.keeps_current,
         advance_turn=(tactic.takes_turn and not result.took_turn and served.service_id == chosen),
     )
+
+
+def store_counter(state: object) -> InFlightCounter:
+    """The in-flight counter of a selector on ``state``: the store's when it keeps one
+    (``CountsInFlight``), else one of the selector's own."""
+    if isinstance(state, CountsInFlight):
+        return state.in_flight_counter()
+    return InFlight()
+
+
+def store_budget(state: object, budget: RetryBudget | bool) -> RetryBudget | None:
+    """The retry budget of a selector on ``state``: the one given, none, or for True a
+    default one (the store's when it makes budgets a fleet shares, ``SharesRetryBudget``)."""
+    if budget is not True:
+        return budget or None
+    if isinstance(state, SharesRetryBudget):
+        return state.retry_budget()
+    return RetryBudget()

@@ -92,6 +92,7 @@ class RulePlan:
             ewma_decay=tactic.ewma_decay,
             sessions=tactic.reads_sessions or "sessions" in reads,
             cursor=tactic.keeps_current,
+            in_flight=tactic.reads_in_flight,
             turn=tactic.takes_turn,
             lease_probes=lease_probes,
             health=health,

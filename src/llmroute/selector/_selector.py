@@ -17,7 +17,6 @@ from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
 from ..state import (
-    InFlight,
     InMemoryState,
     InMemoryTacticState,
     Outcome,
@@ -28,7 +27,15 @@ from ..stats import InMemoryStatsStore
 from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, Rng, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
-from ._outcome import awrite_outcome, build_outcome, configure_store, read_failed, write_outcome
+from ._outcome import (
+    awrite_outcome,
+    build_outcome,
+    configure_store,
+    read_failed,
+    store_budget,
+    store_counter,
+    write_outcome,
+)
 from ._plan import PlanCache, RulePlan
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
@@ -54,7 +61,8 @@ class ServiceSelector:
     ``session_headers`` (headers that carry a session id) and ``session_from_ip`` (the client
     ip identifies a session when nothing else does; off: everyone behind one proxy or NAT
     would share a session) complete it. ``retry_budget``: the :class:`RetryBudget` its execute
-    forms share (True: a default one; False: none). Thread-safe.
+    forms share (True: a default one, or the store's fleet-wide one when the store makes them,
+    ``typing.SharesRetryBudget``; False: none). Thread-safe.
     """
 
     def __init__(
@@ -106,11 +114,11 @@ class ServiceSelector:
         if self._config is not None and getattr(state, "use_config", None) is not None:
             configure_store(state, self._config)
         self._rng: Rng = rng if rng is not None else random.Random()
-        self._in_flight = InFlight()
+        self._in_flight = store_counter(state)
         self.token_counter = token_counter
         self.session_headers = tuple(session_headers)
         self.session_from_ip = session_from_ip
-        self.retry_budget = RetryBudget() if retry_budget is True else retry_budget or None
+        self.retry_budget = store_budget(state, retry_budget)
         self._providers: dict[str, Provider] | None = None
         self.update_providers(
             self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
@@ -165,7 +173,10 @@ class ServiceSelector:
         self._probes.join(timeout)
 
     def in_flight(self, service: Service | str) -> int:
-        """How many calls this selector has in flight to ``service`` (a service or its id)."""
+        """How many calls this selector has in flight to ``service`` (a service or its id);
+        with a store that counts them (``typing.CountsInFlight``, e.g. ``RedisState``), every
+        selector on that store in this replica. ``least_busy`` reads the store's fleet-wide
+        counts."""
         return self._in_flight.count(service if isinstance(service, str) else service.service_id)
 
     def provider_for(self, service: Service) -> Provider | None:
