@@ -131,7 +131,7 @@ class RuleTactic:
     tactic over one. Thread-safe: sets are replaced, never mutated.
     """
 
-    __slots__ = ("active", "ranks", "rule", "sets", "tactic")
+    __slots__ = ("active", "ranks", "rule", "seed", "sets", "tactic")
 
     def __init__(self, rule: Rule, tactic: BalancingTactic | None = None) -> None:
         self.rule = rule
@@ -142,6 +142,8 @@ class RuleTactic:
         for service in every:
             ranks.setdefault(service.service_id, len(ranks))
         self.ranks = ranks
+        current = rule.current_service()
+        self.seed = current.service_id if current is not None else None
         self.sets: tuple[tuple[tuple[Service, ...], CandidateSet | None], ...] = ()
 
     def build(self, services: tuple[Service, ...]) -> CandidateSet | None:
@@ -159,7 +161,7 @@ class RuleTactic:
                 kept.append(service)
         if not kept:
             return None
-        candidates = CandidateSet(tuple(kept), self.ranks)
+        candidates = CandidateSet(tuple(kept), self.ranks, self.seed)
         candidates.data = self.tactic.prepare(candidates)
         return candidates
 

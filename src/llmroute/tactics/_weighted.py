@@ -70,6 +70,8 @@ class RoundRobinTactic(BalancingTactic):
     The turn is the rule's counter, taken atomically by the state read that precedes the
     pick, so N picks over n services spread exactly however many callers make them; when the
     candidate set changes (a service ejected), the rotation goes on over the services left.
+    The rotation starts at the rule's configured current service (``current_service_index``;
+    :attr:`CandidateSet.start`).
     """
 
     name = "round_robin"
@@ -81,7 +83,7 @@ class RoundRobinTactic(BalancingTactic):
 
     def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         turn, threshold = snapshot.turn, self.threshold
-        position = (turn // threshold) % len(candidates.services)
+        position = (turn // threshold + candidates.start) % len(candidates.services)
         return (
             candidates.services[position],
             "round robin: request {} of {} in a row",
