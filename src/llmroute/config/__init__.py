@@ -28,6 +28,7 @@ from ._bounds import (
     MAX_SERVICE_INDEX,
     MAX_SESSION_AFFINITY,
     MAX_SPEED_TPS,
+    MAX_TIER,
     MAX_TIME_WINDOW,
     MAX_TIMEOUT,
     MAX_TOKEN_FIGURE,
@@ -55,6 +56,7 @@ from ._scenario import ScenarioConfig, ScenarioFlags
 from ._secret import REVEAL_SECRETS, EnvSecret
 from ._service import DEFAULT_TIME_WINDOW, Service, ServiceID
 from ._tactic import (
+    TACTIC_ALIASES,
     TACTIC_PARAMS,
     TINGLY_TACTIC_TYPES,
     AdaptiveParams,
@@ -69,7 +71,9 @@ from ._tactic import (
     Tactic,
     TacticName,
     TacticParams,
+    TierParams,
     TokenBasedParams,
+    is_valid_tactic,
 )
 
 __all__ = [
@@ -102,6 +106,7 @@ __all__ = [
     "MAX_SERVICE_INDEX",
     "MAX_SESSION_AFFINITY",
     "MAX_SPEED_TPS",
+    "MAX_TIER",
     "MAX_TIMEOUT",
     "MAX_TIME_WINDOW",
     "MAX_TOKEN_FIGURE",
@@ -127,11 +132,13 @@ __all__ = [
     "SmartOpSpec",
     "SmartRouting",
     "SpeedBasedParams",
+    "TACTIC_ALIASES",
     "TACTIC_PARAMS",
     "TINGLY_TACTIC_TYPES",
     "Tactic",
     "TacticName",
     "TacticParams",
+    "TierParams",
     "TokenBasedParams",
     "TtftFigure",
     "ValueType",
@@ -143,5 +150,6 @@ __all__ = [
     "config_error",
     "glob_to_regex",
     "index_providers",
+    "is_valid_tactic",
     "load_config",
 ]

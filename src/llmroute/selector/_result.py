@@ -98,7 +98,8 @@ class SelectionResult:
     - ``matched_smart_rule_index``: the matched smart-routing block, -1 if none;
     - ``session_id``: the session identity used (None when nothing needed it);
     - ``fallbacks``: the other services of the same scope in the order failover should try
-      them: healthy ones in config order, then unhealthy ones as a last resort;
+      them: healthy ones in config order (under the ``tier`` tactic, tier by tier), then
+      unhealthy ones as a last resort;
     - ``degraded``: panic mode, every candidate was unhealthy and one was chosen anyway;
     - ``pin_key``: the session's pin key (None without affinity or a session identity);
     - :meth:`explain`: a readable multi-line trace of every stage.
@@ -156,7 +157,8 @@ class SelectionResult:
     def fallbacks(self) -> tuple[Service, ...]:
         """The other services to fail over to, best first (computed on first read)."""
         if self._fallbacks is None:
-            self._fallbacks = failover_order(self.scope, self.service_id, self.unhealthy)
+            tiered = self.plan.tactic.tactic.prefers_tiers
+            self._fallbacks = failover_order(self.scope, self.service_id, self.unhealthy, tiered)
         return self._fallbacks
 
     def explain(self) -> str:

@@ -195,17 +195,23 @@ def _affinity(
 def _fails_back(
     plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, pinned: AffinityEntry, key: str
 ) -> bool:
-    """Whether a pin on a fallback (or on a weight-0 service) gives way to the service the
-    rule would choose, that one having been healthy for the promotion hold."""
+    """Whether a pin on a fallback (or on a weight-0 service, or, under a tactic that
+    prefers tiers, on a higher tier than its choice) gives way to the service the rule would
+    choose, that one having been healthy for the promotion hold."""
     service = plan.service_by_id[pinned.service]
-    if not (pinned.fallback or service.weight == 0):
+    demoted = pinned.fallback or service.weight == 0
+    tiered = plan.tactic.tactic.prefers_tiers
+    if not (demoted or tiered):
         return False
     candidates = plan.tactic.lookup(draft.candidates)
     assert candidates is not None
     draws = SessionDraws(plan.rule.uuid, key)  # the draws the load balancer would make
-    choice = plan.tactic.choose(candidates, snapshot, draws)[0].service_id
+    chosen = plan.tactic.choose(candidates, snapshot, draws)[0]
+    choice = chosen.service_id
+    if choice == pinned.service or not (demoted or chosen.tier < service.tier):
+        return False
     since = snapshot.healthy_since(choice)
-    if choice == pinned.service or snapshot.now - since < plan.health.promotion_hold_seconds:
+    if snapshot.now - since < plan.health.promotion_hold_seconds:
         return False
     held = "never ejected" if since == -math.inf else f"healthy for {snapshot.now - since:.0f}s"
     draft.note("affinity", "pin on {} moved back to {} ({})", pinned.service, choice, held)

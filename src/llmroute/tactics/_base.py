@@ -106,6 +106,10 @@ class BalancingTactic(ABC):
     reads_in_flight: ClassVar[bool] = False
     #: Whether the tactic keeps a current service (the rule's cursor) while it is good enough.
     keeps_current: ClassVar[bool] = False
+    #: Whether the tactic prefers lower ``Service.tier`` values: a session pinned to a higher
+    #: tier than the tactic's choice fails back to it (after the promotion hold), and
+    #: failover tries the services tier by tier.
+    prefers_tiers: ClassVar[bool] = False
 
     def __init__(self, config: Tactic) -> None:
         self.config = config
