@@ -1,5 +1,5 @@
-"""From an attempt's result to the one :class:`Outcome` the store writes, and the in-flight
-counts of this process."""
+"""From an attempt's result to the one :class:`Outcome` the store writes, and the store's
+one read and one write, both failing open (logged, never raised)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,20 @@ from typing import Any
 from ..affinity import pin_change
 from ..config import HealthConfig, RoutingConfig, Service
 from ..failures import Failure, FailureKind
-from ..state import Outcome, OutcomeKind
+from ..state import Outcome, OutcomeKind, StateQuery, StateSnapshot
+from ..typing import Clock
 from ..usage import Usage
 from ._result import SelectionResult
 
-__all__ = ["awrite_outcome", "build_outcome", "configure_store", "read_failed", "write_outcome"]
+__all__ = [
+    "aread_state",
+    "awrite_outcome",
+    "build_outcome",
+    "configure_store",
+    "read_failed",
+    "read_state",
+    "write_outcome",
+]
 
 _log = logging.getLogger("llmroute.state")
 
@@ -66,6 +75,34 @@ def configure_store(state: Any, config: RoutingConfig) -> None:
     configure = getattr(state, "configure", None)
     if configure is not None:
         configure(config.health)
+
+
+def read_state(state: Any, query: StateQuery, clock: Clock) -> StateSnapshot:
+    """One read of ``state`` (a ``TypeError`` for an async-only store); a store that raises
+    is logged and the selection goes on from an empty snapshot as of ``clock``."""
+    read = getattr(state, "read", None)
+    if read is None:
+        raise TypeError(f"{type(state).__name__} is async only: use aselect()")
+    try:
+        snapshot: StateSnapshot = read(query)
+    except Exception:
+        read_failed(query.rule)
+        return StateSnapshot(now=clock())
+    return snapshot
+
+
+async def aread_state(state: Any, query: StateQuery, clock: Clock) -> StateSnapshot:
+    """One awaited read of ``state`` (its sync read when it has no async one), failing open
+    as :func:`read_state` does."""
+    aread = getattr(state, "aread", None)
+    if aread is None:
+        return read_state(state, query, clock)
+    try:
+        snapshot: StateSnapshot = await aread(query)
+    except Exception:
+        read_failed(query.rule)
+        return StateSnapshot(now=clock())
+    return snapshot
 
 
 def read_failed(rule: str) -> None:

@@ -52,6 +52,8 @@ class Request:
         self._session = session
         self._session_key: str | None = None
         self._context: RequestContext | None = body if isinstance(body, RequestContext) else None
+        #: Trace lines of what was decided before the stages (the rule found by scenario).
+        self.notes: tuple[TraceStep, ...] = ()
 
     @property
     def context(self) -> RequestContext:

@@ -52,6 +52,8 @@ def decide(
 ) -> SelectionResult:
     """Run the stages for ``request`` on ``snapshot`` and return the result."""
     draft = _Draft(plan.base)
+    if request.notes:
+        draft.trace.extend(request.notes)
     _health(plan, snapshot, draft, use_health)
     _smart_routing(plan, request, snapshot, draft)
     key, pinned, chosen = _affinity(plan, request, snapshot, draft)
