@@ -9,7 +9,13 @@ it. The pin policy (:func:`pin_change`) says what an outcome does to a pin.
 
 from ._entry import AffinityEntry, AffinityStore
 from ._policy import PinChange, SessionDraws, pin_change, pin_key, pin_keys
-from ._session import DEFAULT_SESSION_HEADERS, SessionID, SessionSource, resolve_session_id
+from ._session import (
+    DEFAULT_SESSION_HEADERS,
+    SessionID,
+    SessionSource,
+    header_value,
+    resolve_session_id,
+)
 from ._store import InMemoryAffinityStore
 
 __all__ = [
@@ -21,6 +27,7 @@ __all__ = [
     "SessionDraws",
     "SessionID",
     "SessionSource",
+    "header_value",
     "pin_change",
     "pin_key",
     "pin_keys",

@@ -128,8 +128,9 @@ def build_outcome(
     """The outcome of ``served`` answering (or failing) the request ``result`` chose for.
 
     A success pins the session to ``served`` and makes it the rule's current service (for
-    tactics that keep one); a failure of the service releases the session's pin; a
-    cancellation or a failure of the request itself changes neither. The round-robin turn
+    tactics that keep one; not when the probe header chose it); a failure of the service
+    releases the session's pin; a cancellation or a failure of the request itself changes
+    neither. The round-robin turn
     advances once per selection that did not take it in its read.
     """
     kind: OutcomeKind
@@ -143,6 +144,7 @@ def build_outcome(
     rule = result.rule
     tactic = result.plan.tactic.tactic
     counts = failure is not None and failure.counts_against_health and not cancelled
+    probed = result.source == "probe_header"  # an operator's test: the rule's cursor stays
     return Outcome(
         rule=rule.uuid,
         service=served,
@@ -162,8 +164,11 @@ def build_outcome(
             counts,
             served.service_id != result.service_id,
         ),
-        current=success and tactic.keeps_current,
+        current=success and tactic.keeps_current and not probed,
         advance_turn=(
-            tactic.takes_turn and not result.took_turn and served.service_id == result.service_id
+            tactic.takes_turn
+            and not result.took_turn
+            and not probed
+            and served.service_id == result.service_id
         ),
     )

@@ -15,8 +15,8 @@ from ._plan import RulePlan, failover_order
 
 __all__ = ["Request", "SelectionResult", "Source", "TraceStep", "describe"]
 
-#: Which stage chose the service.
-Source = Literal["affinity", "smart_routing", "load_balancer"]
+#: Which stage chose the service (``probe_header``: the selector's probe header named it).
+Source = Literal["affinity", "smart_routing", "load_balancer", "probe_header"]
 
 #: One line of a selection's trace: the stage, a ``str.format`` template and its arguments
 #: (formatted only when the trace is read).
@@ -34,7 +34,7 @@ class Request:
     def __init__(
         self,
         body: Any,
-        session: SessionID | None,
+        session: SessionID | str | None,
         headers: Mapping[str, str] | None,
         client_ip: str | None,
         header_names: Sequence[str],
@@ -42,6 +42,9 @@ class Request:
         embeddings: bool,
         from_ip: bool = False,
     ) -> None:
+        if isinstance(session, str):  # the caller's own session id counts as a header's
+            value = session.strip()
+            session = SessionID("header", value, client_ip or "") if value else None
         self.body = body
         self._from_ip = from_ip
         self.headers = headers
@@ -54,6 +57,8 @@ class Request:
         self._context: RequestContext | None = body if isinstance(body, RequestContext) else None
         #: Trace lines of what was decided before the stages (the rule found by scenario).
         self.notes: tuple[TraceStep, ...] = ()
+        #: The service the selector's probe header names, when it is a candidate.
+        self.probe: Service | None = None
 
     @property
     def context(self) -> RequestContext:
@@ -95,7 +100,8 @@ class SelectionResult:
     - ``service`` / ``provider``: the chosen service and its :class:`Provider` (None when the
       selector was built without providers);
     - ``source``: the stage that chose: ``"affinity"``, ``"smart_routing"`` or
-      ``"load_balancer"``;
+      ``"load_balancer"``; ``"probe_header"`` when the selector's probe header named it
+      (no fallbacks, no pin, the rule's cursor and turn left alone);
     - ``evaluated_stages``: the names of the stages that ran, in order;
     - ``matched_smart_rule_index``: the matched smart-routing block, -1 if none;
     - ``session_id``: the session identity used (None when nothing needed it);

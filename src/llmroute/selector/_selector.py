@@ -17,14 +17,7 @@ from ..execute import RetryBudget
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
-from ..state import (
-    InFlight,
-    InMemoryState,
-    InMemoryTacticState,
-    Outcome,
-    StateQuery,
-    StateSnapshot,
-)
+from ..state import InFlight, InMemoryState, InMemoryTacticState, Outcome, StateQuery, StateSnapshot
 from ..stats import InMemoryStatsStore
 from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, Rng, StateStore, system_clock
 from ..usage import Usage
@@ -38,6 +31,7 @@ from ._outcome import (
     write_outcome,
 )
 from ._plan import PlanCache, RulePlan
+from ._probe_pin import ProbeHeader
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
 from ._scenario import scenario_rule
@@ -63,7 +57,10 @@ class ServiceSelector:
     ``session_headers`` (headers that carry a session id) and ``session_from_ip`` (the client
     ip identifies a session when nothing else does; off: everyone behind one proxy or NAT
     would share a session) complete it. ``retry_budget``: the :class:`RetryBudget` its execute
-    forms share (True: a default one; False: none). Thread-safe.
+    forms share (True: a default one; False: none). ``probe_header`` (off by default): a
+    request whose ``headers`` carry it, naming a candidate ``provider:model`` of the rule, is
+    routed there alone (no smart routing, pin, balancing or fallbacks); another value is
+    ignored with a warning. Thread-safe.
     """
 
     def __init__(
@@ -82,6 +79,7 @@ class ServiceSelector:
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
         session_from_ip: bool = False,
         retry_budget: RetryBudget | bool = True,
+        probe_header: str | None = None,
     ) -> None:
         self._clock: Clock = clock if clock is not None else system_clock
         self._config = providers if isinstance(providers, RoutingConfig) else None
@@ -120,9 +118,9 @@ class ServiceSelector:
         self.session_headers = tuple(session_headers)
         self.session_from_ip = session_from_ip
         self.retry_budget = RetryBudget() if retry_budget is True else retry_budget or None
+        self._probe_header = ProbeHeader(probe_header) if probe_header is not None else None
         self._providers: dict[str, Provider] | None = None
-        self._plans = PlanCache()
-        self.update_providers(
+        self.update_providers(  # sets the plan cache too
             self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
         )
 
@@ -292,9 +290,6 @@ class ServiceSelector:
         """The plan, request and state query of a selection. ``take_turn``: the read takes
         the round-robin turn (the execute forms do; ``select()`` only peeks at it);
         ``scenario``: find the rule by scenario (``rule`` None)."""
-        if isinstance(session_id, str):  # the caller's own session id counts as a header's
-            value = session_id.strip()
-            session_id = SessionID("header", value, client_ip or "") if value else None
         req = Request(
             request,
             session_id,
@@ -314,12 +309,15 @@ class ServiceSelector:
             raise NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
         if not plan.base and not plan.blocks:
             raise plan.nothing_usable()
+        if self._probe_header is not None and headers:
+            self._probe_header.apply(plan, req, headers)
         query = plan.query
         keys: tuple[str, ...] = ()
-        if rule.session_affinity > 0:
+        routed = req.probe is None  # a probe pin reads no pins and takes no turn
+        if rule.session_affinity > 0 and routed:
             keys = pin_keys(req.session_key, rule.affinity_scope, len(rule.smart_routing))
         leasing = self._probes.active and self._use_health
-        turn = take_turn and plan.tactic.tactic.takes_turn
+        turn = take_turn and plan.tactic.tactic.takes_turn and routed
         if keys or leasing or turn:
             query = query._replace(pin_keys=keys, lease_probes=leasing, take_turn=turn)
         return plan, req, query

@@ -55,6 +55,8 @@ def decide(
     if request.notes:
         draft.trace.extend(request.notes)
     _health(plan, snapshot, draft, use_health)
+    if request.probe is not None:
+        return _probed(plan, request, snapshot, draft, request.probe, took_turn)
     _smart_routing(plan, request, snapshot, draft)
     key, pinned, chosen = _affinity(plan, request, snapshot, draft)
     stages = STAGES[:3]
@@ -67,6 +69,44 @@ def decide(
         chosen = _load_balancer(plan, snapshot, draws, draft)
         source = "smart_routing" if draft.block_index >= 0 else "load_balancer"
         stages = STAGES
+    return _result(plan, request, snapshot, draft, chosen, source, stages, key, pinned, took_turn)
+
+
+def _probed(
+    plan: RulePlan,
+    request: Request,
+    snapshot: StateSnapshot,
+    draft: _Draft,
+    service: Service,
+    took_turn: bool,
+) -> SelectionResult:
+    """The service the probe header names serves alone: no smart routing, no pin, no
+    balancing, no fallbacks (the operator tests that one service)."""
+    sid = service.service_id
+    state = "unhealthy, routed to anyway" if sid in draft.unhealthy else "healthy"
+    draft.note(
+        "probe_header", "names {} ({}); smart routing, affinity and balancing bypassed", sid, state
+    )
+    draft.scope = (service,)
+    draft.degraded = False
+    stages = ("health", "probe_header")
+    return _result(
+        plan, request, snapshot, draft, service, "probe_header", stages, None, None, took_turn
+    )
+
+
+def _result(
+    plan: RulePlan,
+    request: Request,
+    snapshot: StateSnapshot,
+    draft: _Draft,
+    chosen: Service,
+    source: Source,
+    stages: tuple[str, ...],
+    key: str | None,
+    pinned: AffinityEntry | None,
+    took_turn: bool,
+) -> SelectionResult:
     return SelectionResult(
         plan=plan,
         service=chosen,
