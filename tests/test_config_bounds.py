@@ -45,6 +45,7 @@ MAX_PARAMS: dict[str, dict[str, Any]] = {
     "capacity_based": {},
     "least_latency": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
     "least_busy": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
+    "tier": {},
 }
 
 
@@ -59,6 +60,7 @@ def max_service(model: str) -> dict[str, Any]:
         "weight": bounds.MAX_WEIGHT,
         "time_window": bounds.MAX_TIME_WINDOW,
         "model_capacity": bounds.MAX_MODEL_CAPACITY,
+        "tier": bounds.MAX_TIER,
     }
 
 

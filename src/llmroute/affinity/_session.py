@@ -371,6 +371,13 @@ def _session_header(headers: object, spec: _HeaderSpec) -> str:
     return best
 
 
+def header_value(headers: object, name: str) -> str:
+    """The value of the header ``name`` in ``headers`` (a mapping or (name, value) pairs),
+    found in any letter case, stripped ('' when absent or empty), read as session headers
+    are (bytes as latin-1, a multi-valued header's first non-empty value)."""
+    return _session_header(headers, _header_spec((name,)))
+
+
 def _header_text(value: object) -> str:
     if isinstance(value, str):
         return value.strip()

@@ -29,6 +29,7 @@ from ._bounds import (
     MAX_SERVICE_INDEX,
     MAX_SESSION_AFFINITY,
     MAX_SPEED_TPS,
+    MAX_TIER,
     MAX_TIME_WINDOW,
     MAX_TIMEOUT,
     MAX_TOKEN_FIGURE,
@@ -56,6 +57,7 @@ from ._scenario import ScenarioConfig, ScenarioFlags
 from ._secret import REVEAL_SECRETS, EnvSecret
 from ._service import DEFAULT_TIME_WINDOW, Service, ServiceID
 from ._tactic import (
+    TACTIC_ALIASES,
     TACTIC_PARAMS,
     TINGLY_TACTIC_TYPES,
     AdaptiveParams,
@@ -70,7 +72,9 @@ from ._tactic import (
     Tactic,
     TacticName,
     TacticParams,
+    TierParams,
     TokenBasedParams,
+    is_valid_tactic,
 )
 
 __all__ = [
@@ -104,6 +108,7 @@ __all__ = [
     "MAX_SERVICE_INDEX",
     "MAX_SESSION_AFFINITY",
     "MAX_SPEED_TPS",
+    "MAX_TIER",
     "MAX_TIMEOUT",
     "MAX_TIME_WINDOW",
     "MAX_TOKEN_FIGURE",
@@ -129,11 +134,13 @@ __all__ = [
     "SmartOpSpec",
     "SmartRouting",
     "SpeedBasedParams",
+    "TACTIC_ALIASES",
     "TACTIC_PARAMS",
     "TINGLY_TACTIC_TYPES",
     "Tactic",
     "TacticName",
     "TacticParams",
+    "TierParams",
     "TokenBasedParams",
     "TtftFigure",
     "ValueType",
@@ -145,5 +152,6 @@ __all__ = [
     "config_error",
     "glob_to_regex",
     "index_providers",
+    "is_valid_tactic",
     "load_config",
 ]

@@ -140,8 +140,10 @@ class Rule(_Cached):
     ``flags.session_affinity`` there is read as ``session_affinity``. tingly-box's legacy
     ``smart_affinity: true`` (on the rule or in its ``flags``) means a two-hour lock
     (:data:`LEGACY_AFFINITY_SECONDS`) when ``session_affinity`` is not given.
-    ``current_service_index`` is the seed's ``Rule.CurrentServiceIndex``, kept for round
-    trips.
+    ``current_service_index`` is the seed's ``Rule.CurrentServiceIndex``: it names the
+    rule's current service (:meth:`current_service`), which the tactics that keep one
+    (``token_based``, ``hybrid``, ``latency_based``; ``round_robin`` starts its rotation
+    there) take as current until the state store has a current service of its own.
     """
 
     uuid: str = Field(min_length=1)
@@ -189,6 +191,16 @@ class Rule(_Cached):
     def active_services(self) -> tuple[Service, ...]:
         """The services with ``active`` set, in config order."""
         return self._active
+
+    def current_service(self) -> Service | None:
+        """The current service as the seed's ``Rule.GetCurrentService()`` names it: the
+        active service at ``current_service_index`` (counted among the active services, in
+        config order), else the first active one; None when no service is active."""
+        active = self._active
+        if not active:
+            return None
+        index = self.current_service_index
+        return active[index] if index < len(active) else active[0]
 
     @property
     def affinity_enabled(self) -> bool:

@@ -7,7 +7,7 @@ from functools import cached_property
 from pydantic import Field, field_validator
 
 from ._base import ConfigModel
-from ._bounds import Capacity, TimeWindow, Weight
+from ._bounds import Capacity, Tier, TimeWindow, Weight
 
 #: The usage window of a service whose ``time_window`` is 0 or unset, in seconds.
 DEFAULT_TIME_WINDOW = 300
@@ -63,6 +63,9 @@ class Service(ConfigModel):
     window the token-based tactics read; ``model_capacity`` is the number of concurrent
     sessions the model should carry (capacity-based tactic). A ``time_window`` of 0 (what
     tingly-box's UI writes for "not set") means the default, 300 seconds, and is read as 300.
+    ``tier`` is the service's priority level for the ``tier`` tactic: 0 (the default) is the
+    primary tier, a higher number serves only while no lower tier has a healthy service
+    (other tactics do not read it).
     """
 
     provider: str = Field(min_length=1)
@@ -71,6 +74,7 @@ class Service(ConfigModel):
     active: bool = True
     time_window: TimeWindow = DEFAULT_TIME_WINDOW
     model_capacity: Capacity | None = None
+    tier: Tier = 0
 
     @field_validator("time_window")
     @classmethod

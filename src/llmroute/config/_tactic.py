@@ -137,6 +137,11 @@ class LeastBusyParams(_Params):
     decay_seconds: DecaySeconds = 10.0
 
 
+class TierParams(_Params):
+    """``tier`` (alias ``priority``): the lowest ``tier`` with a healthy service serves,
+    weighted random inside it; no params."""
+
+
 # The first eight are tingly-box's tactics in its ``TacticType`` enum order (see
 # TINGLY_TACTIC_TYPES): keep that order.
 TacticName = Literal[
@@ -150,6 +155,7 @@ TacticName = Literal[
     "capacity_based",
     "least_latency",
     "least_busy",
+    "tier",
 ]
 
 TacticParams = (
@@ -163,6 +169,7 @@ TacticParams = (
     | CapacityBasedParams
     | LeastLatencyParams
     | LeastBusyParams
+    | TierParams
 )
 
 #: tingly-box's integer tactic types (its ``TacticType`` enum), by number: a document may
@@ -183,13 +190,30 @@ TACTIC_PARAMS: dict[str, type[_Params]] = {
     "capacity_based": CapacityBasedParams,
     "least_latency": LeastLatencyParams,
     "least_busy": LeastBusyParams,
+    "tier": TierParams,
 }
+
+#: Other names a document may give a tactic, and the tactic each means (dumps write the
+#: tactic's own name).
+TACTIC_ALIASES: dict[str, str] = {"priority": "tier"}
+
+
+def is_valid_tactic(name: object) -> bool:
+    """Whether ``name`` names a tactic a :class:`Tactic` accepts (the seed's
+    ``IsValidTactic``): a tactic name or alias, case-insensitive, surrounding blanks
+    ignored. False for anything that is not a string (tingly-box's integer types included:
+    this checks a name)."""
+    if not isinstance(name, str):
+        return False
+    key = name.strip().lower()
+    return key in TACTIC_PARAMS or key in TACTIC_ALIASES
 
 
 class Tactic(ConfigModel):
     """A load-balancing tactic and its params: ``{"type": "random", "params": {}}``.
 
-    ``type`` is case-insensitive on input and lower case on output; tingly-box's integer
+    ``type`` is case-insensitive on input and lower case on output (an alias of
+    :data:`TACTIC_ALIASES`, ``priority``, is read as its tactic); tingly-box's integer
     form (``{"type": 3}``, see :data:`TINGLY_TACTIC_TYPES`) is read as the name and written
     back as the name. ``params`` may be omitted (or partial): missing values take the
     tactic's defaults.
@@ -216,8 +240,9 @@ class Tactic(ConfigModel):
         if not isinstance(value, str):
             raise ValueError(f"must be a tactic name (a string), got {short_repr(value)}")
         name = value.strip().lower()
+        name = TACTIC_ALIASES.get(name, name)
         if name not in TACTIC_PARAMS:
-            valid = ", ".join(sorted(TACTIC_PARAMS))
+            valid = ", ".join(sorted([*TACTIC_PARAMS, *TACTIC_ALIASES]))
             raise ValueError(f"unknown tactic {short_repr(value)}; valid tactics: {valid}")
         return name
 

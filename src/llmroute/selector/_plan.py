@@ -15,12 +15,19 @@ __all__ = ["PlanCache", "RulePlan", "failover_order"]
 
 
 def failover_order(
-    scope: tuple[Service, ...], chosen: ServiceID, unhealthy: frozenset[ServiceID]
+    scope: tuple[Service, ...],
+    chosen: ServiceID,
+    unhealthy: frozenset[ServiceID],
+    tiered: bool = False,
 ) -> tuple[Service, ...]:
     """The services of ``scope`` other than ``chosen`` in the order failover tries them:
-    healthy ones in config order, then the unhealthy ones as a last resort."""
+    healthy ones in config order, then the unhealthy ones as a last resort; ``tiered`` (the
+    rule's tactic prefers tiers): the healthy ones tier by tier, lowest first."""
     others = [s for s in scope if s.service_id != chosen]
-    others.sort(key=lambda s: s.service_id in unhealthy)  # stable: config order kept
+    if tiered:  # stable: config order kept inside a tier
+        others.sort(key=lambda s: (s.service_id in unhealthy, s.tier))
+    else:
+        others.sort(key=lambda s: s.service_id in unhealthy)  # stable: config order kept
     return tuple(others)
 
 
@@ -113,7 +120,8 @@ class RulePlan:
         cacheable = scope is self.base and not unhealthy
         chain = self._chains.get(chosen.service_id) if cacheable else None
         if chain is None:
-            order = (chosen, *failover_order(scope, chosen.service_id, unhealthy))
+            tiered = self.tactic.tactic.prefers_tiers
+            order = (chosen, *failover_order(scope, chosen.service_id, unhealthy, tiered))
             chain = tuple((s, self.providers.get(s.service_id)) for s in order)
             if cacheable:
                 self._chains[chosen.service_id] = chain

@@ -16,8 +16,8 @@ from ._trace import STAGES, TraceStep, render_trace
 
 __all__ = ["Request", "SelectionResult", "Source"]
 
-#: Which stage chose the service.
-Source = Literal["affinity", "smart_routing", "load_balancer"]
+#: Which stage chose the service (``probe_header``: the selector's probe header named it).
+Source = Literal["affinity", "smart_routing", "load_balancer", "probe_header"]
 
 
 class Request:
@@ -40,12 +40,14 @@ class Request:
         "client_ip",
         "embeddings",
         "headers",
+        "notes",
+        "probe",
     )
 
     def __init__(
         self,
         body: Any,
-        session: SessionID | None,
+        session: SessionID | str | None,
         headers: Mapping[str, str] | None,
         client_ip: str | None,
         header_names: Sequence[str],
@@ -53,6 +55,9 @@ class Request:
         embeddings: bool,
         from_ip: bool = False,
     ) -> None:
+        if isinstance(session, str):  # the caller's own session id counts as a header's
+            value = session.strip()
+            session = SessionID("header", value, client_ip or "") if value else None
         self.body = body
         self._from_ip = from_ip
         self.headers = headers
@@ -64,6 +69,10 @@ class Request:
         self._parts: SessionParts | None = None  # resolved, not yet a SessionID
         self._session_key: str | None = None
         self._context: RequestContext | None = body if isinstance(body, RequestContext) else None
+        #: Trace lines of what was decided before the stages (the rule found by scenario).
+        self.notes: tuple[TraceStep, ...] = ()
+        #: The service the selector's probe header names, when it is a candidate.
+        self.probe: Service | None = None
 
     @property
     def context(self) -> RequestContext:
@@ -116,12 +125,14 @@ class SelectionResult:
     - ``service`` / ``provider``: the chosen service and its :class:`Provider` (None when the
       selector was built without providers);
     - ``source``: the stage that chose: ``"affinity"``, ``"smart_routing"`` or
-      ``"load_balancer"``;
+      ``"load_balancer"``; ``"probe_header"`` when the selector's probe header named it
+      (no fallbacks, no pin, the rule's cursor and turn left alone);
     - ``evaluated_stages``: the names of the stages that ran, in order;
     - ``matched_smart_rule_index``: the matched smart-routing block, -1 if none;
     - ``session_id``: the session identity used (None when nothing needed it);
     - ``fallbacks``: the other services of the same scope in the order failover should try
-      them: healthy ones in config order, then unhealthy ones as a last resort;
+      them: healthy ones in config order (under the ``tier`` tactic, tier by tier), then
+      unhealthy ones as a last resort;
     - ``degraded``: panic mode, every candidate was unhealthy and one was chosen anyway;
     - ``pin_key``: the session's pin key (None without affinity or a session identity);
     - ``trace`` and :meth:`explain`: every stage, what it saw and did (written on first
@@ -204,6 +215,8 @@ class SelectionResult:
     @property
     def evaluated_stages(self) -> tuple[str, ...]:
         """The names of the stages that ran, in order (affinity chose: the first three)."""
+        if self.source == "probe_header":
+            return ("health", "probe_header")
         return STAGES[:3] if self.source == "affinity" else STAGES
 
     @property
@@ -217,7 +230,8 @@ class SelectionResult:
     def fallbacks(self) -> tuple[Service, ...]:
         """The other services to fail over to, best first (computed on first read)."""
         if self._fallbacks is None:
-            self._fallbacks = failover_order(self.scope, self.service_id, self.unhealthy)
+            tiered = self.plan.tactic.tactic.prefers_tiers
+            self._fallbacks = failover_order(self.scope, self.service_id, self.unhealthy, tiered)
         return self._fallbacks
 
     def explain(self) -> str:

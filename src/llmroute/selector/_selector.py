@@ -28,17 +28,20 @@ from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, Rng, StateStore,
 from ..usage import Usage
 from . import _forms
 from ._outcome import (
+    aread_state,
     awrite_outcome,
     build_outcome,
     configure_store,
-    read_failed,
+    read_state,
     store_budget,
     store_counter,
     write_outcome,
 )
 from ._plan import PlanCache, RulePlan
+from ._probe_pin import ProbeHeader
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
+from ._scenario import scenario_rule
 from ._stages import decide
 
 __all__ = ["ServiceSelector"]
@@ -62,7 +65,10 @@ class ServiceSelector:
     ip identifies a session when nothing else does; off: everyone behind one proxy or NAT
     would share a session) complete it. ``retry_budget``: the :class:`RetryBudget` its execute
     forms share (True: a default one, or the store's fleet-wide one when the store makes them,
-    ``typing.SharesRetryBudget``; False: none). Thread-safe.
+    ``typing.SharesRetryBudget``; False: none). ``probe_header`` (off by default): a
+    request whose ``headers`` carry it, naming a candidate ``provider:model`` of the rule, is
+    routed there alone (no smart routing, pin, balancing or fallbacks); another value is
+    ignored with a warning. Thread-safe.
     """
 
     def __init__(
@@ -81,6 +87,7 @@ class ServiceSelector:
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
         session_from_ip: bool = False,
         retry_budget: RetryBudget | bool = True,
+        probe_header: str | None = None,
     ) -> None:
         self._clock: Clock = clock if clock is not None else system_clock
         self._config = providers if isinstance(providers, RoutingConfig) else None
@@ -119,6 +126,7 @@ class ServiceSelector:
         self.session_headers = tuple(session_headers)
         self.session_from_ip = session_from_ip
         self.retry_budget = store_budget(state, retry_budget)
+        self._probe_header = ProbeHeader(probe_header) if probe_header is not None else None
         self._providers: dict[str, Provider] | None = None
         self.update_providers(
             self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
@@ -213,12 +221,13 @@ class ServiceSelector:
 
     def select(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any = None,
         *,
         session_id: SessionID | str | None = None,
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
+        scenario: str | None = None,
     ) -> SelectionResult:
         """Choose the service for ``request`` under ``rule``; writes nothing.
 
@@ -229,67 +238,60 @@ class ServiceSelector:
         :class:`NoServiceAvailableError` when no usable service is left, saying which stage
         removed what; all candidates unhealthy is not an error but a degraded result. The
         same session and state give the same answer: pass the result to :meth:`record`.
+        With ``rule=None`` and ``scenario=``, the rule is the config's for that scenario and
+        the request's model (:meth:`RoutingConfig.rule_for`; a miss is a
+        :class:`NoServiceAvailableError` naming both); every execute form takes it too.
         """
-        plan, req, query = self.prepare(rule, request, session_id, headers, client_ip)
+        plan, req, query = self.prepare(
+            rule, request, session_id, headers, client_ip, scenario=scenario
+        )
         return self.decide(plan, req, self.read(query), False)
 
     async def aselect(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any = None,
         *,
         session_id: SessionID | str | None = None,
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
+        scenario: str | None = None,
     ) -> SelectionResult:
         """:meth:`select` for async callers: the state read is awaited."""
-        plan, req, query = self.prepare(rule, request, session_id, headers, client_ip)
+        plan, req, query = self.prepare(
+            rule, request, session_id, headers, client_ip, scenario=scenario
+        )
         return self.decide(plan, req, await self.aread(query), False)
 
     def select_for_embeddings(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any = None,
         *,
         session_id: SessionID | str | None = None,
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
+        scenario: str | None = None,
     ) -> SelectionResult:
         """Like :meth:`select`, without smart routing (embedding requests carry no chat)."""
         plan, req, query = self.prepare(
-            rule, request, session_id, headers, client_ip, embeddings=True
+            rule, request, session_id, headers, client_ip, embeddings=True, scenario=scenario
         )
         return self.decide(plan, req, self.read(query), False)
 
     def read(self, query: StateQuery) -> StateSnapshot:
         """One read of the state store. A store that raises fails open: the error is logged
         and the selection goes on from an empty snapshot (every service healthy, no pins)."""
-        read = getattr(self._state, "read", None)
-        if read is None:
-            raise TypeError(f"{type(self._state).__name__} is async only: use aselect()")
-        try:
-            snapshot: StateSnapshot = read(query)
-        except Exception:
-            read_failed(query.rule)
-            return StateSnapshot(now=self._clock())
-        return snapshot
+        return read_state(self._state, query, self._clock)
 
     async def aread(self, query: StateQuery) -> StateSnapshot:
         """One awaited read of the state store (its sync read when it has no async one);
         fails open as :meth:`read` does."""
-        aread = getattr(self._state, "aread", None)
-        if aread is None:
-            return self.read(query)
-        try:
-            snapshot: StateSnapshot = await aread(query)
-        except Exception:
-            read_failed(query.rule)
-            return StateSnapshot(now=self._clock())
-        return snapshot
+        return await aread_state(self._state, query, self._clock)
 
     def prepare(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any,
         session_id: SessionID | str | None,
         headers: Mapping[str, str] | None,
@@ -297,15 +299,11 @@ class ServiceSelector:
         *,
         embeddings: bool = False,
         take_turn: bool = False,
+        scenario: str | None = None,
     ) -> tuple[RulePlan, Request, StateQuery]:
         """The plan, request and state query of a selection. ``take_turn``: the read takes
-        the round-robin turn (the execute forms do; ``select()`` only peeks at it)."""
-        plan = self._plans.plan(rule)  # read once: a reload swaps the whole cache
-        if not plan.usable:
-            raise plan.unusable()
-        if isinstance(session_id, str):  # the caller's own session id counts as a header's
-            value = session_id.strip()
-            session_id = SessionID("header", value, client_ip or "") if value else None
+        the round-robin turn (the execute forms do; ``select()`` only peeks at it);
+        ``scenario``: find the rule by scenario (``rule`` None)."""
         req = Request(
             request,
             session_id,
@@ -316,6 +314,16 @@ class ServiceSelector:
             embeddings,
             self.session_from_ip,
         )
+        if rule is None or scenario is not None:
+            rule, found = scenario_rule(self._config, rule, scenario, req)
+            req.notes = (found,)
+        plan = self._plans.plan(rule)  # read once: a reload swaps the whole cache
+        if not plan.usable:
+            raise plan.unusable()
+        if self._probe_header is not None and headers:
+            self._probe_header.apply(plan, req, headers)
+        if req.probe is not None:  # a probe pin reads no pins and takes no turn
+            return plan, req, plan.query
         query = plan.turn_query if take_turn else plan.query
         if plan.affinity:
             rule = plan.rule

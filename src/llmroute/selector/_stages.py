@@ -32,6 +32,8 @@ def decide(
     result.took_turn = took_turn
     if plan.use_health and snapshot.unhealthy:
         _health(result, snapshot)
+    if request.probe is not None:
+        return _probed(result, request.probe)
     if plan.router is not None and not request.embeddings:
         _smart_routing(result, snapshot)
     chosen = _affinity(result, snapshot) if plan.affinity else None
@@ -45,6 +47,16 @@ def decide(
     else:
         result.source = "affinity"
     result.service = chosen
+    return result
+
+
+def _probed(result: SelectionResult, service: Service) -> SelectionResult:
+    """The service the probe header names serves alone: no smart routing, no pin, no
+    balancing, no fallbacks (the operator tests that one service)."""
+    result.source = "probe_header"
+    result.scope = result.candidates = (service,)
+    result.degraded = False
+    result.service = service
     return result
 
 
@@ -99,7 +111,8 @@ def _affinity(result: SelectionResult, snapshot: StateSnapshot) -> Service | Non
     if sid not in scope or (sid in result.unhealthy and not result.degraded):
         return None
     service = plan.service_by_id[sid]
-    if (entry.fallback or service.weight == 0) and _fails_back(result, snapshot, entry, key):
+    moves = entry.fallback or service.weight == 0 or plan.tactic.tactic.prefers_tiers
+    if moves and _fails_back(result, snapshot, entry, key):
         return None
     return service
 
@@ -107,15 +120,21 @@ def _affinity(result: SelectionResult, snapshot: StateSnapshot) -> Service | Non
 def _fails_back(
     result: SelectionResult, snapshot: StateSnapshot, pinned: AffinityEntry, key: str
 ) -> bool:
-    """Whether a pin on a fallback (or on a weight-0 service) gives way to the service the
-    rule would choose, that one having been healthy for the promotion hold."""
+    """Whether a pin on a fallback (or on a weight-0 service, or, under a tactic that
+    prefers tiers, on a higher tier than its choice) gives way to the service the rule would
+    choose, that one having been healthy for the promotion hold."""
     plan = result.plan
+    service = plan.service_by_id[pinned.service]
+    demoted = pinned.fallback or service.weight == 0
     candidates = plan.tactic.lookup(result.candidates)
     assert candidates is not None
     draws = SessionDraws(plan.rule.uuid, key)  # the draws the load balancer would make
-    choice = plan.tactic.choose(candidates, snapshot, draws)[0].service_id
+    chosen = plan.tactic.choose(candidates, snapshot, draws)[0]
+    choice = chosen.service_id
+    if choice == pinned.service or not (demoted or chosen.tier < service.tier):
+        return False
     since = snapshot.healthy_since(choice)
-    if choice == pinned.service or snapshot.now - since < plan.health.promotion_hold_seconds:
+    if snapshot.now - since < plan.health.promotion_hold_seconds:
         return False
     held = "never ejected" if since == -math.inf else f"healthy for {snapshot.now - since:.0f}s"
     result.moved_back = (choice, held)

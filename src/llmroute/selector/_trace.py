@@ -23,7 +23,13 @@ TraceStep = tuple[str, str, tuple[object, ...]]
 
 def render_trace(result: SelectionResult) -> list[TraceStep]:
     """The trace of ``result``: what each stage that ran saw, narrowed or chose."""
-    trace = [_health(result)]
+    trace = [*result.request.notes, _health(result)]
+    if result.source == "probe_header":
+        sid = result.service_id
+        state = "unhealthy, routed to anyway" if sid in result.unhealthy else "healthy"
+        text = "names {} ({}); smart routing, affinity and balancing bypassed"
+        trace.append(("probe_header", text, (sid, state)))
+        return trace
     trace.extend(_smart_routing(result))
     trace.extend(_affinity(result))
     reason = result.reason

@@ -10,7 +10,7 @@ from ._base import BalancingTactic
 from ._p2c import LeastBusyTactic, LeastLatencyTactic
 from ._performance import AdaptiveTactic, LatencyBasedTactic, SpeedBasedTactic
 from ._usage import HybridTactic, TokenBasedTactic
-from ._weighted import CapacityBasedTactic, RandomTactic, RoundRobinTactic
+from ._weighted import CapacityBasedTactic, RandomTactic, RoundRobinTactic, TierTactic
 
 #: Each tactic name and the class that implements it.
 TACTICS: dict[str, type[BalancingTactic]] = {
@@ -26,6 +26,7 @@ TACTICS: dict[str, type[BalancingTactic]] = {
         CapacityBasedTactic,
         LeastLatencyTactic,
         LeastBusyTactic,
+        TierTactic,
     )
 }
 
