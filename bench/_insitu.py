@@ -26,6 +26,18 @@ down: pick among all), a weighted pick with ``random.Random``, a dict of session
 by its select and written by its record; its failover loop tries the chosen service, then
 the others in order, catches exceptions, cools the failed service down, and records latency
 and tokens in a dict and the session's pin to the service that served.
+
+What the floor leaves out that llmroute must do (so the ratios overstate the waste): its
+session is the ``X-Session-ID`` header only (llmroute: user id, two header names in any case,
+then a conversation fingerprint); a new session's pick uses the shared rng, so two selects of
+it may differ (llmroute draws from the session's own hash: one answer); its pins are an
+unbounded dict (llmroute's store is bounded, LRU, with an expiry heap and per-service counts);
+its record keeps sums (llmroute: usage windows, latency, speed and TTFT samples for the
+percentiles and the EWMA, the health transition guarded by the read's ejection sequence, one
+``Outcome`` a shared store could send); its failover cools a service down for any exception,
+a bad request of the caller's own included, and keeps no in-flight counts, hooks, log, retry
+budget or attempts (llmroute classifies each failure once and returns a ``RoutedResult``).
+The floor does, like llmroute, health (with panic mode), pins with a TTL and a weighted pick.
 """
 
 from __future__ import annotations

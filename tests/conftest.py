@@ -1,5 +1,10 @@
-"""Shared test set-up: a deterministic Hypothesis profile (no deadlines, no flaky seeds)."""
+"""Shared test set-up: a deterministic Hypothesis profile (no deadlines, no flaky seeds), and
+the Redis tests' namespace and stores."""
 
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -9,3 +14,22 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("llmroute")
+
+
+@pytest.fixture
+def namespace() -> Iterator[str]:
+    """A Redis namespace of the test's own, its keys deleted at the end (Redis tests)."""
+    import redis_support as rs  # the redis extra: only the Redis tests ask for it
+
+    name = rs.new_namespace()
+    yield name
+    rs.delete_namespace(name)
+
+
+@pytest.fixture
+def stores(namespace: str) -> Iterator[list[Any]]:
+    """The RedisState stores a test makes, closed at the end."""
+    made: list[Any] = []
+    yield made
+    for state in made:
+        state.close()

@@ -263,3 +263,26 @@ def round_robin_worker(go: Any, index: int, namespace: str, picks: int) -> list[
     served = [selector.execute(rule, None, ok).service.service_id for _ in range(picks)]
     state.flush(2)
     return served
+
+
+def holding_worker(namespace: str, calls: int, lease_ttl: float, ready: Any) -> None:
+    """Hold ``calls`` calls in flight to p:m0 (they never return), say so on ``ready``, and
+    wait to be killed."""
+    import threading
+
+    state = store(namespace, sync_interval=0, lease_ttl=lease_ttl)
+    selector = ServiceSelector(state=state)
+    rule = make_rule(1, "least_busy")
+    block = threading.Event()
+
+    def hold(service: Service, provider: object) -> dict[str, Any]:
+        block.wait()
+        return ok(service, provider)
+
+    for _ in range(calls):
+        threading.Thread(target=selector.execute, args=(rule, None, hold), daemon=True).start()
+    deadline = time.monotonic() + 10
+    while selector.in_flight(rule.services[0]) < calls and time.monotonic() < deadline:
+        time.sleep(0.005)
+    ready.put(os.getpid())
+    time.sleep(60)

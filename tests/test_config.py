@@ -87,6 +87,7 @@ def test_dump_of_rule_keeps_tingly_keys() -> None:
         "active": True,
         "time_window": 300,
         "model_capacity": None,
+        "tier": 0,
     }
 
 

@@ -47,6 +47,7 @@ MAX_PARAMS: dict[str, dict[str, Any]] = {
     "least_busy": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
     "lowest_cost": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
     "price_weighted": {},
+    "tier": {},
 }
 
 
@@ -61,6 +62,7 @@ def max_service(model: str) -> dict[str, Any]:
         "weight": bounds.MAX_WEIGHT,
         "time_window": bounds.MAX_TIME_WINDOW,
         "model_capacity": bounds.MAX_MODEL_CAPACITY,
+        "tier": bounds.MAX_TIER,
     }
 
 

@@ -96,6 +96,11 @@ BAD_DOCUMENTS = [
         "rules[0].lb_tactic.params.latency_threshold_ms",
         "<=",
     ),
+    (doc(rule(services=[svc(weight=1e308)])), "rules[0].services[0].weight", "too large"),
+    (op("context_user", "regex", "a{" + "9" * 5000 + "}"), OP_VALUE, "repetition number is too"),
+    # YAML's booleans and dates where text is meant
+    (doc(rule(services=[svc(model=True)])), "services[0].model", "unquoted yes/no/on/off"),
+    (doc(dict(rule(), uuid=datetime.date(2026, 1, 2))), "rules[0].uuid", "got the date 2026-01-02"),
     # booleans where numbers are meant
     (doc(rule(session_affinity=True)), "rules[0].session_affinity", "seconds, e.g. 300"),
     (doc(rule(flags={"session_affinity": True})), "rules[0].session_affinity", "e.g. 300"),
@@ -114,6 +119,19 @@ BAD_DOCUMENTS = [
         {"providers": [{"name": "p", "enabled": False}], "rules": [rule()]},
         "rules[0].services",
         "providers of its services are disabled (p)",
+    ),
+    (
+        {"providers": [{"name": "q"}], "rules": [rule()]},
+        "rules[0].services",
+        "providers of its services are missing (p)",
+    ),
+    (
+        {
+            "providers": [{"name": "p", "enabled": False}],
+            "rules": [rule(services=[svc(), svc(provider="x")])],
+        },
+        "rules[0].services",
+        "providers of its services are missing (x) or disabled (p)",
     ),
 ]
 
@@ -218,6 +236,44 @@ def test_a_file_that_cannot_be_read_is_a_config_error_with_the_os_error_as_cause
 def test_a_utf8_bom_is_accepted(tmp_path: Path) -> None:
     path = write(tmp_path, "bom.json", b"\xef\xbb\xbf" + json.dumps(doc(rule())).encode())
     assert load_config(path).rules[0].uuid == "r1"
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        (
+            "twice.json",
+            '{"rules": [{"uuid": "r1", "services": [{"provider": "p", "model": "m",'
+            ' "weight": 2, "weight": 0}]}]}',
+            "rules[0].services[0].weight: the key appears more than once",
+        ),
+        ("twice.json", '{"health": {}, "health": {}}', "health: the key appears more than once"),
+        (
+            "twice.yaml",
+            "rules:\n- uuid: r1\n  services: []\n  active: false\n  active: true\n",
+            "invalid YAML at line 5 column 3: the key 'active' appears twice",
+        ),
+    ],
+)
+def test_a_key_written_twice_is_a_config_error(
+    tmp_path: Path, name: str, content: str, message: str
+) -> None:
+    if name.endswith(".yaml"):
+        pytest.importorskip("yaml")
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, name, content))
+    assert message in str(info.value)
+
+
+def test_a_yaml_key_may_override_one_merged_in(tmp_path: Path) -> None:
+    pytest.importorskip("yaml")
+    content = (
+        "base: &base {consecutive_error_threshold: 2, recovery_timeout_seconds: 5}\n"
+        "health:\n  <<: *base\n  consecutive_error_threshold: 4\n"
+    )
+    with pytest.raises(ConfigError) as info:  # only the unknown top-level "base" is wrong
+        load_config(write(tmp_path, "merge.yaml", content))
+    assert info.value.problems == (("base", "unknown field"),)
 
 
 def test_a_numbers_path_is_named_in_a_file(tmp_path: Path) -> None:

@@ -27,11 +27,12 @@ def block(description: str, *ops: tuple[str, str, str], services: Any = None) ->
     }
 
 
-def document(*rules: dict[str, Any], providers: Any = None) -> RoutingConfig:
+def document(*rules: dict[str, Any], providers: Any = None, scenarios: Any = None) -> RoutingConfig:
     return RoutingConfig.model_validate(
         {
             "providers": providers or [{"name": "openai", "models": ["gpt-4o", "gpt-4o-mini"]}],
             "rules": list(rules),
+            "scenarios": scenarios or [],
         }
     )
 
@@ -158,6 +159,35 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
         },
         [("ignored-param", "rules[0].lb_tactic.params.sample_window_size")],
     ),
+    (
+        "a tier under a tactic that does not read tiers",
+        {"rules": [rule(services=[svc(), svc("gpt-4o-mini", tier=1)])]},
+        [("tier-ignored", "rules[0].services[1].tier")],
+    ),
+    (
+        "a second active rule of a unified scenario",
+        {
+            "rules": [
+                rule("a", scenario="claude_code"),
+                rule("off", scenario="claude_code", active=False),
+                rule("b", scenario="claude_code"),
+            ],
+            "scenarios": [{"scenario": "claude_code", "flags": {"unified": True}}],
+        },
+        [("scenario-shadowed", "rules[2].scenario")],
+    ),
+    (
+        "two active rules of a separate scenario for one model",
+        {
+            "rules": [
+                rule("a", scenario="opencode", request_model="gpt-4o"),
+                rule("b", scenario="opencode", request_model="gpt-4o-mini"),
+                rule("c", scenario="opencode", request_model="gpt-4o"),
+            ],
+            "scenarios": [{"scenario": "opencode", "flags": {"separate": True}}],
+        },
+        [("scenario-shadowed", "rules[2].scenario")],
+    ),
 ]
 
 
@@ -165,11 +195,16 @@ CASES: list[tuple[str, dict[str, Any], list[tuple[str, str]]]] = [
 def test_each_finding_is_one_warning_with_its_path(
     case: str, doc: dict[str, Any], expected: list[tuple[str, str]]
 ) -> None:
-    config = document(*doc["rules"], providers=doc.get("providers"))
+    config = document(*doc["rules"], providers=doc.get("providers"), scenarios=doc.get("scenarios"))
     assert codes(config) == expected
     for warning in check_config(config):
         assert warning.code in WARNING_CODES
         assert str(warning) == f"{warning.path}: {warning.message} [{warning.code}]"
+
+
+def test_tiers_under_the_tier_tactic_and_rules_of_unconfigured_scenarios_are_clean() -> None:
+    tiered = rule("t", services=[svc(), svc("gpt-4o-mini", tier=1)], lb_tactic={"type": "tier"})
+    assert codes(document(tiered, rule("a"), rule("b"))) == []  # no scenarios: entry, no lookup
 
 
 def test_every_code_is_covered_by_a_case() -> None:

@@ -14,6 +14,7 @@ from llmroute import (
     RoutingConfig,
     ServiceSelector,
     classify_error,
+    execute,
 )
 from llmroute.config import REVEAL_SECRETS, EnvSecret, OAuthDetail
 from llmroute.failures import mask_secrets
@@ -46,6 +47,16 @@ QUOTED = [
 ]
 
 
+def one_service_selector() -> ServiceSelector:
+    config = RoutingConfig.model_validate(
+        {
+            "providers": [{"name": "p"}],
+            "rules": [{"uuid": "r", "services": [{"provider": "p", "model": "m"}]}],
+        }
+    )
+    return ServiceSelector.from_config(config, clock=FakeClock(), rng=random.Random(1))
+
+
 @pytest.mark.parametrize("message, secret", QUOTED)
 def test_a_token_quoted_in_an_error_is_masked_in_the_failure(message: str, secret: str) -> None:
     failure = classify_error(FakeAPIError(401, message))
@@ -53,6 +64,50 @@ def test_a_token_quoted_in_an_error_is_masked_in_the_failure(message: str, secre
         assert secret not in text
         assert secret[6:20] not in text
     assert "***" in failure.message
+
+
+@pytest.mark.parametrize(
+    "message, secret",
+    [
+        ("proxy error via http://user:S3cr3tPassw0rd@proxy.corp:3128", "S3cr3tPassw0rd"),
+        ("cannot connect to user:S3cr3tPassw0rd@proxy:3128", "S3cr3tPassw0rd"),
+        ("proxy http://user:p@ss@w0rd@proxy:3128/x refused", "p@ss@w0rd"),
+        ("tunnel user:p@ssw0rd@proxy:1080 failed", "p@ssw0rd"),
+    ],
+)
+def test_a_url_password_quoted_in_an_error_is_masked(message: str, secret: str) -> None:
+    selector = one_service_selector()
+
+    def fail(service: object, provider: object) -> object:
+        raise FakeAPIError(502, message)
+
+    with pytest.raises(AllProvidersFailedError) as info:
+        selector.execute("r", {"messages": []}, fail)
+    error = info.value
+    for text in (str(error), repr(error), repr(error.attempts), str(error.attempts)):
+        assert secret not in text
+    assert "user:***@proxy" in str(error)
+
+
+def test_an_attempt_repr_masks_what_its_error_quotes() -> None:
+    with pytest.raises(AllProvidersFailedError) as info:
+        execute(["p"], lambda p: (_ for _ in ()).throw(FakeAPIError(401, f"bad key {ANTHROPIC}")))
+    attempt = info.value.attempts[0]
+    assert ANTHROPIC not in repr(attempt) and "FakeAPIError(" in repr(attempt)
+    assert attempt.error.message.endswith(ANTHROPIC)  # the error itself is the caller's, intact
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{'type': 'authentication_error', 'message': 'invalid x-api-key'}, "
+        "'request_id': 'req_011CXyz123abc456DEF789ghi'",
+        "anthropic-ratelimit-tokens-remaining: 0 request-id: req_01ABCDEFghijkLMNopqrs",
+        "token limit exceeded for msg_01XFDUDYJgAACzvnptvVoYEL in chatcmpl-9abcDEF123ghiJKL456",
+    ],
+)
+def test_request_and_message_ids_near_key_words_are_kept(text: str) -> None:
+    assert mask_secrets(text) == text
 
 
 def test_ordinary_words_and_ids_are_not_masked() -> None:
@@ -65,14 +120,7 @@ def test_ordinary_words_and_ids_are_not_masked() -> None:
 
 @pytest.mark.parametrize("message, secret", QUOTED)
 def test_a_quoted_token_stays_out_of_errors_health_and_logs(message: str, secret: str) -> None:
-    clock = FakeClock()
-    config = RoutingConfig.model_validate(
-        {
-            "providers": [{"name": "p"}],
-            "rules": [{"uuid": "r", "services": [{"provider": "p", "model": "m"}]}],
-        }
-    )
-    selector = ServiceSelector.from_config(config, clock=clock, rng=random.Random(1))
+    selector = one_service_selector()
 
     def fail(service: object, provider: object) -> object:
         raise FakeAPIError(401, message)
@@ -171,6 +219,36 @@ def test_oauth_tokens_may_come_from_the_environment(monkeypatch: pytest.MonkeyPa
                 "oauth_detail": {"refresh_token": "${LLMROUTE_NOPE_X}"},
             }
         )
+
+
+@pytest.mark.parametrize("value", ["", "   "])
+def test_an_empty_variable_is_a_config_error(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LLMROUTE_TEST_EMPTY", value)
+    with pytest.raises(ConfigError) as info:
+        RoutingConfig.model_validate(
+            {"providers": [{"name": "p", "token": "${LLMROUTE_TEST_EMPTY}"}]}
+        )
+    assert info.value.problems == (
+        (
+            "providers[0].token",
+            "environment variable LLMROUTE_TEST_EMPTY is empty (the document says "
+            "'${LLMROUTE_TEST_EMPTY}'); write '' for no secret",
+        ),
+    )
+
+
+@pytest.mark.parametrize("field", ["api_base", "proxy_url"])
+@pytest.mark.parametrize("reference", ["${LLMROUTE_TEST_KEY}", "os.environ/LLMROUTE_TEST_KEY"])
+def test_a_reference_in_a_url_field_is_an_error_not_a_literal_url(
+    monkeypatch: pytest.MonkeyPatch, field: str, reference: str
+) -> None:
+    monkeypatch.setenv("LLMROUTE_TEST_KEY", "https://example.test")
+    with pytest.raises(ConfigError) as info:
+        RoutingConfig.model_validate({"providers": [{"name": "p", field: reference}]})
+    ((path, message),) = info.value.problems
+    assert path == f"providers[0].{field}"
+    assert message.startswith(f"{reference!r} would be taken literally")
+    assert "read only in token" in message
 
 
 def test_a_reference_inside_other_text_is_taken_literally() -> None:

@@ -108,6 +108,12 @@ def test_legacy_smart_affinity_on_the_rule_or_in_its_flags_is_a_two_hour_lock() 
     assert in_flags.session_affinity == 7200 and in_flags.flags["smart_affinity"] is True
 
 
+@pytest.mark.parametrize("value", [1, "true", "yes", "on"])
+def test_smart_affinity_read_as_true_by_its_field_is_the_two_hour_lock_too(value: object) -> None:
+    loaded = rule(smart_affinity=value)
+    assert loaded.smart_affinity is True and loaded.session_affinity == 7200
+
+
 def test_an_explicit_session_affinity_wins_over_legacy_smart_affinity() -> None:
     assert rule(smart_affinity=True, session_affinity=300).session_affinity == 300
     assert rule(smart_affinity=False).session_affinity == 0

@@ -8,7 +8,6 @@ import asyncio
 import os
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,13 +31,6 @@ if not rs.reachable():
 M0, M1 = ServiceID("p", "m0"), ServiceID("p", "m1")
 SERVICE = rs.make_rule(2).services[0]
 FAILED = classify_error(FakeAPIError(500))
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = rs.new_namespace()
-    yield name
-    rs.delete_namespace(name)
 
 
 def query(**fields: Any) -> StateQuery:
@@ -380,3 +372,117 @@ def test_outcomes_redis_refuses_are_logged_at_most_once_a_minute(namespace: str)
     assert state._writer.dropped == 5
     client.close()
     state.close()
+
+
+# -- a read's connect and round trip together stay within one socket timeout ----------------
+
+
+class SlowToConnect(redis.Connection):
+    """While :attr:`stall` is set (a server's URL), a connect takes 0.15 s, and the server
+    then sleeps 0.15 s (``DEBUG SLEEP``), so the first reply on the new connection comes
+    0.15 s after the command was sent: each part alone within a 0.2 s timeout, both together
+    not."""
+
+    stall: str | None = None
+    sleeper: threading.Thread | None = None
+
+    def connect(self) -> None:
+        url, SlowToConnect.stall = SlowToConnect.stall, None
+        if url is not None and self._sock is None:  # type: ignore[attr-defined]
+            time.sleep(0.14)
+            side = redis.Redis.from_url(url)
+            sleeper = threading.Thread(target=side.execute_command, args=("DEBUG", "SLEEP", "0.15"))
+            SlowToConnect.sleeper = sleeper
+            sleeper.start()
+            time.sleep(0.01)  # the server is asleep now
+        super().connect()
+
+
+def test_a_read_that_must_connect_waits_at_most_one_socket_timeout(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(
+            namespace,
+            server.url,
+            sync_interval=0,
+            socket_timeout=0.2,
+            connection_class=SlowToConnect,
+        )
+        state.read(query())
+        state._conns.sync.connection_pool.disconnect()  # the next read must connect again
+        SlowToConnect.stall = server.url
+        started = time.perf_counter()
+        state.read(query())
+        elapsed = time.perf_counter() - started
+        # connect 0.15 s + the reply 0.15 s after the command: 0.3 s without a deadline for the
+        # whole read; with it, 0.2 s (the margin is for a loaded box)
+        assert elapsed < 0.2 + 0.04, elapsed
+        assert not state.connected
+        assert SlowToConnect.sleeper is not None
+        SlowToConnect.sleeper.join(2)
+        state.close()
+
+
+def test_an_async_read_that_must_connect_waits_at_most_one_socket_timeout(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(namespace, server.url, sync_interval=0, socket_timeout=0.2)
+        stall = redis.Redis.from_url(server.url)
+
+        async def run() -> float:
+            await state.aread(query())
+            await state.aclose()  # the next read opens a new connection
+            sleeper = threading.Thread(target=stall.execute_command, args=("DEBUG", "SLEEP", "0.3"))
+            sleeper.start()
+            await asyncio.sleep(0.02)  # the server is asleep: the connect is accepted, no reply
+            started = time.perf_counter()
+            await state.aread(query())
+            elapsed = time.perf_counter() - started
+            await state.aclose()
+            sleeper.join(2)
+            return elapsed
+
+        elapsed = asyncio.run(run())
+        assert elapsed < 0.2 + 0.04 and not state.connected, elapsed
+        stall.close()
+        state.close()
+
+
+# -- a Redis slower than socket_timeout on every call ----------------------------------------
+
+
+def test_an_always_slow_redis_blocks_neither_the_outcomes_nor_the_reads(namespace: str) -> None:
+    with rs.own_redis("--enable-debug-command", "local") as server:
+        state = rs.store(namespace, server.url, sync_interval=0)
+        state.read(query())
+        stop = threading.Event()
+
+        def stall() -> None:  # the server sleeps 0.12 s at a time: every call waits for it
+            client = redis.Redis.from_url(server.url)
+            while not stop.is_set():
+                client.execute_command("DEBUG", "SLEEP", "0.12")
+            client.close()
+
+        sleeper = threading.Thread(target=stall)
+        sleeper.start()
+        try:
+            time.sleep(0.02)
+            for _ in range(3):
+                state.write(Outcome("r", SERVICE, "failure", failure=FAILED))
+            longest = 0.0
+            for _ in range(30):
+                started = time.perf_counter()
+                state.read(query())
+                longest = max(longest, time.perf_counter() - started)
+                time.sleep(0.01)
+            assert state.flush(5), state.pending  # sent on the writer's longer timeout
+        finally:
+            stop.set()
+            sleeper.join(2)
+        # a read waits at most the socket timeout (0.05 s) and finds Redis too slow (again
+        # only after a send happened to be answered fast); the others answer from the view
+        # at once (the margin is for a loaded box: 92 ms was seen with the suite running)
+        assert longest < 0.05 + 0.07, longest
+        entry = redis.Redis.from_url(server.url, decode_responses=True).get(
+            f"llmroute:{namespace}:0:h:p:m0"
+        )
+        assert entry is not None and '"consecutive_errors":3' in entry, entry
+        state.close()

@@ -8,7 +8,6 @@ import os
 import random
 import statistics
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis_support as rs
@@ -21,13 +20,6 @@ if not rs.reachable():
     if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
         raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {rs.URL}")
     pytest.skip(f"no Redis reachable at {rs.URL}", allow_module_level=True)
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = rs.new_namespace()
-    yield name
-    rs.delete_namespace(name)
 
 
 def test_100_sessions_sent_at_random_to_four_processes_never_split(namespace: str) -> None:

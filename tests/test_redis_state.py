@@ -9,7 +9,6 @@ import os
 import random
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,21 +31,6 @@ if not rs.reachable():
     )
 
 M0, M1 = ServiceID("p", "m0"), ServiceID("p", "m1")
-
-
-@pytest.fixture
-def namespace() -> Iterator[str]:
-    name = rs.new_namespace()
-    yield name
-    rs.delete_namespace(name)
-
-
-@pytest.fixture
-def stores(namespace: str) -> Iterator[list[RedisState]]:
-    made: list[RedisState] = []
-    yield made
-    for state in made:
-        state.close()
 
 
 def make(stores: list[RedisState], namespace: str, **options: Any) -> RedisState:

@@ -468,3 +468,18 @@ def test_a_negative_figure_fails_at_load(position: str) -> None:
     operation = "avg_le" if position == "service_ttft" else "util_le"
     with pytest.raises(ConfigError, match=r"ops\[0\]\.value: value -1\.0 must be a number >= 0"):
         _rule(_op(position, operation, -1))
+
+
+def test_an_odd_part_type_in_a_tool_result_is_no_image_and_no_error() -> None:
+    # a list where a type name belongs (hypothesis found it): read as no image, never raised
+    body = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": "t", "content": [{"type": ["image"]}]}
+                ],
+            }
+        ]
+    }
+    assert extract_context(body).has_image is False

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from llmroute import ConfigError, RoutingConfig, Rule, SmartRouting
@@ -344,6 +346,73 @@ def test_malformed_globs_raise(pattern: str, message: str) -> None:
 
 def test_glob_translation_is_anchored() -> None:
     assert glob_to_regex("a*").startswith("\\A") and glob_to_regex("a*").endswith("\\Z")
+
+
+# A glob and the plain backtracking regex it means (stars as ".*", braces as groups): the
+# reference the linear translation must agree with, on texts short enough to backtrack over.
+_GLOB_PIECES = st.sampled_from(
+    [("a", "a"), ("b", "b"), ("*", ".*"), ("?", "."), ("[ab]", "[ab]"), ("[!a]", "[^a]")]
+)
+
+
+def _glob_and_regex(depth: int = 2) -> st.SearchStrategy[tuple[str, str]]:
+    item = _GLOB_PIECES
+    if depth:
+        options = st.lists(_glob_and_regex(depth - 1), min_size=1, max_size=3)
+        braces = options.map(
+            lambda opts: (
+                "{" + ",".join(g for g, _ in opts) + "}",
+                "(?:" + "|".join(r for _, r in opts) + ")",
+            )
+        )
+        item = st.one_of(_GLOB_PIECES, braces)
+    return st.lists(item, max_size=6).map(
+        lambda items: ("".join(g for g, _ in items), "".join(r for _, r in items))
+    )
+
+
+@given(_glob_and_regex(), st.lists(st.text(alphabet="abc", max_size=8), max_size=5))
+def test_a_glob_matches_what_its_plain_translation_matches(
+    glob_regex: tuple[str, str], texts: list[str]
+) -> None:
+    glob, plain = glob_regex
+    try:
+        compiled = compile_glob(glob)
+    except ValueError as exc:  # nested braces can multiply past the bound
+        assume("expand to more than" not in str(exc))
+        raise
+    for text in texts:
+        expected = re.fullmatch(plain, text, re.DOTALL) is not None
+        assert (compiled.match(text) is not None) is expected, (glob, plain, text)
+
+
+def test_a_glob_of_many_stars_matches_a_long_name_without_backtracking() -> None:
+    # ".*" per star backtracked over C(200, 20) ways to place the stars: it never returned
+    # (eight stars on a 40-character name took 3 s). A subprocess bounds the wait.
+    glob = "*a" * 20 + "*b"
+    code = (
+        "from llmroute.config import compile_glob; "
+        f"print(compile_glob({glob!r}).match('a' * 200) is None)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "True"
+
+
+def test_a_glob_whose_braces_expand_too_far_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        RoutingConfig.model_validate(
+            {"rules": [{"uuid": "r", "services": [SERVICE], "smart_routing": [
+                block_doc(op("model", "glob", "{a,b}" * 11))]}]}
+        )  # fmt: skip
+    assert info.value.problems == (
+        (
+            "rules[0].smart_routing[0].ops[0].value",
+            "value '{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}{a,b}' is not a valid "
+            "glob: '{' alternatives expand to more than 1,000 forms",
+        ),
+    )
 
 
 # --- regex ops are plain searches --------------------------------------------------------

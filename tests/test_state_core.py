@@ -21,7 +21,11 @@ TACTICS = sorted(TACTIC_PARAMS)
 def make_rule(n: int, tactic: str, affinity: int = 0) -> Rule:
     return Rule(
         uuid="r",
-        services=tuple(Service(provider="p", model=f"m{i}") for i in range(n)),
+        # under the tier tactic, the services alternate between tiers 0 and 1
+        services=tuple(
+            Service(provider="p", model=f"m{i}", tier=i % 2 if tactic == "tier" else 0)
+            for i in range(n)
+        ),
         lb_tactic={"type": tactic},
         session_affinity=affinity,
     )

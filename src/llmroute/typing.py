@@ -9,6 +9,10 @@ A plug-in is anything that structurally matches its protocol; nothing needs to s
   :class:`~llmroute.state.StateSnapshot` before deciding, and one :meth:`write` of an
   :class:`~llmroute.state.Outcome` after the call. ``llmroute.state.InMemoryState`` implements
   both protocols.
+- :class:`CountsInFlight` / :class:`SharesRetryBudget`: optional parts of a store shared by
+  replicas (``llmroute.redis.RedisState`` has both): the selector then counts its calls in
+  flight with the store's :class:`InFlightCounter` and takes its retry budget from it, so
+  both are the fleet's.
 - :data:`Probe` / :data:`AsyncProbe`: a health check of an ejected service.
 - :class:`CooldownTracker`: what plain :func:`llmroute.execute` needs to skip providers that
   are cooling down (``llmroute.HealthMonitor`` implements it).
@@ -26,6 +30,9 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from .execute import RetryBudget
     from .state import Outcome, StateQuery, StateSnapshot
     from .usage import Usage
 
@@ -34,8 +41,11 @@ __all__ = [
     "AsyncStateStore",
     "Clock",
     "CooldownTracker",
+    "CountsInFlight",
+    "InFlightCounter",
     "Probe",
     "Rng",
+    "SharesRetryBudget",
     "StateStore",
     "UsageReader",
     "system_clock",
@@ -99,6 +109,44 @@ class AsyncStateStore(Protocol):
 
     async def awrite(self, outcome: Outcome, /) -> None:
         """Apply one outcome."""
+        ...
+
+
+@runtime_checkable
+class InFlightCounter(Protocol):
+    """Counts calls in flight per service (``llmroute.state.InFlight`` is this process's)."""
+
+    def add(self, service_id: str, delta: int, /) -> None:
+        """Count ``delta`` calls (+1 started, -1 finished)."""
+        ...
+
+    def count(self, service_id: str, /) -> int:
+        """The calls in flight to one service that this counter counted itself."""
+        ...
+
+    def view(self) -> Mapping[str, int]:
+        """Every service's calls in flight, as the tactics read them (read-only)."""
+        ...
+
+
+@runtime_checkable
+class CountsInFlight(Protocol):
+    """An optional part of a state store: it keeps the in-flight counts the selector's calls
+    make (a store shared by replicas publishes them, so ``least_busy`` sees the fleet's)."""
+
+    def in_flight_counter(self) -> InFlightCounter:
+        """The counter the selector counts its calls with."""
+        ...
+
+
+@runtime_checkable
+class SharesRetryBudget(Protocol):
+    """An optional part of a state store: it makes retry budgets a fleet shares. A selector
+    built on it with ``retry_budget=True`` takes its budget from here."""
+
+    def retry_budget(self, like: RetryBudget | None = None, /) -> RetryBudget:
+        """A budget with ``like``'s ratio and minimum (the defaults without it), counted
+        over every replica of the store."""
         ...
 
 

@@ -9,7 +9,16 @@ it. The pin policy (:func:`pin_change`) says what an outcome does to a pin.
 
 from ._entry import AffinityEntry, AffinityStore
 from ._policy import PinChange, SessionDraws, pin_change, pin_key, pin_keys
-from ._session import DEFAULT_SESSION_HEADERS, SessionID, SessionSource, resolve_session_id
+from ._session import (
+    DEFAULT_SESSION_HEADERS,
+    SessionID,
+    SessionParts,
+    SessionSource,
+    header_value,
+    resolve_session,
+    resolve_session_id,
+    session_key,
+)
 from ._store import InMemoryAffinityStore
 
 __all__ = [
@@ -20,9 +29,13 @@ __all__ = [
     "PinChange",
     "SessionDraws",
     "SessionID",
+    "SessionParts",
     "SessionSource",
+    "header_value",
     "pin_change",
     "pin_key",
     "pin_keys",
+    "resolve_session",
     "resolve_session_id",
+    "session_key",
 ]

@@ -32,9 +32,6 @@ class AffinityEntry:
     fallback: bool = False
 
     def __post_init__(self) -> None:
-        self._check()
-
-    def _check(self) -> None:
         service: object = self.service
         if not isinstance(service, ServiceID):
             if not isinstance(service, str):
@@ -45,23 +42,35 @@ class AffinityEntry:
         if not isinstance(self.message_id, str):
             kind = type(self.message_id).__name__
             raise TypeError(f"an affinity entry's message_id must be a str, not {kind}")
-        for name in ("locked_at", "expires_at"):
-            value: object = getattr(self, name)
-            if not isinstance(value, float):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise TypeError(
-                        f"an affinity entry's {name} must be a number, not {type(value).__name__}"
-                    )
-                object.__setattr__(self, name, float(value))
-            if not math.isfinite(getattr(self, name)):
-                raise ValueError(f"an affinity entry's {name} must be finite, not {value!r}")
+        locked_at, expires_at = self.locked_at, self.expires_at
+        if not (
+            isinstance(locked_at, float)
+            and isinstance(expires_at, float)
+            and math.isfinite(locked_at)
+            and math.isfinite(expires_at)
+        ):
+            locked_at = _seconds(self, "locked_at", locked_at)
+            expires_at = _seconds(self, "expires_at", expires_at)
         if not isinstance(self.fallback, bool):
             raise TypeError(f"an affinity entry's fallback must be a bool, not {self.fallback!r}")
-        if self.expires_at < self.locked_at:
+        if expires_at < locked_at:
             raise ValueError(
-                f"an affinity entry cannot expire ({self.expires_at}) before it is taken "
-                f"({self.locked_at})"
+                f"an affinity entry cannot expire ({expires_at}) before it is taken ({locked_at})"
             )
+
+
+def _seconds(entry: AffinityEntry, name: str, value: object) -> float:
+    """``value`` checked to be a finite number of seconds, stored on ``entry`` as a float."""
+    if not isinstance(value, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(
+                f"an affinity entry's {name} must be a number, not {type(value).__name__}"
+            )
+        value = float(value)
+        object.__setattr__(entry, name, value)
+    if not math.isfinite(value):
+        raise ValueError(f"an affinity entry's {name} must be finite, not {value!r}")
+    return value
 
 
 @runtime_checkable

@@ -81,14 +81,23 @@ class SessionID:
         text never share a lock. A value longer than 64 characters is replaced by a 128-bit
         hex digest (``"<tag>#<digest>"``), which bounds the store's memory per session.
         """
-        if self.source == "none":
-            return ""
-        value = self.value
-        if len(value) <= _MAX_KEY_VALUE:
-            return _KEY_HEADS[self.source] + value
-        tag = _TAGS[self.source]
-        digest = blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
-        return f"{tag}#{digest}"
+        return session_key(self.source, self.value)
+
+
+def session_key(source: SessionSource, value: str) -> str:
+    """The affinity store key of a session from ``source`` with ``value`` (see
+    :attr:`SessionID.key`)."""
+    if source == "none":
+        return ""
+    if len(value) <= _MAX_KEY_VALUE:
+        return _KEY_HEADS[source] + value
+    digest = blake2b(value.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    return f"{_TAGS[source]}#{digest}"
+
+
+#: A session identity as the plain values a :class:`SessionID` holds: (source, value,
+#: ip_backup).
+SessionParts = tuple[SessionSource, str, str]
 
 
 def resolve_session_id(
@@ -123,12 +132,27 @@ def resolve_session_id(
     of a type :func:`extract_context` cannot read, a ``headers`` or ``client_ip`` of the wrong
     type, or a bad ``header_names`` raise ``TypeError`` / ``ValueError``.
     """
+    parts = resolve_session(request, headers, client_ip, header_names, context, from_ip)
+    return _NO_SESSION if parts == _NONE else SessionID(*parts)
+
+
+def resolve_session(
+    request: Any,
+    headers: Any,
+    client_ip: Any,
+    header_names: Sequence[str],
+    context: RequestContext | None,
+    from_ip: bool,
+) -> SessionParts:
+    """:func:`resolve_session_id`'s answer as its parts (source, value, ip_backup), the
+    arguments as it takes them, for callers that need only the key (:func:`session_key`)
+    until someone asks for the :class:`SessionID`."""
     ip = "" if client_ip is None else _client_ip(client_ip)
     spec = _DEFAULT_SPEC if header_names is DEFAULT_SESSION_HEADERS else _header_spec(header_names)
     if context is None:
         if isinstance(request, RequestContext):
             context = request
-        elif not isinstance(request, (Mapping, BaseModel, list, tuple, type(None))):
+        elif not isinstance(request, (dict, Mapping, BaseModel, list, tuple, type(None))):
             context = extract_context(request)  # a registered extractor, or a clear TypeError
     elif not isinstance(context, RequestContext):
         raise TypeError(f"context must be a RequestContext, not {type(context).__name__}")
@@ -136,28 +160,25 @@ def resolve_session_id(
     user_id = context.user_id if context is not None else _user_id(request)
     user_id = user_id.strip() if isinstance(user_id, str) else ""
     if user_id:
-        return _session("user_id", user_id, ip)
+        return ("user_id", user_id, ip)
     if headers is not None:
         value = _session_header(headers, spec)
         if value:
-            return _session("header", value, ip)
+            return ("header", value, ip)
     if context is not None:
         system = context.system_messages[0] if context.system_messages else ""
         user = context.user_messages[0] if context.user_messages else ""
     else:
         system, user = _first_texts(request)
     if system or user:
-        return _session("fingerprint", _fingerprint(system, user), ip)
+        return ("fingerprint", _fingerprint(system, user), ip)
     if ip and from_ip:
-        return _session("client_ip", ip, ip)
-    return SessionID("none", "", ip) if ip else _NO_SESSION
+        return ("client_ip", ip, ip)
+    return ("none", "", ip)
 
 
 _NO_SESSION = SessionID()
-
-
-def _session(source: SessionSource, value: str, ip_backup: str) -> SessionID:
-    return SessionID(source, value, ip_backup)
+_NONE: SessionParts = ("none", "", "")
 
 
 # --- arguments ---------------------------------------------------------------------------
@@ -189,12 +210,13 @@ def _get(obj: object, name: str) -> Any:
 
 
 def _user_id(body: object) -> object:
-    metadata = _get(body, "metadata")
+    # A plain dict (the usual body) is read directly: each _get is one more call per request.
+    metadata = body.get("metadata") if isinstance(body, dict) else _get(body, "metadata")
     if metadata is not None:
         user_id = _get(metadata, "user_id")
         if isinstance(user_id, str) and user_id:
             return user_id
-    return _get(body, "user")
+    return body.get("user") if isinstance(body, dict) else _get(body, "user")
 
 
 def _first_texts(body: object) -> tuple[str, str]:
@@ -347,6 +369,13 @@ def _session_header(headers: object, spec: _HeaderSpec) -> str:
                 if found == 0:
                     break
     return best
+
+
+def header_value(headers: object, name: str) -> str:
+    """The value of the header ``name`` in ``headers`` (a mapping or (name, value) pairs),
+    found in any letter case, stripped ('' when absent or empty), read as session headers
+    are (bytes as latin-1, a multi-valued header's first non-empty value)."""
+    return _session_header(headers, _header_spec((name,)))
 
 
 def _header_text(value: object) -> str:

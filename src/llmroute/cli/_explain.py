@@ -22,7 +22,9 @@ example:
 
 The rule: --rule (a uuid or request_model); without it, the rule the request's "model"
 names (by uuid or request_model, as selector.select(body["model"], body) finds it); else
-the document's only rule; else an error listing the rules.
+the document's only rule; else an error listing the rules. --scenario NAME finds it by
+scenario instead, as select(None, body, scenario=NAME) does (the scenario's one active rule
+when it is unified, the one of the body's model when it is separate).
 
 The state is fresh (every service healthy, no pins, no figures) and select() writes
 nothing. The random draws come from random.Random(--seed), so the same seed gives the same
@@ -48,6 +50,11 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument("request", metavar="REQUEST.json", help="the request body (JSON)")
     parser.add_argument("--rule", metavar="R", help="the rule: a uuid or request_model")
+    parser.add_argument(
+        "--scenario",
+        metavar="NAME",
+        help="find the rule by scenario, as select(None, body, scenario=NAME) (not with --rule)",
+    )
     parser.add_argument("--session", metavar="S", help="the session id (as session_id=)")
     parser.add_argument(
         "--header",
@@ -102,7 +109,9 @@ def _headers(pairs: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace) -> int:
     config = load(args.config)
     body = read_request(args.request)
-    rule = find_rule(config, args.rule, body)
+    if args.scenario is not None and args.rule is not None:
+        raise CliError("--rule and --scenario both name the rule: give one")
+    rule = find_rule(config, args.rule, body).uuid if args.scenario is None else None
     headers = _headers(args.header)
     selector = ServiceSelector.from_config(
         config,
@@ -111,7 +120,9 @@ def run(args: argparse.Namespace) -> int:
         probe=(lambda _service: True) if config.health.probe_enabled else None,
     )
     try:
-        result = selector.select(rule.uuid, body, session_id=args.session, headers=headers)
+        result = selector.select(
+            rule, body, session_id=args.session, headers=headers, scenario=args.scenario
+        )
     except NoServiceAvailableError as exc:
         raise CliError(f"no service can serve this request: {exc}") from None
     if args.json:

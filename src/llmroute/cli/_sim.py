@@ -10,6 +10,11 @@ attempt is written back with :meth:`ServiceSelector.record`, with a simulated la
 execute forms would time the call on the wall clock, which no two runs share). Probes
 (``health.probe_enabled``) answer from the faults and are awaited before the attempts, so
 nothing depends on thread timing: the same settings give the same report.
+
+It does not run :meth:`llmroute.LoadBalancer.simulate`, which simulates a rule's tactic
+alone over the rule's own services: no request bodies (so no smart routing), no sessions (so
+no affinity), no fallbacks and no faults over request ranges. This command answers what the
+whole selector does with a config, so it drives the selector itself.
 """
 
 from __future__ import annotations

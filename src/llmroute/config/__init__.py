@@ -18,6 +18,7 @@ from ._bounds import (
     MAX_CONTEXT_WINDOW,
     MAX_DECAY_SECONDS,
     MAX_ERROR_THRESHOLD,
+    MAX_GLOB_ALTERNATIVES,
     MAX_LATENCY_MS,
     MAX_MAX_RECOVERY_SECONDS,
     MAX_MODEL_CAPACITY,
@@ -30,6 +31,7 @@ from ._bounds import (
     MAX_SERVICE_INDEX,
     MAX_SESSION_AFFINITY,
     MAX_SPEED_TPS,
+    MAX_TIER,
     MAX_TIME_WINDOW,
     MAX_TIMEOUT,
     MAX_TOKEN_FIGURE,
@@ -58,6 +60,7 @@ from ._scenario import ScenarioConfig, ScenarioFlags
 from ._secret import REVEAL_SECRETS, EnvSecret
 from ._service import DEFAULT_TIME_WINDOW, Service, ServiceID
 from ._tactic import (
+    TACTIC_ALIASES,
     TACTIC_PARAMS,
     TINGLY_TACTIC_TYPES,
     AdaptiveParams,
@@ -74,7 +77,9 @@ from ._tactic import (
     Tactic,
     TacticName,
     TacticParams,
+    TierParams,
     TokenBasedParams,
+    is_valid_tactic,
 )
 
 __all__ = [
@@ -98,6 +103,7 @@ __all__ = [
     "MAX_DECAY_SECONDS",
     "MAX_DEPTH",
     "MAX_ERROR_THRESHOLD",
+    "MAX_GLOB_ALTERNATIVES",
     "MAX_LATENCY_MS",
     "MAX_MAX_RECOVERY_SECONDS",
     "MAX_MODEL_CAPACITY",
@@ -111,6 +117,7 @@ __all__ = [
     "MAX_SERVICE_INDEX",
     "MAX_SESSION_AFFINITY",
     "MAX_SPEED_TPS",
+    "MAX_TIER",
     "MAX_TIMEOUT",
     "MAX_TIME_WINDOW",
     "MAX_TOKEN_FIGURE",
@@ -140,11 +147,13 @@ __all__ = [
     "SmartOpSpec",
     "SmartRouting",
     "SpeedBasedParams",
+    "TACTIC_ALIASES",
     "TACTIC_PARAMS",
     "TINGLY_TACTIC_TYPES",
     "Tactic",
     "TacticName",
     "TacticParams",
+    "TierParams",
     "TokenBasedParams",
     "TtftFigure",
     "ValueType",
@@ -156,6 +165,7 @@ __all__ = [
     "config_error",
     "glob_to_regex",
     "index_providers",
+    "is_valid_tactic",
     "load_config",
     "spec_of",
 ]

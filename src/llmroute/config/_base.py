@@ -189,6 +189,10 @@ def _message(err: ErrorDetails) -> str:
         return "cannot be empty"
     if kind in _SHAPES:
         return _SHAPES[kind] + (got or f", got {_kind_of(value)}")
+    if kind == "int_parsing_size":  # e.g. 1e308 where an int belongs
+        return f"is too large a number{got}"
+    if kind == "string_type" and not secret:
+        return "must be a valid string" + got + _yaml_hint(value)
     for bound, op in (("ge", ">="), ("gt", ">"), ("le", "<="), ("lt", "<")):
         if bound in ctx and kind.startswith(("greater", "less")):
             return f"must be {op} {ctx[bound]}{got}"
@@ -212,3 +216,12 @@ def _kind_of(value: object) -> str:
 
 def _is_scalar(value: object) -> bool:
     return value is None or isinstance(value, (str, int, float, bool))
+
+
+def _yaml_hint(value: object) -> str:
+    """Why a YAML document may hold a boolean or a date where it wrote text."""
+    if isinstance(value, bool):
+        return " (YAML reads an unquoted yes/no/on/off/true/false as a boolean: quote it)"
+    if type(value).__name__ in ("date", "datetime"):
+        return f", got the date {value} (YAML reads an unquoted date as a date: quote it)"
+    return ""

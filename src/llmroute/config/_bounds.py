@@ -22,6 +22,8 @@ MAX_TIME_WINDOW = 30 * 86_400
 MAX_SESSION_AFFINITY = 30 * 86_400
 #: The longest provider ``timeout`` (one day, in seconds).
 MAX_TIMEOUT = 86_400
+#: The largest ``tier`` of a service (0 is the primary tier).
+MAX_TIER = 1_000
 #: The largest ``current_service_index``.
 MAX_SERVICE_INDEX = 1_000_000
 #: The largest request count threshold (``request_threshold``).
@@ -48,6 +50,8 @@ MAX_MAX_RECOVERY_SECONDS = 7 * 86_400.0
 MAX_TOKEN_OP = 1_000_000_000
 #: How deeply groups (regex) or ``{...}`` alternatives (glob) may nest in a smart-routing op.
 MAX_PATTERN_DEPTH = 50
+#: How many forms a glob's ``{a,b}`` alternatives may expand to (``{a,b}-{c,d}`` is four).
+MAX_GLOB_ALTERNATIVES = 1_000
 
 
 def _not_bool(value: Any) -> Any:
@@ -80,6 +84,8 @@ TimeWindow = Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=MAX_TIME_W
 AffinitySeconds = Annotated[int, BeforeValidator(_seconds), Field(ge=0, le=MAX_SESSION_AFFINITY)]
 #: A provider's ``timeout``: 1 to :data:`MAX_TIMEOUT` seconds.
 Timeout = Annotated[int, _NO_BOOL, Field(gt=0, le=MAX_TIMEOUT)]
+#: A service's ``tier``: 0 (the primary) to :data:`MAX_TIER`.
+Tier = Annotated[int, _NO_BOOL, Field(ge=0, le=MAX_TIER)]
 #: ``current_service_index``: 0 to :data:`MAX_SERVICE_INDEX`.
 ServiceIndex = Annotated[int, _NO_BOOL, Field(ge=0, le=MAX_SERVICE_INDEX)]
 #: ``request_threshold``: 1 to :data:`MAX_REQUEST_THRESHOLD`.

@@ -3,7 +3,8 @@
 Parsers and pydantic fail badly on a few shapes of data, with errors that name no place in
 the document: a mapping key that is not a string (YAML reads ``on:`` as ``True`` and
 ``2026-01-02:`` as a date), nesting thousands deep, a YAML alias that expands a small file
-into billions of values, an integer of thousands of digits, ``NaN`` or ``Infinity``, bytes.
+into billions of values, an integer of thousands of digits, ``NaN`` or ``Infinity``, bytes, a
+JSON object naming a key twice (the parser keeps the last silently).
 :func:`check_document` walks the data once, iteratively, and reports each of them as a
 :class:`ConfigError` problem with its path.
 """
@@ -20,6 +21,7 @@ __all__ = [
     "MAX_DEPTH",
     "MAX_NUMBER",
     "MAX_VALUES",
+    "RepeatedKeys",
     "TooLongNumber",
     "check_document",
     "short_repr",
@@ -46,6 +48,18 @@ class TooLongNumber:
 
     def __repr__(self) -> str:
         return f"<a number of {self.digits} digits>"
+
+
+class RepeatedKeys(dict[str, Any]):
+    """What the JSON reader puts in place of an object that names a key more than once: the
+    object as parsed (the last value of a key wins) and the keys that were ``repeated``, so
+    the document check can report each with its path."""
+
+    __slots__ = ("repeated",)
+
+    def __init__(self, pairs: list[tuple[str, Any]], repeated: list[str]) -> None:
+        super().__init__(pairs)
+        self.repeated = repeated
 
 
 def short_repr(value: object, limit: int = 60) -> str:
@@ -111,6 +125,9 @@ def _children(
 ) -> list[tuple[object, str]]:
     if not isinstance(value, Mapping):
         return [(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    for key in getattr(value, "repeated", ()) if isinstance(value, RepeatedKeys) else ():
+        where = f"{path}.{key}" if path else key
+        problems.append((where, "the key appears more than once in its mapping: keep one"))
     out: list[tuple[object, str]] = []
     for key, item in value.items():
         if not isinstance(key, str):

@@ -29,6 +29,8 @@ WARNING_CODES: dict[str, str] = {
     "unreachable-block": "a smart-routing block can never match",
     "tactic-stats": "the rule's tactic reads figures nothing records for its services",
     "ignored-param": "a tactic param kept for tingly-box that routing does not read",
+    "tier-ignored": "services have tiers but the rule's tactic is not tier (priority)",
+    "scenario-shadowed": "an active rule a lookup by its scenario never finds",
 }
 
 #: The latency, TTFT and speed samples kept per service by the default stats store
@@ -72,6 +74,8 @@ def check_config(
         found += _zero_weights(rule, at)
         found += _blocks(rule, at)
         found += _tactic(config, rule, at, max_samples)
+        found += _tiers(rule, at)
+    found += _shadowed_by_scenario(config)
     return found
 
 
@@ -178,6 +182,44 @@ def _tactic(
                     "(the sample count is the stats store's max_samples; the latency figure "
                     "is comparison_mode)",
                 )
+
+
+def _tiers(rule: Rule, at: str) -> Iterator[ConfigWarning]:
+    if rule.lb_tactic.type == "tier":
+        return
+    for path, service in _services(rule, at):
+        if service.tier:
+            yield ConfigWarning(
+                "tier-ignored",
+                f"{path}.tier",
+                f"tier {service.tier} is read by the tier tactic only; rule {rule.uuid!r} "
+                f"uses {rule.lb_tactic.type}, so this service serves like a tier 0 one",
+            )
+
+
+def _shadowed_by_scenario(config: RoutingConfig) -> Iterator[ConfigWarning]:
+    """Active rules of a scenario the document configures that ``rule_for`` never returns:
+    a unified scenario's rules after its first, a separate one's repeated models."""
+    named = {entry.scenario for entry in config.scenarios}
+    first: dict[tuple[str, str], str] = {}
+    for i, rule in enumerate(config.rules):
+        if not rule.active or rule.scenario not in named:
+            continue
+        separate = config.scenario_separate(rule.scenario)
+        key = (rule.scenario, rule.request_model if separate else "")
+        winner = first.setdefault(key, rule.uuid)
+        if winner == rule.uuid:
+            continue
+        why = (
+            f"rule {winner!r} comes first with request_model {rule.request_model!r}"
+            if separate
+            else f"the scenario is unified and rule {winner!r} comes first"
+        )
+        yield ConfigWarning(
+            "scenario-shadowed",
+            f"rules[{i}].scenario",
+            f"select(None, ..., scenario={rule.scenario!r}) never finds rule {rule.uuid!r}: {why}",
+        )
 
 
 def _adaptive(params: AdaptiveParams, where: str) -> Iterator[ConfigWarning]:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from ._base import checked, config_error
-from ._document import TooLongNumber
+from ._document import RepeatedKeys, TooLongNumber
 from ._routing import RoutingConfig
 
 __all__ = ["load_config"]
@@ -79,9 +79,19 @@ def _parse_int(text: str) -> int | TooLongNumber:
     return TooLongNumber(digits) if digits > _MAX_DIGITS else int(text)
 
 
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(set(keys)) == len(keys):
+        return dict(pairs)
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return RepeatedKeys(pairs, [key for key, count in counts.items() if count > 1])
+
+
 def _parse_json(text: str, source: str) -> Any:
     try:
-        return json.loads(text, parse_int=_parse_int)
+        return json.loads(text, parse_int=_parse_int, object_pairs_hook=_object)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", source=source
@@ -116,7 +126,20 @@ def _yaml_loader() -> Any:
     import yaml
 
     class Loader(yaml.SafeLoader):
-        pass
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Any:
+            # A key written twice is an error (PyYAML keeps the last silently); a key that
+            # overrides one merged in with "<<" is not a repeat.
+            seen: set[tuple[str, str]] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"the key {key_node.value!r} appears twice", key_node.start_mark
+                    )
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
 
     def construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
         text = str(node.value).replace("_", "")

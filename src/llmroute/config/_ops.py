@@ -183,7 +183,10 @@ def _compile_regex(value: str) -> re.Pattern[str]:
         )
     try:
         return re.compile(value)
-    except (re.error, RecursionError, OverflowError, ValueError) as exc:
+    except (re.error, ValueError) as exc:  # ValueError: a repeat count of 4,300+ digits
+        reason = exc if isinstance(exc, re.error) else "the repetition number is too large"
+        raise _problem("value", f"value {shown} is not a valid regex: {reason}") from None
+    except (RecursionError, OverflowError) as exc:
         raise _problem("value", f"value {shown} is not a valid regex: {exc}") from None
 
 

@@ -18,7 +18,7 @@ from pydantic import (
 
 from ._base import ConfigModel, invalid
 from ._bounds import Timeout
-from ._secret import SecretField, dump_secret, mask_url, reveals
+from ._secret import SecretField, dump_secret, mask_url, no_reference, reveals
 
 
 class OAuthDetail(ConfigModel):
@@ -93,6 +93,11 @@ class Provider(ConfigModel):
     @classmethod
     def _null_is_empty(cls, value: Any) -> Any:
         return () if value is None else value
+
+    @field_validator("api_base", "proxy_url")
+    @classmethod
+    def _no_reference(cls, value: str) -> str:
+        return str(no_reference(value))
 
     @field_validator("name", "uuid")
     @classmethod

@@ -26,8 +26,9 @@ class HealthConfig(ConfigModel):
     once on a rate limit or an auth error) and is retried after ``recovery_timeout_seconds``;
     each ejection that follows another without a success in between doubles that time, up to
     ``max_recovery_timeout_seconds``. With ``probe_enabled`` a probe decides recovery. A
-    session pinned to a fallback (or to a weight-0 service) returns to the service the rule
-    would choose once that one has been healthy for ``promotion_hold_seconds``.
+    session pinned to a fallback (or to a weight-0 service, or under the ``tier`` tactic to a
+    higher tier) returns to the service the rule would choose once that one has been healthy
+    for ``promotion_hold_seconds``.
     """
 
     consecutive_error_threshold: ErrorThreshold = 3
@@ -158,6 +159,39 @@ class RoutingConfig(ConfigModel):
         """The rule whose uuid is ``key`` or, failing that, whose ``request_model`` is; or None."""
         return self._rules_by_key.get(key)
 
+    @cached_property
+    def _rules_by_scenario(self) -> dict[str, tuple[Rule, ...]]:
+        index: dict[str, list[Rule]] = {}
+        for rule in self.rules:
+            if rule.active:
+                index.setdefault(rule.scenario, []).append(rule)
+        return {name: tuple(rules) for name, rules in index.items()}
+
+    def scenario_rules(self, name: str) -> tuple[Rule, ...]:
+        """The active rules of the scenario ``name`` (their ``scenario`` field), config order."""
+        return self._rules_by_scenario.get(name, ())
+
+    def rule_for(self, scenario: str, model: str = "") -> Rule | None:
+        """The rule that serves ``model`` in ``scenario``, as tingly-box's scenario flags
+        read: when the scenario is ``separate`` (and not ``unified``), its active rule whose
+        ``request_model`` is ``model`` (exactly); otherwise (``unified``, the default) its
+        active rule, whatever the model (the first in config order if it has several). None
+        when there is no such rule. A rule belongs to the scenario its ``scenario`` field
+        names. ``selector.select(None, request, scenario=...)`` asks this question."""
+        rules = self.scenario_rules(scenario)
+        if not self.scenario_separate(scenario):
+            return rules[0] if rules else None
+        for rule in rules:
+            if rule.request_model == model:
+                return rule
+        return None
+
+    def scenario_separate(self, name: str) -> bool:
+        """Whether the scenario ``name`` keeps one rule per model (``separate`` on and
+        ``unified`` off); otherwise one rule serves every model (see :meth:`rule_for`)."""
+        flags = self.scenario(name).default_flags()
+        return flags.separate and not flags.unified
+
     def scenario(self, name: str) -> ScenarioConfig:
         """The ``scenarios:`` entry for ``name``, or a default one (no flags set, so its
         :meth:`~ScenarioConfig.default_flags` are ``unified``) when there is none."""
@@ -209,8 +243,7 @@ def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) ->
         elif not any(s.active for s in services):
             why = "none of its services is active"
         else:
-            names = sorted({s.provider for s in services if s.active})
-            why = f"the providers of its services are disabled ({', '.join(names)})"
+            why = _why_providers_unusable(services, enabled)
         problems.append(
             (("rules", i, "services"), f"no usable service: {why}; set active: false to keep it")
         )
@@ -256,3 +289,15 @@ def spec_of(service: Service, catalog: ModelCatalog, providers: dict[str, Provid
 def _first_message(exc: ValueError) -> str:
     problems = getattr(exc, "problems", None)
     return problems[0][1] if problems else str(exc)
+
+
+def _why_providers_unusable(services: list[Service], providers: dict[str, Provider]) -> str:
+    names = sorted({s.provider for s in services if s.active})
+    missing = [name for name in names if name not in providers]
+    disabled = [name for name in names if name in providers]
+    parts = []
+    if missing:
+        parts.append(f"missing ({', '.join(missing)})")
+    if disabled:
+        parts.append(f"disabled ({', '.join(disabled)})")
+    return f"the providers of its services are {' or '.join(parts)}"

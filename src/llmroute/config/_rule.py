@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from functools import cached_property
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, TypeAdapter, field_validator, model_validator
 from typing_extensions import Self
 
 from ..errors import ConfigError
@@ -140,8 +140,10 @@ class Rule(_Cached):
     ``flags.session_affinity`` there is read as ``session_affinity``. tingly-box's legacy
     ``smart_affinity: true`` (on the rule or in its ``flags``) means a two-hour lock
     (:data:`LEGACY_AFFINITY_SECONDS`) when ``session_affinity`` is not given.
-    ``current_service_index`` is the seed's ``Rule.CurrentServiceIndex``, kept for round
-    trips.
+    ``current_service_index`` is the seed's ``Rule.CurrentServiceIndex``: it names the
+    rule's current service (:meth:`current_service`), which the tactics that keep one
+    (``token_based``, ``hybrid``, ``latency_based``; ``round_robin`` starts its rotation
+    there) take as current until the state store has a current service of its own.
     """
 
     uuid: str = Field(min_length=1)
@@ -190,6 +192,16 @@ class Rule(_Cached):
         """The services with ``active`` set, in config order."""
         return self._active
 
+    def current_service(self) -> Service | None:
+        """The current service as the seed's ``Rule.GetCurrentService()`` names it: the
+        active service at ``current_service_index`` (counted among the active services, in
+        config order), else the first active one; None when no service is active."""
+        active = self._active
+        if not active:
+            return None
+        index = self.current_service_index
+        return active[index] if index < len(active) else active[0]
+
     @property
     def affinity_enabled(self) -> bool:
         """True when the rule keeps sessions on the service they landed on."""
@@ -222,7 +234,7 @@ def _legacy_affinity(data: dict[str, Any]) -> dict[str, Any]:
     in_flags = flags.get("smart_affinity", False) if isinstance(flags, dict) else False
     if not isinstance(in_flags, bool):
         raise invalid("Rule", [(("flags", "smart_affinity"), "must be true or false")])
-    if not (in_flags or data.get("smart_affinity") is True):
+    if not (in_flags or _reads_as_true(data.get("smart_affinity"))):
         return data
     given = data.get("session_affinity")
     if given is None:
@@ -233,3 +245,15 @@ def _legacy_affinity(data: dict[str, Any]) -> dict[str, Any]:
             f"(smart_affinity alone means {LEGACY_AFFINITY_SECONDS} seconds)"
         )
     return data
+
+
+_BOOL = TypeAdapter(bool)
+
+
+def _reads_as_true(value: Any) -> bool:
+    """Whether the ``smart_affinity`` field will read ``value`` as true (``1``, ``"yes"``
+    count, as they do for every boolean field); a value it rejects is reported there."""
+    try:
+        return value is not None and _BOOL.validate_python(value) is True
+    except ValueError:
+        return False

@@ -31,8 +31,9 @@ class ScenarioFlags(ConfigModel):
 class ScenarioConfig(ConfigModel):
     """One entry of ``scenarios:``: ``{scenario, flags: {...}, extensions: {...}}``.
 
-    ``extensions`` is free-form and kept for round trips. llmroute's routing does not read
-    scenarios; an application built on tingly-box documents can, through
+    ``extensions`` is free-form and kept for round trips. Routing reads ``unified`` and
+    ``separate`` when a selection names a scenario instead of a rule
+    (:meth:`RoutingConfig.rule_for`); an application can read any flag through
     :meth:`RoutingConfig.scenario` and :meth:`RoutingConfig.scenario_flag`.
     """
 

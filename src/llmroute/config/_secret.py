@@ -21,6 +21,7 @@ __all__ = [
     "SecretField",
     "dump_secret",
     "mask_url",
+    "no_reference",
     "reveals",
 ]
 
@@ -66,7 +67,23 @@ def _from_environment(value: Any) -> Any:
         raise ValueError(
             f"environment variable {name} is not set (the document says {value.strip()!r})"
         )
+    if not found.strip():
+        raise ValueError(
+            f"environment variable {name} is empty (the document says {value.strip()!r}); "
+            "write '' for no secret"
+        )
     return EnvSecret(found, value.strip())
+
+
+def no_reference(value: Any) -> Any:
+    """Refuse a whole-value ``${VAR}`` / ``os.environ/VAR`` where it would be taken as text
+    (a URL): only the secret fields read the environment."""
+    if isinstance(value, str) and _REFERENCE.fullmatch(value.strip()):
+        raise ValueError(
+            f"{value.strip()!r} would be taken literally: environment references are read "
+            "only in token, oauth_detail.access_token and oauth_detail.refresh_token"
+        )
+    return value
 
 
 #: A secret field: a string, or a reference to an environment variable read at validation.

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from ._base import ConfigModel
-from ._bounds import Capacity, TimeWindow, Weight
+from ._bounds import Capacity, Tier, TimeWindow, Weight
 from ._catalog import ModelSpec
 
 #: The usage window of a service whose ``time_window`` is 0 or unset, in seconds.
@@ -67,6 +67,9 @@ class Service(ConfigModel):
     tingly-box's UI writes for "not set") means the default, 300 seconds, and is read as 300.
     ``model_info`` overrides the ``models:`` catalog's figures for this service (any
     :class:`ModelSpec` field: window, prices, capabilities, ``free``).
+    ``tier`` is the service's priority level for the ``tier`` tactic: 0 (the default) is the
+    primary tier, a higher number serves only while no lower tier has a healthy service
+    (other tactics do not read it).
     """
 
     provider: str = Field(min_length=1)
@@ -76,6 +79,7 @@ class Service(ConfigModel):
     time_window: TimeWindow = DEFAULT_TIME_WINDOW
     model_capacity: Capacity | None = None
     model_info: ModelSpec | None = None
+    tier: Tier = 0
 
     @field_validator("time_window")
     @classmethod

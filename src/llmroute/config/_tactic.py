@@ -150,6 +150,11 @@ class PriceWeightedParams(_Params):
     service's ``weight`` multiplies it); no params."""
 
 
+class TierParams(_Params):
+    """``tier`` (alias ``priority``): the lowest ``tier`` with a healthy service serves,
+    weighted random inside it; no params."""
+
+
 # The first eight are tingly-box's tactics in its ``TacticType`` enum order (see
 # TINGLY_TACTIC_TYPES): keep that order.
 TacticName = Literal[
@@ -165,6 +170,7 @@ TacticName = Literal[
     "least_busy",
     "lowest_cost",
     "price_weighted",
+    "tier",
 ]
 
 TacticParams = (
@@ -180,6 +186,7 @@ TacticParams = (
     | LeastBusyParams
     | LowestCostParams
     | PriceWeightedParams
+    | TierParams
 )
 
 #: tingly-box's integer tactic types (its ``TacticType`` enum), by number: a document may
@@ -202,13 +209,30 @@ TACTIC_PARAMS: dict[str, type[_Params]] = {
     "least_busy": LeastBusyParams,
     "lowest_cost": LowestCostParams,
     "price_weighted": PriceWeightedParams,
+    "tier": TierParams,
 }
+
+#: Other names a document may give a tactic, and the tactic each means (dumps write the
+#: tactic's own name).
+TACTIC_ALIASES: dict[str, str] = {"priority": "tier"}
+
+
+def is_valid_tactic(name: object) -> bool:
+    """Whether ``name`` names a tactic a :class:`Tactic` accepts (the seed's
+    ``IsValidTactic``): a tactic name or alias, case-insensitive, surrounding blanks
+    ignored. False for anything that is not a string (tingly-box's integer types included:
+    this checks a name)."""
+    if not isinstance(name, str):
+        return False
+    key = name.strip().lower()
+    return key in TACTIC_PARAMS or key in TACTIC_ALIASES
 
 
 class Tactic(ConfigModel):
     """A load-balancing tactic and its params: ``{"type": "random", "params": {}}``.
 
-    ``type`` is case-insensitive on input and lower case on output; tingly-box's integer
+    ``type`` is case-insensitive on input and lower case on output (an alias of
+    :data:`TACTIC_ALIASES`, ``priority``, is read as its tactic); tingly-box's integer
     form (``{"type": 3}``, see :data:`TINGLY_TACTIC_TYPES`) is read as the name and written
     back as the name. ``params`` may be omitted (or partial): missing values take the
     tactic's defaults.
@@ -235,8 +259,9 @@ class Tactic(ConfigModel):
         if not isinstance(value, str):
             raise ValueError(f"must be a tactic name (a string), got {short_repr(value)}")
         name = value.strip().lower()
+        name = TACTIC_ALIASES.get(name, name)
         if name not in TACTIC_PARAMS:
-            valid = ", ".join(sorted(TACTIC_PARAMS))
+            valid = ", ".join(sorted([*TACTIC_PARAMS, *TACTIC_ALIASES]))
             raise ValueError(f"unknown tactic {short_repr(value)}; valid tactics: {valid}")
         return name
 

@@ -7,7 +7,7 @@ import threading
 from enum import Enum
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from ..failures import Failure, FailureKind
+from ..failures import Failure, FailureKind, mask_secrets
 
 __all__ = [
     "Attempt",
@@ -84,6 +84,13 @@ class Attempt(NamedTuple):
     def kind(self) -> FailureKind:
         """The failure kind (``failure.kind``)."""
         return self.failure.kind
+
+    def __repr__(self) -> str:
+        # The error's own repr quotes what the provider said, credentials included: masked.
+        return (
+            f"Attempt(provider={self.provider!r}, error={mask_secrets(repr(self.error))}, "
+            f"failure={self.failure!r}, latency={self.latency!r})"
+        )
 
 
 class SkippedProvider(NamedTuple):

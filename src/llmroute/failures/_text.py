@@ -40,9 +40,20 @@ _NEAR_WORD_RE = re.compile(
     r"(?i:key|token|secret|password|credential|authorization|bearer)[^\n]{0,40}?"
     r"(?<![A-Za-z0-9+/=_\-])([A-Za-z0-9+/=_\-]{20,})"
 )
+# The password of a URL's user info: "scheme://user:PASSWORD@" (a raw "@" in the password
+# included: the user info runs to the last "@" before a "/" or a space), or without a scheme
+# when a host and port follow ("user:PASSWORD@proxy:3128").
+_URL_PASSWORD_RE = re.compile(
+    r"(\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s/:@]*:)[^\s/]+@"
+    r"|(?<![\w/:@.\-])([A-Za-z0-9._~%+\-]+:)[^\s/:]+@(?=[A-Za-z0-9.\-]+:[0-9]+)"
+)
+# Ids a provider quotes so that support can find the request: never credentials, and worth
+# keeping in a message even next to the word "key" or "token".
+_ID_PREFIXES = ("req_", "request_", "msg_", "chatcmpl-", "resp_", "toolu_", "call_", "batch_")
 # Cheap pre-check: the masking regexes only run on text containing one of these (one scan
 # for all of them).
 _SECRET_HINTS = (
+    "@",
     "sk-",
     "pk-",
     "rk-",
@@ -92,18 +103,26 @@ def clean(message: str) -> str:
 
 def mask_secrets(text: str) -> str:
     """``text`` with every credential it seems to quote replaced by ``***``: keys and
-    tokens of a known shape (``sk-...``, ``ya29....``, JWTs, ...), the value after
-    ``token:`` / ``api_key=`` / ``Bearer``, and long opaque runs shortly after such a word."""
+    tokens of a known shape (``sk-...``, ``ya29....``, JWTs, ...), the password of a URL
+    (``http://user:***@proxy``), the value after ``token:`` / ``api_key=`` / ``Bearer``, and
+    long opaque runs shortly after such a word (request ids such as ``req_...`` are kept)."""
     if not _SECRET_HINT_RE.search(text.lower()):
         return text
+    text = _URL_PASSWORD_RE.sub(_mask_password, text)
     text = _SECRET_RE.sub(_mask, text)
     return _NEAR_WORD_RE.sub(_mask_run, text)
+
+
+def _mask_password(match: re.Match[str]) -> str:
+    return (match.group(1) or match.group(2)) + "***@"
 
 
 def _mask_run(match: re.Match[str]) -> str:
     run = match.group(1)
     if not (any(c.isdigit() for c in run) and any(c.isalpha() for c in run)):
         return match.group(0)  # a long word, not a credential
+    if run.lower().startswith(_ID_PREFIXES):
+        return match.group(0)  # a request or message id
     return match.group(0)[: match.start(1) - match.start(0)] + "***"
 
 

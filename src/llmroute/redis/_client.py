@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import inspect
 import threading
+import time
 import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -24,7 +25,7 @@ from ._link import Link
 from ._ops import Command
 from ._scripts import SCRIPTS
 
-__all__ = ["Connections", "Unreachable"]
+__all__ = ["Connections", "DeadlinePool", "Unreachable"]
 
 #: The errors after which redis-py disconnects the connection a call used (not only its own
 #: ConnectionError and TimeoutError: a socket closed under a call can leave unread replies).
@@ -56,7 +57,9 @@ class Connections:
     ``options`` go to both clients, except ``connection_class`` (the sync client's only).
     ``round_trips`` counts the pipelines sent (the scripts' loading included)."""
 
-    def __init__(self, url: str, socket_timeout: float, options: dict[str, Any]) -> None:
+    def __init__(
+        self, url: str, socket_timeout: float, write_timeout: float, options: dict[str, Any]
+    ) -> None:
         self._url = url
         self._timeout = socket_timeout
         self._options = {
@@ -76,9 +79,14 @@ class Connections:
             else {}
         )
         self._options.pop("connection_class", None)
-        self.sync = redis.Redis.from_url(
-            url, retry=Retry(NoBackoff(), 0, _DROPPED_ON), **self._options, **sync_only
-        )
+        retry = Retry(NoBackoff(), 0, _DROPPED_ON)
+        pool = DeadlinePool.from_url(url, retry=retry, **self._options, **sync_only)
+        self.sync = redis.Redis(connection_pool=pool, retry=retry)
+        # the write-behind thread's own client: off every request's path, it may wait longer
+        # than a read, so a Redis slower than socket_timeout still takes the outcomes
+        slow = {**self._options, "socket_timeout": write_timeout}
+        slow["socket_connect_timeout"] = write_timeout
+        self.writes = redis.Redis.from_url(url, retry=retry, **slow, **sync_only)
         self._lock = threading.Lock()
         self._async: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, redis.asyncio.Redis]
         self._async = weakref.WeakKeyDictionary()
@@ -98,12 +106,13 @@ class Connections:
             return client
 
     def run(self, commands: Sequence[Command], reload: bool = True) -> list[Any]:
-        """Run ``commands`` in one pipelined round trip. A script the server had lost
-        (restarted, flushed) is loaded and re-run when ``reload`` (the write-behind
-        thread); else it is loaded in the background and its NOSCRIPT raised. Raises
-        :class:`Unreachable` for a connection-level error, a ``ResponseError`` when Redis
-        refused a command."""
-        client = self.sync
+        """Run ``commands`` in one pipelined round trip. ``reload``: the write-behind
+        thread's call, on its own client (with the longer ``write_timeout``); a script the
+        server had lost (restarted, flushed) is loaded and re-run. Else a read's, within
+        ``socket_timeout``: a lost script is loaded in the background and its NOSCRIPT
+        raised. Raises :class:`Unreachable` for a connection-level error, a
+        ``ResponseError`` when Redis refused a command."""
+        client = self.writes if reload else self.sync
         pipe = client.pipeline(transaction=False)
         for name, args in commands:
             getattr(pipe, name)(*args)
@@ -111,7 +120,7 @@ class Connections:
         with _unreachable():
             results: list[Any] = pipe.execute(raise_on_error=False)
             if any(isinstance(r, NoScriptError) for r in results) and reload:
-                self.load()
+                self.load(client)
                 for index, result in enumerate(results):
                     if isinstance(result, NoScriptError):
                         results[index] = client.evalsha(*commands[index][1])
@@ -126,12 +135,18 @@ class Connections:
             getattr(pipe, name)(*args)
         self.round_trips += 1
         with _unreachable():
-            results: list[Any] = await pipe.execute(raise_on_error=False)
+            try:  # the whole call, its connect included, within one socket timeout
+                results: list[Any] = await asyncio.wait_for(
+                    pipe.execute(raise_on_error=False), self._timeout
+                )
+            except asyncio.TimeoutError as error:  # redis-py drops the connection cancelled
+                raise Unreachable(f"no answer within {self._timeout:g} s") from error
         return self._checked(results)
 
-    def load(self) -> None:
-        """Load the scripts (one round trip)."""
-        pipe = self.sync.pipeline(transaction=False)
+    def load(self, client: redis.Redis | None = None) -> None:
+        """Load the scripts (one round trip; on the write-behind thread's client unless
+        ``client`` is given)."""
+        pipe = (client or self.writes).pipeline(transaction=False)
         for script in SCRIPTS:
             pipe.script_load(script.text)
         self.round_trips += 1
@@ -150,7 +165,7 @@ class Connections:
         def load() -> None:
             epoch = link.epoch if link is not None else 0
             try:
-                self.load()
+                self.load(self.sync)  # the reads' client: it answering says reads may go on
             except redis.exceptions.ResponseError:  # it answered: it is up
                 pass
             except Exception as error:  # the next NOSCRIPT or backoff step tries again
@@ -173,8 +188,9 @@ class Connections:
         return results
 
     def close(self) -> None:
-        """Close the sync client's connections."""
+        """Close the sync clients' connections."""
         self.sync.close()
+        self.writes.close()
 
     async def aclose(self) -> None:
         """Close the async client of the running loop."""
@@ -182,6 +198,40 @@ class Connections:
             client = self._async.pop(asyncio.get_running_loop(), None)
         if client is not None:
             await client.aclose()
+
+
+class DeadlinePool(redis.ConnectionPool):
+    """The sync client's pool: a call that had to connect first (a new connection, or one
+    redis-py dropped) gets only what is left of the socket timeout for its replies, so the
+    connect and the round trip together take at most one ``socket_timeout`` (without it a
+    read could wait a connect timeout plus a socket timeout: twice the bound)."""
+
+    def get_connection(self, *args: Any, **kwargs: Any) -> Any:
+        started = time.monotonic()
+        connection = super().get_connection(*args, **kwargs)
+        spent = time.monotonic() - started
+        timeout = connection.socket_timeout
+        if timeout and spent > _CONNECT_SLACK:
+            _set_timeout(connection, max(timeout - spent, _CONNECT_SLACK))
+        return connection
+
+    def release(self, connection: Any) -> None:
+        _set_timeout(connection, connection.socket_timeout)
+        super().release(connection)
+
+
+#: A wait for a connection below this is not a connect (seconds); also the least time left
+#: for the replies of a call whose connect took almost all of the timeout.
+_CONNECT_SLACK = 0.001
+
+
+def _set_timeout(connection: Any, timeout: float | None) -> None:
+    """Set the timeout of a connection's socket (redis-py keeps it as ``_sock``; a
+    connection without one, not connected or of another kind, is left as it is)."""
+    sock = getattr(connection, "_sock", None)
+    if sock is not None and timeout:
+        with contextlib.suppress(OSError):
+            sock.settimeout(timeout)
 
 
 class Unreachable(redis.exceptions.ConnectionError):

@@ -80,6 +80,15 @@ class Keys:
         """A service's usage window (a hash: start, length, requests, tokens, cache)."""
         return f"{self.prefix}use:{sid}"
 
+    @property
+    def leases(self) -> str:
+        """The replicas' leases of calls in flight (a hash by replica id)."""
+        return f"{self.prefix}leases"
+
+    def samples(self, sid: str) -> str:
+        """A service's shared latency / TTFT / speed samples (a list, newest first)."""
+        return f"{self.prefix}lat:{sid}"
+
 
 def generation_of(config: RoutingConfig) -> str:
     """A short hash of a configuration: the same document gives the same generation in every

@@ -11,10 +11,32 @@ from ..config import ServiceID
 from ..health import lease_probe
 from ..state import Outcome, StateQuery
 from ._codec import Keys, decode_health, encode_health, encode_pin, health_ttl_ms, next_health
-from ._scripts import ADD_USAGE, ADVANCE_TURN, CAS_HEALTH, RELEASE_PIN, SET_PIN
+from ._samples import SAMPLES_TTL_MS, FleetSamples, encode_sample
+from ._scripts import (
+    ADD_SAMPLE,
+    ADD_USAGE,
+    ADVANCE_TURN,
+    CAS_HEALTH,
+    PUBLISH_LEASE,
+    RELEASE_PIN,
+    SET_PIN,
+)
 from ._view import Usage, View
 
-__all__ = ["Command", "Once", "ReadPlan", "cas_command", "write_commands"]
+__all__ = [
+    "Command",
+    "Leases",
+    "Once",
+    "ReadPlan",
+    "cas_command",
+    "lease_command",
+    "leases_of",
+    "sample_command",
+    "write_commands",
+]
+
+#: The replicas' leases as read: the server's clock (ms) and the hash's fields and values.
+Leases = tuple[int, dict[str, str]]
 
 #: One pipelined command: the client method's name and its arguments.
 Command = tuple[str, tuple[Any, ...]]
@@ -48,11 +70,23 @@ class ReadPlan:
     """The one round trip of a read that the view cannot answer: every known service's
     health entry, the ejection sequence, the rule's turn (taken with INCR when the query
     takes it), the query's pins, session counts and usage windows, and a compare-and-set
-    probe lease for each service the view sees due."""
+    probe lease for each service the view sees due. ``leases``: the replicas' leases too
+    (with the server's clock); ``samples``: the fleet's latency samples (their bound; 0:
+    none), for a query that reads latency figures."""
 
-    def __init__(self, keys: Keys, query: StateQuery, view: View, now: float) -> None:
+    def __init__(
+        self,
+        keys: Keys,
+        query: StateQuery,
+        view: View,
+        now: float,
+        leases: bool = False,
+        samples: int = 0,
+    ) -> None:
         self.query = query
         self.now = now
+        self.leases = leases
+        self.samples = samples if (query.stats or query.ewma_decay) else 0
         self.sids = sorted({*view.server, *query.services})
         rule = query.rule
         commands: list[Command] = [
@@ -71,7 +105,11 @@ class ReadPlan:
         if query.stats:
             fields = ("s", "w", "r", "i", "o", "h", "m")
             commands += [("hmget", (keys.usage(s), fields)) for s in query.services]
-        self.leases: list[tuple[str, str]] = []
+        if leases:
+            commands += [("time", ()), ("hgetall", (keys.leases,))]
+        if self.samples:
+            commands += [("lrange", (keys.samples(s), 0, samples - 1)) for s in query.services]
+        self.probe_leases: list[tuple[str, str]] = []
         if query.lease_probes:
             for sid in view.due(query.services, now):
                 leased = lease_probe(view.states[sid], now)
@@ -79,14 +117,15 @@ class ReadPlan:
                     body, expected = encode_health(leased), view.server.get(sid)
                     ttl = health_ttl_ms(leased, now)
                     commands.append(cas_command(keys, sid, expected, body, False, ttl))
-                    self.leases.append((sid, body))
+                    self.probe_leases.append((sid, body))
         self.commands = commands
 
     def apply(
         self, results: Sequence[Any], view: View, mono: float
-    ) -> tuple[int | None, list[tuple[ServiceID, int]]]:
-        """Update the view from the answers; returns the turn taken (None when not taken) and
-        the probe leases won, as (service id, ejection seq)."""
+    ) -> tuple[int | None, list[tuple[ServiceID, int]], Leases | None]:
+        """Update the view from the answers; returns the turn taken (None when not taken),
+        the probe leases won, as (service id, ejection seq), and the replicas' leases (None
+        when not read)."""
         query = self.query
         rule = query.rule
         answers = iter(results)
@@ -111,13 +150,21 @@ class ReadPlan:
             if query.stats:
                 for sid in query.services:
                     view.usage[sid] = (_usage(next(answers)), mono)
+            leases = None
+            if self.leases:
+                seconds, micros = next(answers)
+                leases = (int(seconds) * 1000 + int(micros) // 1000, dict(next(answers)))
+                view.leases_at = mono
+            if self.samples:
+                for sid in query.services:
+                    view.samples[sid] = (FleetSamples.parse(next(answers), self.samples), mono)
             won = []
-            for sid, _body in self.leases:
+            for sid, _body in self.probe_leases:
                 ok, entry = next(answers)
                 view.set_health(sid, entry)
                 if int(ok) == 1:
                     won.append((ServiceID.parse(sid), view.states[sid].ejected_seq))
-        return taken, won
+        return taken, won, leases
 
 
 def _usage(values: Sequence[str | None]) -> Usage | None:
@@ -186,3 +233,30 @@ def write_commands(
         return commands, False
     commands.append(cas_command(keys, sid, expected, *step, once))
     return commands, True
+
+
+def lease_command(keys: Keys, replica: str, ttl: float, payload: str, prune: bool) -> Command:
+    """Publish a replica's lease for ``ttl`` seconds (dropping the expired ones when
+    ``prune``); its answer reads with :func:`leases_of`."""
+    ttl_ms = max(int(ttl * 1000), 1)
+    args = (keys.leases, replica, ttl_ms, payload, "1" if prune else "0")
+    return ("evalsha", (PUBLISH_LEASE.sha, 1, *args))
+
+
+def leases_of(answer: Sequence[Any]) -> Leases:
+    """The leases a publish answered: the server's clock (ms) and the hash."""
+    now, flat = answer
+    return int(now), dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def sample_command(
+    keys: Keys, outcome: Outcome, now: float, bound: int, once: Once
+) -> Command | None:
+    """Add a served outcome's latency / TTFT / speed sample to the fleet's (None when it has
+    none), applied at most once per ``once``."""
+    entry = encode_sample(now, outcome.latency_ms, outcome.ttft_ms, outcome.usage)
+    if outcome.kind != "success" or entry is None:
+        return None
+    sid = outcome.service.service_id
+    args = (keys.samples(sid), once[0] or keys.seq, entry, bound, SAMPLES_TTL_MS, once[1])
+    return ("evalsha", (ADD_SAMPLE.sha, 2, *args))

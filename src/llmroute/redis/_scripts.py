@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from hashlib import sha1
 
-__all__ = ["SCRIPTS", "Script"]
+__all__ = ["ADD_SAMPLE", "PUBLISH_LEASE", "SCRIPTS", "Script"]
 
 
 class Script:
@@ -151,4 +151,59 @@ return turn
 """,
 )
 
-SCRIPTS: tuple[Script, ...] = (CAS_HEALTH, SET_PIN, RELEASE_PIN, ADD_USAGE, ADVANCE_TURN)
+#: Publish a replica's lease of calls in flight. KEYS: the fleet's leases (a hash: replica id
+#: -> "{expires_ms}|{json}", on the server's clock). ARGV: the replica id, the lease's TTL in
+#: ms, its JSON body, "1" to drop the expired leases. Answers {the server's time in ms, the
+#: hash's fields and values}: the publisher learns the other leases in the same round trip.
+PUBLISH_LEASE = Script(
+    "publish_lease:v1",
+    """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], (now + ttl) .. '|' .. ARGV[3])
+local all = redis.call('HGETALL', KEYS[1])
+if ARGV[4] == '1' then
+  local kept = {}
+  for i = 1, #all, 2 do
+    local untill = tonumber(string.match(all[i + 1], '^(%d+)|') or '0')
+    if untill <= now then
+      redis.call('HDEL', KEYS[1], all[i])
+    else
+      kept[#kept + 1] = all[i]
+      kept[#kept + 1] = all[i + 1]
+    end
+  end
+  all = kept
+end
+if redis.call('PTTL', KEYS[1]) < ttl then redis.call('PEXPIRE', KEYS[1], ttl) end
+return {now, all}
+""",
+)
+
+#: Add a latency / TTFT / speed sample to a service's shared samples (newest first, at most
+#: a bound). KEYS: the samples list, the writer's marks. ARGV: the sample
+#: ("{time}|{latency}|{ttft}|{speed}", empty for none), the bound, TTL in ms, the outcome's
+#: number. Answers 1 (0 when applied already).
+ADD_SAMPLE = Script(
+    "add_sample:v1",
+    _ONCE
+    + """
+if done(KEYS[2], 's', ARGV[4]) then return 0 end
+mark(KEYS[2], 's', ARGV[4])
+redis.call('LPUSH', KEYS[1], ARGV[1])
+redis.call('LTRIM', KEYS[1], 0, tonumber(ARGV[2]) - 1)
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+""",
+)
+
+SCRIPTS: tuple[Script, ...] = (
+    CAS_HEALTH,
+    SET_PIN,
+    RELEASE_PIN,
+    ADD_USAGE,
+    ADVANCE_TURN,
+    PUBLISH_LEASE,
+    ADD_SAMPLE,
+)

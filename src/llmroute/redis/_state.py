@@ -11,9 +11,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeout
 
-from ..affinity import AffinityEntry
 from ..config import HealthConfig, RoutingConfig
-from ..health import FRESH
+from ..execute import RetryBudget
 from ..state import (
     EMPTY,
     InMemoryTacticState,
@@ -21,22 +20,22 @@ from ..state import (
     StateQuery,
     StateSnapshot,
     TacticCursor,
-    ewma_view,
 )
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, system_clock
+from ._budget import FleetRetryBudget
 from ._client import Connections
-from ._codec import Keys, decode_health, generation_of, mask_url, next_health
-from ._figures import SharedStats
+from ._codec import Keys, generation_of, mask_url
+from ._figures import figures
 from ._link import Link, Throttle
-from ._ops import Once, ReadPlan, cas_command, write_commands
-from ._scripts import SET_PIN
-from ._view import Usage, View
+from ._local import apply_local
+from ._ops import ReadPlan
+from ._replica import Replica
+from ._sender import Sender
+from ._view import View
 from ._writer import Writer
 
 __all__ = ["RedisState"]
-
-_MAX_CAS_TRIES = 8
 
 _log = logging.getLogger("llmroute.redis")
 
@@ -51,13 +50,16 @@ class RedisState:
     (implements ``StateStore`` and ``AsyncStateStore``). Build it with :meth:`from_url`.
 
     Shared: health (ejections, rate-limit windows, auth flags, consecutive errors, probe
-    leases), pins and live-session counts, usage windows, round-robin turns. This process's
-    own: latency / TTFT / speed samples (:attr:`stats`), tactic cursors (:attr:`tactics`)
-    and in-flight counts (the selector's). Reads are answered from a local view refreshed at
+    leases), pins and live-session counts, usage windows, round-robin turns, and the calls
+    and retries in flight, each replica's under a lease of ``lease_ttl`` seconds (the
+    selector's in-flight counts and its retry budget are the fleet's). This process's own:
+    latency / TTFT / speed samples (:attr:`stats`; the fleet's with ``share_samples``) and
+    tactic cursors (:attr:`tactics`). Reads are answered from a local view refreshed at
     most every ``sync_interval`` seconds by one pipelined round trip (0: on every read);
     outcomes are applied to the view at once and sent by a write-behind thread. When Redis
     is unreachable it fails open: the view answers, outcomes wait (at most ``max_pending``),
-    and :attr:`connected` is False. Thread-safe; never raises from a read or a write.
+    the fleet's counts are this replica's own, and :attr:`connected` is False. Thread-safe;
+    never raises from a read or a write.
     """
 
     def __init__(
@@ -67,12 +69,28 @@ class RedisState:
         namespace: str = "default",
         sync_interval: float = 0.5,
         socket_timeout: float = 0.05,
+        write_timeout: float = 1.0,
         max_pending: int = 10_000,
+        lease_ttl: float | None = None,
+        share_samples: bool = False,
+        max_samples: int = 100,
+        replica_id: str | None = None,
         clock: Clock | None = None,
         **redis_options: Any,
     ) -> None:
         if sync_interval < 0 or socket_timeout <= 0 or max_pending < 1:
             raise ValueError("sync_interval >= 0, socket_timeout > 0 and max_pending >= 1")
+        if write_timeout < socket_timeout:
+            raise ValueError(
+                f"RedisState: write_timeout ({write_timeout!r}) must be >= socket_timeout "
+                f"({socket_timeout!r})"
+            )
+        if lease_ttl is None:  # outlives a few refreshes of the other replicas' views
+            lease_ttl = max(2.0, 4 * float(sync_interval))
+        if not lease_ttl > 0:  # also NaN
+            raise ValueError(f"RedisState: lease_ttl must be seconds > 0, got {lease_ttl!r}")
+        if isinstance(max_samples, bool) or not isinstance(max_samples, int) or max_samples < 1:
+            raise ValueError(f"RedisState: max_samples must be an int >= 1, got {max_samples!r}")
         self._where = mask_url(url)
         self._namespace = namespace
         self._generation = "0"
@@ -80,12 +98,22 @@ class RedisState:
         self._keys = Keys(namespace, self._generation)
         self._interval = float(sync_interval)
         self._clock: Clock = clock if clock is not None else system_clock
-        self._conns = Connections(url, socket_timeout, redis_options)
+        self._conns = Connections(url, socket_timeout, write_timeout, redis_options)
         self._link = Link(self._where)
         self._view = View()
         transient = (ConnectionError, TimeoutError, OSError, RedisConnectionError, RedisTimeout)
-        self._writer = Writer(self._send, self._link, max_pending, transient)
+        self._writer = Writer(
+            self._send, self._link, max_pending, transient, socket_timeout, self._heartbeat
+        )
         self._writer_id = uuid.uuid4().hex[:16]  # the key of this store's applied-outcome marks
+        # a change of the counts in flight waits at most this long for an outcome to carry it
+        delay = max(self._interval / 2, 0.01)
+        replica = replica_id if replica_id is not None else self._writer_id
+        self._replica = Replica(replica, float(lease_ttl), delay, self._link, self._writer.nudge)
+        self._samples = max_samples if share_samples else 0
+        self._sender = Sender(
+            self._conns, self._replica, self._writer_id, self._samples, self._current
+        )
         self._refused = Throttle()
         self._unreadable = Throttle()
         self.health_config = HealthConfig()
@@ -95,10 +123,22 @@ class RedisState:
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisState:
         """A store on the Redis at ``url`` (``redis://[:password@]host:port/db``); options:
-        ``namespace``, ``sync_interval`` (0.5 s), ``socket_timeout`` (0.05 s),
-        ``max_pending`` (10,000 outcomes kept while Redis is down), ``clock``, and any
-        option of ``redis.Redis.from_url``. Connects lazily: nothing is sent until the
-        first read or write."""
+
+        - ``namespace``: the processes that share state (default ``"default"``);
+        - ``sync_interval`` (0.5 s): how stale the local view may be (0: read every time);
+        - ``socket_timeout`` (0.05 s): the longest a read waits for Redis, connect included;
+        - ``write_timeout`` (1 s): the write-behind thread's, off every request's path;
+        - ``max_pending`` (10,000): outcomes kept while Redis is unreachable;
+        - ``lease_ttl`` (the larger of 2 s and 4 sync intervals): how long this replica's
+          published calls in flight count after its last refresh (refreshed every
+          ``lease_ttl / 4`` while it has any): a replica killed with calls in flight leaves
+          no load behind after that;
+        - ``share_samples`` (False): latency, TTFT and speed figures from the whole fleet's
+          samples (the newest ``max_samples``, 100, per service) instead of this process's;
+        - ``replica_id``: this replica's name in the leases (a random one by default);
+        - ``clock``, and any option of ``redis.Redis.from_url``.
+
+        Connects lazily: nothing is sent until the first read or write."""
         return cls(url, **options)
 
     # -- what it holds -----------------------------------------------------------------
@@ -126,6 +166,7 @@ class RedisState:
         self._epoch += 1
         self._keys = Keys(self._namespace, value)
         self._view = View()
+        self._replica.forget()
         self.tactics.reset()
 
     @property
@@ -137,6 +178,26 @@ class RedisState:
     def pending(self) -> int:
         """Outcomes not yet sent to Redis."""
         return self._writer.pending
+
+    @property
+    def replica_id(self) -> str:
+        """This replica's name in the fleet's leases."""
+        return self._replica.id
+
+    def in_flight_counter(self) -> Replica:
+        """The counter of calls in flight a selector on this store uses
+        (``typing.CountsInFlight``): ``add``/``count`` this replica's own, ``view()`` the
+        fleet's (this replica's live counts plus the other live leases)."""
+        self._replica.used = True
+        return self._replica
+
+    def retry_budget(self, like: RetryBudget | None = None) -> FleetRetryBudget:
+        """A retry budget the fleet shares (``typing.SharesRetryBudget``), with ``like``'s
+        ratio and minimum (the defaults, 0.2 and 3, without it). A selector on this store
+        gets one for ``retry_budget=True``."""
+        like = like if like is not None else RetryBudget()
+        self._replica.used = True
+        return FleetRetryBudget(self._replica, like.ratio, like.min_retries)
 
     def use_config(self, config: RoutingConfig) -> None:
         """Key state under ``config``'s generation (a hash of the document): every process
@@ -220,20 +281,24 @@ class RedisState:
         """The round trip to make, or None to answer from the view (fresh, or Redis down:
         then it is tried again off the request path, once per backoff step)."""
         view, link = self._view, self._link
-        if view.fresh(query, time.monotonic(), self._interval, now):
+        if view.fresh(query, time.monotonic(), self._interval, now, bool(self._samples)):
             return None
         if not link.up:
             if link.may_try():
                 self._conns.load_later(link)
             return None
+        leases = self._replica.used or query.in_flight
         with view.lock:
-            return ReadPlan(self._keys, query, view, now)
+            return ReadPlan(self._keys, query, view, now, leases, self._samples)
 
     def _answer(self, plan: ReadPlan, results: list[Any], epoch: int) -> StateSnapshot:
         self._link.ok(epoch)
         query, now = plan.query, plan.now
         try:
-            taken, won = plan.apply(results, self._view, time.monotonic())
+            mono = time.monotonic()
+            taken, won, leases = plan.apply(results, self._view, mono)
+            if leases is not None:
+                self._replica.learn(*leases, mono)
         except Exception:  # an unreadable value in Redis: fail open on the view
             if self._unreadable.due() is not None:
                 _log.error(
@@ -267,16 +332,15 @@ class RedisState:
                 taken = view.turn_of(rule)
                 view.turns[rule] = (taken + 1, view.turns.get(rule, (0, -1e18))[1])
             unhealthy = view.unhealthy(query.services)
-            usage: dict[str, Usage | None] = {}
-            if query.stats:
-                usage = {sid: view.usage.get(sid, (None, 0.0))[0] for sid in query.services}
+            stats, ewma = figures(view, query, self.stats, bool(self._samples), now)
             return StateSnapshot(
                 now=now,
                 seq=self._epoch << _EPOCH_SHIFT | view.seq,
                 unhealthy=unhealthy,
                 probing=query.health.probe_enabled,
-                stats=SharedStats(self.stats, usage, now) if query.stats else EMPTY,
-                ewma=ewma_view(self.stats, query.ewma_decay) if query.ewma_decay else EMPTY,
+                stats=stats,
+                ewma=ewma,
+                in_flight=self._replica.view() if query.in_flight else EMPTY,
                 sessions=view.session_counts(query.services) if query.sessions else EMPTY,
                 pins=view.pins_of(rule, query.pin_keys, now) if query.pin_keys else EMPTY,
                 cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
@@ -289,96 +353,21 @@ class RedisState:
 
     def _apply_local(self, outcome: Outcome, now: float) -> None:
         """This process's own outcome, applied to the view before Redis hears of it."""
-        service = outcome.service
-        sid = service.service_id
         if outcome.kind == "success":
+            service = outcome.service
             self.stats.record_success(service, outcome.usage, outcome.latency_ms, outcome.ttft_ms)
         if outcome.current:
-            self.tactics.record(outcome.rule, sid)
-        view = self._view
-        with view.lock:
-            state = view.states.get(sid, FRESH)
-            step = next_health(state, state is not FRESH, outcome, now)
-            if step is not None:
-                body, stamp, _ttl = step
-                seq = view.seq + 1 if stamp else state.ejected_seq
-                view.put_state(sid, decode_health(f"{seq}|{body}") if body else FRESH)
-            if outcome.kind == "success":
-                self._count_usage(outcome, now)
-            if outcome.advance_turn:
-                turn, at = view.turns.get(outcome.rule, (0, -1e18))
-                view.turns[outcome.rule] = (turn + 1, at)
-            self._pin_local(outcome, now)
-
-    def _count_usage(self, outcome: Outcome, now: float) -> None:
-        view = self._view
-        sid = outcome.service.service_id
-        usage = outcome.usage
-        inputs = usage.input_tokens if usage is not None else 0
-        outputs = usage.output_tokens if usage is not None else 0
-        cache = 0 if usage is None or inputs <= 0 else (1 if usage.cached_tokens > 0 else -1)
-        window, at = view.usage.get(sid, (None, -1e18))
-        length = float(outcome.service.time_window)
-        base = window if window is not None else Usage(now, length)
-        view.usage[sid] = (base.plus(now, length, inputs, outputs, cache), at)
-
-    def _pin_local(self, outcome: Outcome, now: float) -> None:
-        pin = outcome.pin
-        if pin is None:
-            return
-        view = self._view
-        rule = outcome.rule
-        entry, at = view.pins.get((rule, pin.key), (None, -1e18))
-        held = entry.service if entry is not None and now < entry.expires_at else None
-        target = pin.service
-        if pin.action == "set" and held != target:
-            entry = AffinityEntry(target, "", now, now + pin.ttl, pin.fallback)
-            view.put_pin(rule, pin.key, entry, at)
-            count, when = view.sessions.get(target, (0, -1e18))
-            view.sessions[target] = (count + 1, when)
-        elif pin.action == "release" and held == target:
-            view.put_pin(rule, pin.key, None, at)
+            self.tactics.record(outcome.rule, outcome.service.service_id)
+        apply_local(self._view, outcome, now, self._samples)
 
     def _send(self, item: tuple[Keys, Outcome, float, str], number: int) -> None:
-        """Send outcome ``number`` (the write-behind thread): one round trip, and more only
-        when a health compare-and-set meets a concurrent change. Sent again after a lost
-        reply, it is not applied twice (see ``write_commands``)."""
-        keys, outcome, now, mode = item
-        once = (keys.writer(self._writer_id), str(number))
-        commands, has_cas = write_commands(keys, outcome, now, mode, self._view, once)
-        if not commands:
-            return
-        results = self._conns.run(commands)
-        current = keys is self._keys
-        if current:
-            self._learn_pins(outcome, commands, results)
-        if has_cas:
-            self._settle_cas(keys, outcome, now, results[-1], current, once)
+        self._sender.send(item, number)
 
-    def _learn_pins(self, outcome: Outcome, commands: list[Any], results: list[Any]) -> None:
-        pin = outcome.pin
-        if pin is None or pin.action != "set":
-            return
-        for (name, args), result in zip(commands, results, strict=True):
-            if name == "evalsha" and args[0] == SET_PIN.sha:
-                with self._view.lock:
-                    self._view.set_pin(outcome.rule, pin.key, result, time.monotonic())
+    def _heartbeat(self) -> float | None:
+        return self._sender.heartbeat()
 
-    def _settle_cas(
-        self, keys: Keys, outcome: Outcome, now: float, answer: Any, current: bool, once: Once
-    ) -> None:
-        sid = outcome.service.service_id
-        for _ in range(_MAX_CAS_TRIES):
-            ok, entry = int(answer[0]), answer[1] or None
-            if current:
-                with self._view.lock:
-                    self._view.set_health(sid, entry)
-            if ok == 1:
-                return
-            step = next_health(decode_health(entry), entry is not None, outcome, now)
-            if step is None:
-                return
-            answer = self._conns.run([cas_command(keys, sid, entry, *step, once)])[0]
+    def _current(self) -> tuple[Keys, View]:
+        return self._keys, self._view
 
     def __repr__(self) -> str:
         state = "connected" if self.connected else "disconnected"

@@ -15,6 +15,7 @@ from ..config import ServiceID
 from ..health import HealthState
 from ..state import EMPTY, StateQuery
 from ._codec import decode_health, decode_pin
+from ._samples import FleetSamples
 
 __all__ = ["Usage", "View"]
 
@@ -64,13 +65,18 @@ class View:
         self.sessions: dict[str, tuple[int, float]] = {}
         self.usage: dict[str, tuple[Usage | None, float]] = {}
         self.pins: OrderedDict[tuple[str, str], tuple[AffinityEntry | None, float]] = OrderedDict()
+        self.samples: dict[str, tuple[FleetSamples, float]] = {}  # with share_samples
+        self.leases_at = -1e18  # when the replicas' leases were last read
         self.sick: dict[str, HealthState] = {}  # the unhealthy ones among ``states``
         self.recovered: dict[str, float] = {}  # when the healthy ones were re-admitted
         self._checked: dict[int, tuple[ServiceID, ...]] = {}  # service tuples all in the view
 
-    def fresh(self, query: StateQuery, mono: float, interval: float, now: float) -> bool:
+    def fresh(
+        self, query: StateQuery, mono: float, interval: float, now: float, samples: bool = False
+    ) -> bool:
         """Whether ``query`` can be answered from the view without a network call (not when
-        it takes a turn or a probe lease is due: those are taken on the server)."""
+        it takes a turn or a probe lease is due: those are taken on the server).
+        ``samples``: latency figures come from the fleet's samples."""
         if interval <= 0 or query.take_turn:
             return False
         limit = mono - interval
@@ -87,6 +93,11 @@ class View:
         if any(pins.get((rule, key), (None, -1e18))[1] < limit for key in query.pin_keys):
             return False
         if query.sessions and _stale(self.sessions, query.services, limit):
+            return False
+        if query.in_flight and self.leases_at < limit:
+            return False
+        figures = query.stats or query.ewma_decay
+        if samples and figures and _stale(self.samples, query.services, limit):
             return False
         return not (query.stats and _stale(self.usage, query.services, limit))
 

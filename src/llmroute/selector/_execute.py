@@ -193,6 +193,7 @@ class RouteOptions(NamedTuple):
     stall_timeout: float | None = None
     commits: Callable[[Any], bool] | None = None
     hedge_after: float | None = None
+    scenario: str | None = None
 
 
 def _limits(selector: ServiceSelector, opts: RouteOptions, sleeper: str) -> dict[str, Any]:
@@ -227,25 +228,38 @@ def _call(
     return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock, plan))
 
 
-def _begin(selector: ServiceSelector, rule: Rule | str, request: Any, opts: RouteOptions) -> _Call:
-    prepared = selector.prepare(
-        rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
+def _prepare(
+    selector: ServiceSelector, rule: Rule | str | None, request: Any, opts: RouteOptions
+) -> Any:
+    """The selection's plan, request and query, the read taking the round-robin turn."""
+    return selector.prepare(
+        rule,
+        request,
+        opts.session_id,
+        opts.headers,
+        opts.client_ip,
+        take_turn=True,
+        scenario=opts.scenario,
     )
+
+
+def _begin(
+    selector: ServiceSelector, rule: Rule | str | None, request: Any, opts: RouteOptions
+) -> _Call:
+    prepared = _prepare(selector, rule, request, opts)
     return _call(selector, selector.read(prepared[2]), prepared, opts, False)
 
 
 async def _abegin(
-    selector: ServiceSelector, rule: Rule | str, request: Any, opts: RouteOptions
+    selector: ServiceSelector, rule: Rule | str | None, request: Any, opts: RouteOptions
 ) -> _Call:
-    prepared = selector.prepare(
-        rule, request, opts.session_id, opts.headers, opts.client_ip, take_turn=True
-    )
+    prepared = _prepare(selector, rule, request, opts)
     return _call(selector, await selector.aread(prepared[2]), prepared, opts, True)
 
 
 def run_execute(
     selector: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], T],
     opts: RouteOptions,
@@ -267,7 +281,7 @@ def run_execute(
 
 async def run_aexecute(
     selector: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], Awaitable[T]],
     opts: RouteOptions,
@@ -293,7 +307,7 @@ async def run_aexecute(
 
 def run_execute_stream(
     selector: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], Iterable[T]],
     opts: RouteOptions,
@@ -326,7 +340,7 @@ def run_execute_stream(
 
 async def run_aexecute_stream(
     selector: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
     opts: RouteOptions,

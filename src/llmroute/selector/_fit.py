@@ -183,10 +183,12 @@ class FitPlan:
     ``windows``: (id, window, the model's max output or 0) of each service with a known
     window; ``room``: the smallest window (less its model's max output): a request whose
     token bound plus asked output is within it fits every window unchecked. ``lacking``:
-    (need, why, ids) for each capability some service is known to lack.
+    (need, why, ids) for each capability some service is known to lack. ``works``: whether
+    any check can drop a service (some window known, some capability known lacking); when
+    not, the selector does not run the fit stage at all.
     """
 
-    __slots__ = ("ids", "lacking", "room", "smallest", "specs", "windows")
+    __slots__ = ("ids", "lacking", "room", "smallest", "specs", "windows", "works")
 
     def __init__(self, specs: Mapping[ServiceID, ModelSpec], ids: tuple[ServiceID, ...]):
         self.specs = specs
@@ -205,6 +207,11 @@ class FitPlan:
             for need, field, why in _CAPABILITY_CHECKS
             if (ids_ := tuple(sid for sid, s in known if getattr(s, field) is False))
         )
+        self.works = bool(self.windows or self.lacking)
+
+    def report(self, needs: Needs) -> FitReport:
+        """The report of a request the plan does not check (nothing is dropped)."""
+        return FitReport(_NONE, needs, self)
 
     def check(self, needs: Needs) -> FitReport:
         """The services ``needs`` drops, and why."""

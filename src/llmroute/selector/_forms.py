@@ -32,13 +32,14 @@ T = TypeVar("T")
 
 def execute(
     self: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], T],
     *,
     session_id: SessionID | str | None = None,
     headers: Mapping[str, str] | None = None,
     client_ip: str | None = None,
+    scenario: str | None = None,
     usage: UsageReader | None = Usage.of,
     exempt: Collection[str] = (),
     fallback_on: Callable[[BaseException], bool] | None = None,
@@ -64,7 +65,8 @@ def execute(
     :func:`llmroute.execute`, under the selector's ``retry_budget``; with a policy a rule with
     one service is retried on it. Returns a :class:`RoutedResult`: the ``response``, the
     serving ``service`` and its ``provider``, the ``selection`` and the attempts. Raises what
-    :meth:`select` and :func:`llmroute.execute` raise.
+    :meth:`select` and :func:`llmroute.execute` raise. ``rule=None`` with ``scenario=``
+    finds the rule by scenario, as :meth:`select` does.
     """
     opts = RouteOptions(
         session_id,
@@ -78,19 +80,20 @@ def execute(
         retry,
         deadline,
         sleep,
-    )
+    )._replace(scenario=scenario)
     return run_execute(self, rule, request, fn, opts)
 
 
 async def aexecute(
     self: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], Awaitable[T]],
     *,
     session_id: SessionID | str | None = None,
     headers: Mapping[str, str] | None = None,
     client_ip: str | None = None,
+    scenario: str | None = None,
     usage: UsageReader | None = Usage.of,
     exempt: Collection[str] = (),
     fallback_on: Callable[[BaseException], bool] | None = None,
@@ -109,19 +112,22 @@ async def aexecute(
     """
     opts = RouteOptions(
         session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
-    )._replace(retry=retry, deadline=deadline, sleep=asleep, hedge_after=hedge_after)
+    )._replace(
+        retry=retry, deadline=deadline, sleep=asleep, hedge_after=hedge_after, scenario=scenario
+    )
     return await run_aexecute(self, rule, request, fn, opts)
 
 
 def execute_stream(
     self: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], Iterable[T]],
     *,
     session_id: SessionID | str | None = None,
     headers: Mapping[str, str] | None = None,
     client_ip: str | None = None,
+    scenario: str | None = None,
     usage: UsageReader | None = Usage.of,
     exempt: Collection[str] = (),
     fallback_on: Callable[[BaseException], bool] | None = None,
@@ -152,19 +158,21 @@ def execute_stream(
         first_chunk_timeout=first_chunk_timeout,
         stall_timeout=stall_timeout,
         commits=commits,
+        scenario=scenario,
     )
     return run_execute_stream(self, rule, request, fn, opts)
 
 
 async def aexecute_stream(
     self: ServiceSelector,
-    rule: Rule | str,
+    rule: Rule | str | None,
     request: Any,
     fn: Callable[[Service, Provider | None], AsyncIterable[T] | Awaitable[AsyncIterable[T]]],
     *,
     session_id: SessionID | str | None = None,
     headers: Mapping[str, str] | None = None,
     client_ip: str | None = None,
+    scenario: str | None = None,
     usage: UsageReader | None = Usage.of,
     exempt: Collection[str] = (),
     fallback_on: Callable[[BaseException], bool] | None = None,
@@ -193,6 +201,7 @@ async def aexecute_stream(
         stall_timeout=stall_timeout,
         commits=commits,
         hedge_after=hedge_after,
+        scenario=scenario,
     )
     return await run_aexecute_stream(self, rule, request, fn, opts)
 

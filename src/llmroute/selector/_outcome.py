@@ -1,5 +1,5 @@
-"""From an attempt's result to the one :class:`Outcome` the store writes, and the in-flight
-counts of this process."""
+"""From an attempt's result to the one :class:`Outcome` the store writes, and the store's
+one read and one write, both failing open (logged, never raised)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,24 @@ from typing import Any
 
 from ..affinity import pin_change
 from ..config import HealthConfig, RoutingConfig, Service
+from ..execute import RetryBudget
 from ..failures import Failure, FailureKind
-from ..state import Outcome, OutcomeKind
+from ..state import InFlight, Outcome, OutcomeKind, StateQuery, StateSnapshot
+from ..typing import Clock, CountsInFlight, InFlightCounter, SharesRetryBudget
 from ..usage import Usage
 from ._result import SelectionResult
 
-__all__ = ["awrite_outcome", "build_outcome", "configure_store", "read_failed", "write_outcome"]
+__all__ = [
+    "aread_state",
+    "awrite_outcome",
+    "build_outcome",
+    "configure_store",
+    "read_failed",
+    "read_state",
+    "store_budget",
+    "store_counter",
+    "write_outcome",
+]
 
 _log = logging.getLogger("llmroute.state")
 
@@ -68,6 +80,34 @@ def configure_store(state: Any, config: RoutingConfig) -> None:
         configure(config.health)
 
 
+def read_state(state: Any, query: StateQuery, clock: Clock) -> StateSnapshot:
+    """One read of ``state`` (a ``TypeError`` for an async-only store); a store that raises
+    is logged and the selection goes on from an empty snapshot as of ``clock``."""
+    read = getattr(state, "read", None)
+    if read is None:
+        raise TypeError(f"{type(state).__name__} is async only: use aselect()")
+    try:
+        snapshot: StateSnapshot = read(query)
+    except Exception:
+        read_failed(query.rule)
+        return StateSnapshot(now=clock())
+    return snapshot
+
+
+async def aread_state(state: Any, query: StateQuery, clock: Clock) -> StateSnapshot:
+    """One awaited read of ``state`` (its sync read when it has no async one), failing open
+    as :func:`read_state` does."""
+    aread = getattr(state, "aread", None)
+    if aread is None:
+        return read_state(state, query, clock)
+    try:
+        snapshot: StateSnapshot = await aread(query)
+    except Exception:
+        read_failed(query.rule)
+        return StateSnapshot(now=clock())
+    return snapshot
+
+
 def read_failed(rule: str) -> None:
     """Log a state read that raised (the selection goes on from an empty snapshot)."""
     _log.error(
@@ -91,10 +131,10 @@ def build_outcome(
     """The outcome of ``served`` answering (or failing) the request ``result`` chose for.
 
     A success pins the session to ``served`` and makes it the rule's current service (for
-    tactics that keep one); a failure of the service releases the session's pin; a
-    cancellation or a failure of the request itself changes neither. The round-robin turn
-    advances once per selection that did not take it in its read.
-    """
+    tactics that keep one; not when the probe header chose it); a failure of the service
+    releases the session's pin; a cancellation or a failure of the request itself changes
+    neither. The round-robin turn advances once per selection that did not take it in its
+    read. A success's ``cost``: its usage at the served service's catalog prices."""
     kind: OutcomeKind
     if cancelled or (failure is not None and failure.kind is FailureKind.CANCELLED):
         kind = "cancelled"
@@ -103,10 +143,13 @@ def build_outcome(
     else:
         kind = "success"
     success = kind == "success"
-    rule = result.rule
-    tactic = result.plan.tactic.tactic
+    plan = result.plan
+    rule = plan.rule
+    tactic = plan.tactic.tactic
+    chosen = result.service.service_id
     counts = failure is not None and failure.counts_against_health and not cancelled
-    spec = result.plan.specs.get(served.service_id) if success and usage is not None else None
+    spec = plan.specs.get(served.service_id) if success and usage is not None else None
+    probed = result.source == "probe_header"  # an operator's test: the rule's cursor stays
     return Outcome(
         cost=None if spec is None else spec.cost(usage),
         rule=rule.uuid,
@@ -125,10 +168,31 @@ def build_outcome(
             result.pinned,
             success,
             counts,
-            served.service_id != result.service_id,
+            served.service_id != chosen,
         ),
-        current=success and tactic.keeps_current,
+        current=success and tactic.keeps_current and not probed,
         advance_turn=(
-            tactic.takes_turn and not result.took_turn and served.service_id == result.service_id
+            tactic.takes_turn
+            and not result.took_turn
+            and not probed
+            and served.service_id == chosen
         ),
     )
+
+
+def store_counter(state: object) -> InFlightCounter:
+    """The in-flight counter of a selector on ``state``: the store's when it keeps one
+    (``CountsInFlight``), else one of the selector's own."""
+    if isinstance(state, CountsInFlight):
+        return state.in_flight_counter()
+    return InFlight()
+
+
+def store_budget(state: object, budget: RetryBudget | bool) -> RetryBudget | None:
+    """The retry budget of a selector on ``state``: the one given, none, or for True a
+    default one (the store's when it makes budgets a fleet shares, ``SharesRetryBudget``)."""
+    if budget is not True:
+        return budget or None
+    if isinstance(state, SharesRetryBudget):
+        return state.retry_budget()
+    return RetryBudget()

@@ -12,13 +12,11 @@ from typing import Any
 
 from ..affinity import DEFAULT_SESSION_HEADERS, InMemoryAffinityStore, SessionID, pin_keys
 from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, index_providers
-from ..errors import NoServiceAvailableError
 from ..execute import RetryBudget
 from ..failures import Failure, classify_error
 from ..health import HealthMonitor
 from ..request import TokenCounter
 from ..state import (
-    InFlight,
     InMemoryState,
     InMemoryTacticState,
     Outcome,
@@ -29,10 +27,21 @@ from ..stats import InMemoryStatsStore
 from ..typing import AsyncProbe, AsyncStateStore, Clock, Probe, Rng, StateStore, system_clock
 from ..usage import Usage
 from . import _forms
-from ._outcome import awrite_outcome, build_outcome, configure_store, read_failed, write_outcome
+from ._outcome import (
+    aread_state,
+    awrite_outcome,
+    build_outcome,
+    configure_store,
+    read_state,
+    store_budget,
+    store_counter,
+    write_outcome,
+)
 from ._plan import PlanCache, RulePlan
+from ._probe_pin import ProbeHeader
 from ._probes import ProbeRunner
 from ._result import Request, SelectionResult
+from ._scenario import scenario_rule
 from ._stages import decide
 
 __all__ = ["ServiceSelector"]
@@ -55,7 +64,11 @@ class ServiceSelector:
     ``session_headers`` (headers that carry a session id) and ``session_from_ip`` (the client
     ip identifies a session when nothing else does; off: everyone behind one proxy or NAT
     would share a session) complete it. ``retry_budget``: the :class:`RetryBudget` its execute
-    forms share (True: a default one; False: none). Thread-safe.
+    forms share (True: a default one, or the store's fleet-wide one when the store makes them,
+    ``typing.SharesRetryBudget``; False: none). ``probe_header`` (off by default): a
+    request whose ``headers`` carry it, naming a candidate ``provider:model`` of the rule, is
+    routed there alone (no smart routing, pin, balancing or fallbacks); another value is
+    ignored with a warning. Thread-safe.
     """
 
     def __init__(
@@ -74,6 +87,7 @@ class ServiceSelector:
         session_headers: Sequence[str] = DEFAULT_SESSION_HEADERS,
         session_from_ip: bool = False,
         retry_budget: RetryBudget | bool = True,
+        probe_header: str | None = None,
     ) -> None:
         self._clock: Clock = clock if clock is not None else system_clock
         self._config = providers if isinstance(providers, RoutingConfig) else None
@@ -107,13 +121,13 @@ class ServiceSelector:
         if self._config is not None and getattr(state, "use_config", None) is not None:
             configure_store(state, self._config)
         self._rng: Rng = rng if rng is not None else random.Random()
-        self._in_flight = InFlight()
+        self._in_flight = store_counter(state)
         self.token_counter = token_counter
         self.session_headers = tuple(session_headers)
         self.session_from_ip = session_from_ip
-        self.retry_budget = RetryBudget() if retry_budget is True else retry_budget or None
+        self.retry_budget = store_budget(state, retry_budget)
+        self._probe_header = ProbeHeader(probe_header) if probe_header is not None else None
         self._providers: dict[str, Provider] | None = None
-        self._plans = PlanCache()
         self.update_providers(
             self._config.providers if self._config is not None else providers  # type: ignore[arg-type]
         )
@@ -167,7 +181,10 @@ class ServiceSelector:
         self._probes.join(timeout)
 
     def in_flight(self, service: Service | str) -> int:
-        """How many calls this selector has in flight to ``service`` (a service or its id)."""
+        """How many calls this selector has in flight to ``service`` (a service or its id);
+        with a store that counts them (``typing.CountsInFlight``, e.g. ``RedisState``), every
+        selector on that store in this replica. ``least_busy`` reads the store's fleet-wide
+        counts."""
         return self._in_flight.count(service if isinstance(service, str) else service.service_id)
 
     def provider_for(self, service: Service) -> Provider | None:
@@ -195,18 +212,22 @@ class ServiceSelector:
                 if not isinstance(provider, Provider):
                     raise TypeError(f"providers must be Provider objects, got {provider!r}")
             self._providers = index_providers(providers)
-        self._plans = PlanCache()
+        leasing = self._probes.active and self._use_health
+        self._plans = PlanCache(
+            self._config, self._providers, self._health_config, self._use_health, leasing
+        )
 
     # -- selecting -----------------------------------------------------------------------
 
     def select(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any = None,
         *,
         session_id: SessionID | str | None = None,
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
+        scenario: str | None = None,
     ) -> SelectionResult:
         """Choose the service for ``request`` under ``rule``; writes nothing.
 
@@ -217,67 +238,60 @@ class ServiceSelector:
         :class:`NoServiceAvailableError` when no usable service is left, saying which stage
         removed what; all candidates unhealthy is not an error but a degraded result. The
         same session and state give the same answer: pass the result to :meth:`record`.
+        With ``rule=None`` and ``scenario=``, the rule is the config's for that scenario and
+        the request's model (:meth:`RoutingConfig.rule_for`; a miss is a
+        :class:`NoServiceAvailableError` naming both); every execute form takes it too.
         """
-        plan, req, query = self.prepare(rule, request, session_id, headers, client_ip)
+        plan, req, query = self.prepare(
+            rule, request, session_id, headers, client_ip, scenario=scenario
+        )
         return self.decide(plan, req, self.read(query), False)
 
     async def aselect(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any = None,
         *,
         session_id: SessionID | str | None = None,
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
+        scenario: str | None = None,
     ) -> SelectionResult:
         """:meth:`select` for async callers: the state read is awaited."""
-        plan, req, query = self.prepare(rule, request, session_id, headers, client_ip)
+        plan, req, query = self.prepare(
+            rule, request, session_id, headers, client_ip, scenario=scenario
+        )
         return self.decide(plan, req, await self.aread(query), False)
 
     def select_for_embeddings(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any = None,
         *,
         session_id: SessionID | str | None = None,
         headers: Mapping[str, str] | None = None,
         client_ip: str | None = None,
+        scenario: str | None = None,
     ) -> SelectionResult:
         """Like :meth:`select`, without smart routing (embedding requests carry no chat)."""
         plan, req, query = self.prepare(
-            rule, request, session_id, headers, client_ip, embeddings=True
+            rule, request, session_id, headers, client_ip, embeddings=True, scenario=scenario
         )
         return self.decide(plan, req, self.read(query), False)
 
     def read(self, query: StateQuery) -> StateSnapshot:
         """One read of the state store. A store that raises fails open: the error is logged
         and the selection goes on from an empty snapshot (every service healthy, no pins)."""
-        read = getattr(self._state, "read", None)
-        if read is None:
-            raise TypeError(f"{type(self._state).__name__} is async only: use aselect()")
-        try:
-            snapshot: StateSnapshot = read(query)
-        except Exception:
-            read_failed(query.rule)
-            return StateSnapshot(now=self._clock())
-        return snapshot
+        return read_state(self._state, query, self._clock)
 
     async def aread(self, query: StateQuery) -> StateSnapshot:
         """One awaited read of the state store (its sync read when it has no async one);
         fails open as :meth:`read` does."""
-        aread = getattr(self._state, "aread", None)
-        if aread is None:
-            return self.read(query)
-        try:
-            snapshot: StateSnapshot = await aread(query)
-        except Exception:
-            read_failed(query.rule)
-            return StateSnapshot(now=self._clock())
-        return snapshot
+        return await aread_state(self._state, query, self._clock)
 
     def prepare(
         self,
-        rule: Rule | str,
+        rule: Rule | str | None,
         request: Any,
         session_id: SessionID | str | None,
         headers: Mapping[str, str] | None,
@@ -285,18 +299,11 @@ class ServiceSelector:
         *,
         embeddings: bool = False,
         take_turn: bool = False,
+        scenario: str | None = None,
     ) -> tuple[RulePlan, Request, StateQuery]:
         """The plan, request and state query of a selection. ``take_turn``: the read takes
-        the round-robin turn (the execute forms do; ``select()`` only peeks at it)."""
-        plan = self._plan(rule)
-        rule = plan.rule
-        if not rule.active:
-            raise NoServiceAvailableError(f"rule {rule.uuid!r} is not active", rule=rule.uuid)
-        if not plan.base and not plan.blocks:
-            raise plan.nothing_usable()
-        if isinstance(session_id, str):  # the caller's own session id counts as a header's
-            value = session_id.strip()
-            session_id = SessionID("header", value, client_ip or "") if value else None
+        the round-robin turn (the execute forms do; ``select()`` only peeks at it);
+        ``scenario``: find the rule by scenario (``rule`` None)."""
         req = Request(
             request,
             session_id,
@@ -307,14 +314,22 @@ class ServiceSelector:
             embeddings,
             self.session_from_ip,
         )
-        query = plan.query
-        keys: tuple[str, ...] = ()
-        if rule.session_affinity > 0:
+        if rule is None or scenario is not None:
+            rule, found = scenario_rule(self._config, rule, scenario, req)
+            req.notes = (found,)
+        plan = self._plans.plan(rule)  # read once: a reload swaps the whole cache
+        if not plan.usable:
+            raise plan.unusable()
+        if self._probe_header is not None and headers:
+            self._probe_header.apply(plan, req, headers)
+        if req.probe is not None:  # a probe pin reads no pins and takes no turn
+            return plan, req, plan.query
+        query = plan.turn_query if take_turn else plan.query
+        if plan.affinity:
+            rule = plan.rule
             keys = pin_keys(req.session_key, rule.affinity_scope, len(rule.smart_routing))
-        leasing = self._probes.active and self._use_health
-        turn = take_turn and plan.tactic.tactic.takes_turn
-        if keys or leasing or turn:
-            query = query._replace(pin_keys=keys, lease_probes=leasing, take_turn=turn)
+            if keys:
+                query = query._replace(pin_keys=keys)
         return plan, req, query
 
     def decide(
@@ -326,13 +341,7 @@ class ServiceSelector:
             self._probes.start(plan.rule.uuid, snapshot.probes, self._health_config)
         if plan.tactic.tactic.reads_in_flight:
             snapshot = snapshot._replace(in_flight=self._in_flight.view())
-        return decide(
-            plan, request, snapshot, self._rng, use_health=self._use_health, took_turn=took_turn
-        )
-
-    def _plan(self, rule: Rule | str) -> RulePlan:
-        plans = self._plans  # read first: a reload swaps the cache last
-        return plans.plan(rule, self._config, self._providers, self._health_config)
+        return decide(plan, request, snapshot, self._rng, took_turn)
 
     def _check_probe(self, health: HealthConfig) -> None:
         if health.probe_enabled and not self._probes.has_probe:

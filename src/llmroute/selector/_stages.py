@@ -1,13 +1,17 @@
 """The selection stages as pure functions of (plan, request, snapshot, rng): fit, health,
 smart routing, affinity and load balancing, run in that order until one chooses.
 
-Each stage narrows the draft's candidates, records what it saw in the trace, or chooses. No
-stage does I/O: everything a stage reads of the state is in the snapshot, read before.
+Each stage narrows the result's candidates or chooses its service; a stage with nothing to do
+for the rule (nothing the catalog can rule out, no unhealthy service, no smart routing, no
+affinity) is not called at all. No
+stage does I/O: everything a stage reads of the state is in the snapshot, read before. The
+trace is not written here: :mod:`._trace` writes it from the result when it is read.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from ..affinity import AffinityEntry, SessionDraws, pin_key
 from ..config import Service, ServiceID
@@ -17,253 +21,177 @@ from ..state import StateSnapshot
 from ..typing import Rng
 from ._fit import FitPlan, FitReport, Needs
 from ._plan import RulePlan
-from ._result import Request, SelectionResult, Source, TraceStep, describe
+from ._result import Request, SelectionResult
+from ._trace import STAGES
 
 __all__ = ["STAGES", "decide"]
 
-#: The stages, in the order they run.
-STAGES: tuple[str, ...] = ("fit", "health", "smart_routing", "affinity", "load_balancer")
-# The stages of a rule without catalog figures (its plan runs no fit stage).
-_WITHOUT_FIT = STAGES[1:]
-
-
-class _Draft:
-    """What the stages have decided so far (private to one :func:`decide` call)."""
-
-    __slots__ = (
-        "block_index",
-        "candidates",
-        "degraded",
-        "fit",
-        "scope",
-        "trace",
-        "unhealthy",
-    )
-
-    def __init__(self, candidates: tuple[Service, ...]) -> None:
-        self.candidates = candidates
-        self.scope = candidates
-        self.fit: FitReport | None = None
-        self.unhealthy: frozenset[ServiceID] = frozenset()
-        self.degraded = False
-        self.block_index = -1
-        self.trace: list[TraceStep] = []
-
-    def note(self, stage: str, template: str, *args: object) -> None:
-        self.trace.append((stage, template, args))
-
 
 def decide(
-    plan: RulePlan,
-    request: Request,
-    snapshot: StateSnapshot,
-    rng: Rng,
-    *,
-    use_health: bool,
-    took_turn: bool,
+    plan: RulePlan, request: Request, snapshot: StateSnapshot, rng: Rng, took_turn: bool
 ) -> SelectionResult:
     """Run the stages for ``request`` on ``snapshot`` and return the result."""
-    draft = _Draft(plan.base)
-    if plan.fit is not None:  # the plan decided once: no catalog figures, no fit stage
-        _fit(plan.fit, request, draft)
-    _health(plan, snapshot, draft, use_health)
-    _smart_routing(plan, request, snapshot, draft)
-    key, pinned, chosen = _affinity(plan, request, snapshot, draft)
-    stages = STAGES[:4] if plan.specs else _WITHOUT_FIT[:3]
-    source: Source = "affinity"
-    if chosen is not None and pinned is not None and key is not None:
-        chosen = None if _fails_back(plan, snapshot, draft, pinned, key) else chosen
+    result = SelectionResult(plan, request, snapshot)
+    result.took_turn = took_turn
+    if plan.fit is not None and plan.fit.works:  # the plan decided once: checks that can drop
+        _fit(result, plan.fit)
+    if plan.use_health and snapshot.unhealthy:
+        _health(result, snapshot)
+    if request.probe is not None:
+        return _probed(result, request.probe)
+    if plan.router is not None and not request.embeddings:
+        _smart_routing(result, snapshot)
+    chosen = _affinity(result, snapshot) if plan.affinity else None
     if chosen is None:
+        key = result.pin_key
         # A session to pin draws from its own hash, so select() gives it one answer.
         draws = rng if key is None else SessionDraws(plan.rule.uuid, key)
-        chosen = _load_balancer(plan, snapshot, draws, draft)
-        source = "smart_routing" if draft.block_index >= 0 else "load_balancer"
-        stages = STAGES if plan.specs else _WITHOUT_FIT
-    return SelectionResult(
-        plan=plan,
-        service=chosen,
-        source=source,
-        evaluated_stages=stages,
-        matched_smart_rule_index=draft.block_index,
-        session_id=request.resolved_session,
-        degraded=draft.degraded,
-        trace=draft.trace,
-        scope=draft.scope,
-        unhealthy=draft.unhealthy,
-        pin_key=key,
-        pinned=pinned,
-        read_seq=snapshot.seq,
-        took_turn=took_turn,
-        request=request,
-        snapshot=snapshot,
-        fit=draft.fit,
-    )
+        chosen = _load_balancer(result, snapshot, draws)
+        if result.matched_smart_rule_index >= 0:
+            result.source = "smart_routing"
+    else:
+        result.source = "affinity"
+    result.service = chosen
+    return result
 
 
-def _fit(fit: FitPlan, request: Request, draft: _Draft) -> None:
+def _probed(result: SelectionResult, service: Service) -> SelectionResult:
+    """The service the probe header names serves alone: no smart routing, no pin, no
+    balancing, no fallbacks (the operator tests that one service)."""
+    result.source = "probe_header"
+    result.scope = result.candidates = (service,)
+    result.degraded = False
+    result.service = service
+    return result
+
+
+def _fit(result: SelectionResult, fit: FitPlan) -> None:
     """Drop the services the request cannot fit (window, modalities, tools, thinking); an
-    unknown figure keeps its service, marked unchecked (the report's trace line says)."""
-    report = draft.fit = fit.check(Needs(request))
+    unknown figure keeps its service, marked unchecked (the report's trace line says). A
+    block none of whose services fits is passed over, like one with no usable service."""
+    report = result.fitted = fit.check(Needs(result.request))
     dropped = report.dropped
     if dropped:
-        kept = tuple(s for s in draft.candidates if s.service_id not in dropped)
-        draft.candidates = draft.scope = kept
-    draft.note("fit", "{}", report)
-
-
-def _health(plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, use_health: bool) -> None:
-    """Drop unhealthy candidates; when none would remain, keep them all (panic mode)."""
-    count = len(draft.candidates)
-    if not use_health:
-        draft.note("health", "no health monitor; all {} candidates kept", count)
-        return
-    if snapshot.unhealthy:
-        draft.unhealthy = frozenset(sid for sid in plan.all_ids if not snapshot.healthy(sid))
-    if not draft.unhealthy:
-        draft.note("health", "all {} candidates healthy", count)
-        return
-    before = draft.candidates
-    kept, degraded = panic_filter(before, lambda s: s.service_id not in draft.unhealthy)
-    if degraded:
-        draft.degraded = True
-        draft.note(
-            "health",
-            "all {} candidates unhealthy ({}); kept them all (panic mode)",
-            count,
-            describe(before),
+        plan = result.plan
+        result.candidates = result.scope = _fitting(plan.base, dropped)
+        unfit = frozenset(
+            i for i, ids in enumerate(plan.block_ids) if ids and ids.issubset(dropped)
         )
-        return
-    dropped = tuple(s for s in before if s.service_id in draft.unhealthy)
-    draft.candidates = kept
-    draft.note("health", "dropped unhealthy {}; {} left", describe(dropped), len(kept))
+        if unfit:
+            result.unusable_blocks = plan.unusable_blocks | unfit
 
 
-def _smart_routing(
-    plan: RulePlan, request: Request, snapshot: StateSnapshot, draft: _Draft
-) -> None:
+def _fitting(
+    services: tuple[Service, ...], dropped: Mapping[ServiceID, str]
+) -> tuple[Service, ...]:
+    return tuple(s for s in services if s.service_id not in dropped)
+
+
+def _health(result: SelectionResult, snapshot: StateSnapshot) -> None:
+    """Drop unhealthy candidates; when none would remain, keep them all (panic mode)."""
+    plan = result.plan
+    unhealthy = frozenset(sid for sid in plan.all_ids if not snapshot.healthy(sid))
+    if unhealthy:
+        result.unhealthy = unhealthy
+        result.candidates, result.degraded = panic_filter(
+            result.candidates, lambda s: s.service_id not in unhealthy
+        )
+
+
+def _smart_routing(result: SelectionResult, snapshot: StateSnapshot) -> None:
     """The first block whose ops all match narrows the candidates to its services (its
     healthy ones; all of them in panic mode: a content rule is never broken for health).
     A block with no usable service is passed over, as if it had not matched."""
-    router = plan.router
-    if router is None or request.embeddings:
-        draft.note(
-            "smart_routing", "skipped for embeddings" if request.embeddings else "off for this rule"
-        )
-        return
-    unusable = plan.unusable_blocks
-    unfit = draft.fit.dropped if draft.fit is not None else None
-    if unfit:  # a block none of whose services fits is passed over, like an unusable one
-        unusable = unusable | frozenset(
-            i for i, block in enumerate(plan.blocks) if all(s.service_id in unfit for s in block)
-        )
-    match = router.evaluate(request.context, snapshot, unusable)
+    plan = result.plan
+    assert plan.router is not None
+    match = plan.router.evaluate(result.request.context, snapshot, result.unusable_blocks)
     if match is None:
-        if unusable:  # say so: the per-op trace may show one of them matching
-            draft.note(
-                "smart_routing",
-                "no usable block of {} matched ({} without a usable service passed over)",
-                len(router),
-                len(unusable),
-            )
-        else:
-            draft.note("smart_routing", "no block of {} matched", len(router))
         return
-    index, description = match.index, match.block.description
+    index = match.index
     services = plan.blocks[index]
-    if unfit:
-        services = tuple(s for s in services if s.service_id not in unfit)
-    draft.block_index = index
-    draft.scope = services
-    kept, degraded = panic_filter(services, lambda s: s.service_id not in draft.unhealthy)
-    draft.candidates = kept
-    draft.degraded = degraded
-    if degraded:
-        draft.note(
-            "smart_routing",
-            "block {} ({!r}) matched; all its services unhealthy, kept them (panic mode)",
-            index,
-            description,
-        )
-        return
-    draft.note("smart_routing", "block {} ({!r}) matched -> {}", index, description, describe(kept))
-    if len(kept) < len(services):  # say why the block's other services are out
-        dropped = tuple(s for s in services if s.service_id in draft.unhealthy)
-        draft.note("smart_routing", "dropped the block's unhealthy {}", describe(dropped))
-
-
-def _affinity(
-    plan: RulePlan, request: Request, snapshot: StateSnapshot, draft: _Draft
-) -> tuple[str | None, AffinityEntry | None, Service | None]:
-    """A live pin of the session whose service is still a candidate wins. Returns the pin
-    key, the pin read, and the service it chose (None: the load balancer chooses)."""
-    rule = plan.rule
-    if rule.session_affinity <= 0:
-        draft.note("affinity", "off for this rule")
-        return None, None, None
-    session_key = request.session_key
-    if not session_key:
-        draft.note("affinity", "no session identity in the request")
-        return None, None, None
-    key = pin_key(session_key, rule.affinity_scope, draft.block_index)
-    entry = snapshot.pins.get(key)
-    if entry is None:
-        draft.note("affinity", "no live pin for this session")
-        return key, None, None
-    sid = entry.service
-    scope = plan.block_ids[draft.block_index] if draft.block_index >= 0 else plan.base_ids
-    if sid not in scope or (sid in draft.unhealthy and not draft.degraded):
-        why = "unhealthy" if sid in draft.unhealthy else "not a candidate now"
-        draft.note("affinity", "pin on {} ignored: {}", sid, why)
-        return key, entry, None
-    service = plan.service_by_id[sid]
-    draft.note(
-        "affinity",
-        "session pinned to {} for {:.0f}s more",
-        entry.service,
-        entry.expires_at - snapshot.now,
+    fitted = result.fitted
+    if fitted is not None and fitted.dropped:
+        services = _fitting(services, fitted.dropped)
+    unhealthy = result.unhealthy
+    result.matched_smart_rule_index = index
+    result.scope = services
+    result.candidates, result.degraded = panic_filter(
+        services, lambda s: s.service_id not in unhealthy
     )
-    return key, entry, service
+
+
+def _affinity(result: SelectionResult, snapshot: StateSnapshot) -> Service | None:
+    """A live pin of the session whose service is still a candidate wins, unless it gives
+    way to the rule's own choice (:func:`_fails_back`). Returns the service it chose (None:
+    the load balancer chooses); the pin key and the pin read are kept on the result."""
+    plan = result.plan
+    session_key = result.request.session_key
+    if not session_key:
+        return None
+    rule = plan.rule
+    key = result.pin_key = pin_key(
+        session_key, rule.affinity_scope, result.matched_smart_rule_index
+    )
+    entry = result.pinned = snapshot.pins.get(key)
+    if entry is None:
+        return None
+    sid = entry.service
+    block = result.matched_smart_rule_index
+    scope = plan.block_ids[block] if block >= 0 else plan.base_ids
+    if sid not in scope or (sid in result.unhealthy and not result.degraded):
+        return None
+    fitted = result.fitted
+    if fitted is not None and sid in fitted.dropped:  # the pinned model cannot take it
+        return None
+    service = plan.service_by_id[sid]
+    moves = entry.fallback or service.weight == 0 or plan.tactic.tactic.prefers_tiers
+    if moves and _fails_back(result, snapshot, entry, key):
+        return None
+    return service
 
 
 def _fails_back(
-    plan: RulePlan, snapshot: StateSnapshot, draft: _Draft, pinned: AffinityEntry, key: str
+    result: SelectionResult, snapshot: StateSnapshot, pinned: AffinityEntry, key: str
 ) -> bool:
-    """Whether a pin on a fallback (or on a weight-0 service) gives way to the service the
-    rule would choose, that one having been healthy for the promotion hold."""
+    """Whether a pin on a fallback (or on a weight-0 service, or, under a tactic that
+    prefers tiers, on a higher tier than its choice) gives way to the service the rule would
+    choose, that one having been healthy for the promotion hold."""
+    plan = result.plan
     service = plan.service_by_id[pinned.service]
-    if not (pinned.fallback or service.weight == 0):
-        return False
-    candidates = plan.tactic.lookup(draft.candidates)
+    demoted = pinned.fallback or service.weight == 0
+    candidates = plan.tactic.lookup(result.candidates)
     assert candidates is not None
     draws = SessionDraws(plan.rule.uuid, key)  # the draws the load balancer would make
-    choice = plan.tactic.choose(candidates, snapshot, draws)[0].service_id
+    tokens = result.tokens if plan.fit is not None else None
+    chosen = plan.tactic.choose(candidates, snapshot, draws, tokens)[0]
+    choice = chosen.service_id
+    if choice == pinned.service or not (demoted or chosen.tier < service.tier):
+        return False
     since = snapshot.healthy_since(choice)
-    if choice == pinned.service or snapshot.now - since < plan.health.promotion_hold_seconds:
+    if snapshot.now - since < plan.health.promotion_hold_seconds:
         return False
     held = "never ejected" if since == -math.inf else f"healthy for {snapshot.now - since:.0f}s"
-    draft.note("affinity", "pin on {} moved back to {} ({})", pinned.service, choice, held)
+    result.moved_back = (choice, held)
     return True
 
 
-def _load_balancer(plan: RulePlan, snapshot: StateSnapshot, rng: Rng, draft: _Draft) -> Service:
+def _load_balancer(result: SelectionResult, snapshot: StateSnapshot, rng: Rng) -> Service:
     """The rule's tactic picks among the remaining candidates."""
-    if not draft.candidates:
-        if draft.fit is not None and draft.fit.dropped:
-            raise _nothing_fits(plan, draft.fit)
+    plan = result.plan
+    if not result.candidates:
+        if result.fitted is not None and result.fitted.dropped:
+            raise _nothing_fits(plan, result.fitted)
         raise NoServiceAvailableError(
             f"rule {plan.rule.uuid!r}: no smart-routing block matched and the rule has no "
             f"usable service of its own ({plan.skipped_text() or 'none active'})",
             rule=plan.rule.uuid,
         )
-    candidates = plan.tactic.lookup(draft.candidates)
+    services = result.candidates
+    candidates = plan.base_set if services is plan.base else plan.tactic.lookup(services)
     assert candidates is not None  # the plan's services are active and distinct
-    fit = draft.fit
-    tokens = fit.needs.tokens if fit is not None else None
+    tokens = result.tokens if plan.fit is not None else None
     service, template, args = plan.tactic.choose(candidates, snapshot, rng, tokens)
-    name, count = plan.tactic.tactic.name, len(candidates.services)
-    draft.note(
-        "load_balancer", "{} over {} -> {}: " + template, name, count, service.service_id, *args
-    )
+    result.reason = (template, args)
     return service
 
 

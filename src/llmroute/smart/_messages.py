@@ -205,8 +205,10 @@ def _holds_image(parts: list[Any] | tuple[Any, ...]) -> bool:
     for part in parts:
         if not isinstance(part, dict):
             part = as_mapping(part)
-        if part is not None and part.get("type") in _IMAGE_PARTS:
-            return True
+        if part is not None:
+            kind = part.get("type")
+            if isinstance(kind, str) and kind in _IMAGE_PARTS:  # an odd body's type: a list
+                return True
     return False
 
 

@@ -10,10 +10,12 @@ __all__ = ["InFlight"]
 
 
 class InFlight:
-    """Calls in flight per service in this process (read by ``least_busy``).
+    """Calls in flight per service in this process (read by ``least_busy``): the selector's
+    counter unless its store keeps one (``typing.CountsInFlight``).
 
-    They are this process's own by design: a call in flight belongs to the process holding
-    its connection, and counts shared across processes would stay stuck when one dies.
+    A call in flight belongs to the process holding its connection, so a count shared by
+    several processes must not outlive one that dies: ``RedisState`` shares them as
+    per-replica leases that expire.
     """
 
     def __init__(self) -> None:

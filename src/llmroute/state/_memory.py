@@ -11,7 +11,7 @@ from ..health import HealthMonitor
 from ..stats import InMemoryStatsStore, ServiceStats
 from ..typing import Clock, system_clock
 from ._cursors import InMemoryTacticState
-from ._types import EMPTY, Outcome, StateQuery, StateSnapshot, TacticCursor
+from ._types import EMPTY, NO_CURSOR, Outcome, StateQuery, StateSnapshot
 
 __all__ = ["InMemoryState", "ewma_view", "stats_view"]
 
@@ -58,6 +58,11 @@ class InMemoryState:
             due = [sid for sid in query.services if sid in unhealthy]  # the query's ServiceIDs
             probes = tuple(self.health.lease_probes(due, now))
         rule = query.rule
+        turn = 0
+        if query.take_turn:
+            turn = self.tactics.take_turn(rule)
+        elif query.turn:
+            turn = self.tactics.peek_turn(rule)
         return StateSnapshot(
             now=now,
             seq=seq,
@@ -67,16 +72,11 @@ class InMemoryState:
             ewma=ewma_view(self.stats, query.ewma_decay) if query.ewma_decay else EMPTY,
             sessions=self.affinity.counts() if query.sessions else EMPTY,
             pins=self.affinity.get_many(rule, query.pin_keys) if query.pin_keys else EMPTY,
-            cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
-            turn=self._turn(query),
+            cursor=self.tactics.cursor(rule) if query.cursor else NO_CURSOR,
+            turn=turn,
             probes=probes,
             recovered=self.health.recovered(),
         )
-
-    def _turn(self, query: StateQuery) -> int:
-        if query.take_turn:
-            return self.tactics.take_turn(query.rule)
-        return self.tactics.peek_turn(query.rule) if query.turn else 0
 
     def write(self, outcome: Outcome) -> None:
         """Apply ``outcome``: stats and health, then the rule's cursor and the session's pin."""

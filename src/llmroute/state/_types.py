@@ -16,7 +16,15 @@ from ..health import HealthState, available
 from ..stats import ServiceStats
 from ..usage import Usage
 
-__all__ = ["EMPTY", "Outcome", "OutcomeKind", "StateQuery", "StateSnapshot", "TacticCursor"]
+__all__ = [
+    "EMPTY",
+    "NO_CURSOR",
+    "Outcome",
+    "OutcomeKind",
+    "StateQuery",
+    "StateSnapshot",
+    "TacticCursor",
+]
 
 #: An empty read-only mapping, shared.
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
@@ -33,6 +41,10 @@ class TacticCursor(NamedTuple):
     streak: int = 0
 
 
+#: The cursor of a rule before its first outcome (shared).
+NO_CURSOR = TacticCursor()
+
+
 class StateQuery(NamedTuple):
     """What a selection needs to read, in one step.
 
@@ -40,8 +52,9 @@ class StateQuery(NamedTuple):
     its smart blocks'); ``pin_keys``: the session's pin keys to look up; ``stats``: whether the
     tactic reads usage windows and latency figures; ``ewma_decay``: the latency EWMA decay the
     tactic reads (None: none); ``sessions``: whether it reads live session counts; ``cursor``:
-    whether it reads the rule's current service; ``turn``: whether it reads the rule's
-    round-robin turn, and ``take_turn``: take it atomically (``select()`` only peeks);
+    whether it reads the rule's current service; ``in_flight``: whether it reads the calls
+    in flight (a store that shares them refreshes them for it); ``turn``: whether it reads
+    the rule's round-robin turn, and ``take_turn``: take it atomically (``select()`` only peeks);
     ``lease_probes``: take the probe lease of services due for one; ``health``: the
     configuration health figures are read under.
     """
@@ -53,6 +66,7 @@ class StateQuery(NamedTuple):
     ewma_decay: float | None = None
     sessions: bool = False
     cursor: bool = False
+    in_flight: bool = False
     turn: bool = False
     take_turn: bool = False
     lease_probes: bool = False
@@ -66,7 +80,8 @@ class StateSnapshot(NamedTuple):
     ejection sequence at the read (outcomes carry it back); ``probing``: whether probes
     re-admit (else the recovery time does); ``stats`` / ``ewma`` / ``sessions``: the figures
     the query asked for, by service id (absent: no figure yet); ``in_flight``: requests in
-    flight per service in this process; ``pins``: the session's live pins by key;
+    flight per service (this process's, or the fleet's with a store that shares them);
+    ``pins``: the session's live pins by key;
     ``cursor``: the rule's cursor; ``turn``: the rule's round-robin turn; ``probes``: the probe
     leases this read took, as (service id, ejection seq); ``recovered``: when recently
     re-admitted services were re-admitted (for the pins' promotion hold).
@@ -81,7 +96,7 @@ class StateSnapshot(NamedTuple):
     sessions: Mapping[str, int] = EMPTY
     in_flight: Mapping[str, int] = EMPTY
     pins: Mapping[str, AffinityEntry] = EMPTY
-    cursor: TacticCursor = TacticCursor()
+    cursor: TacticCursor = NO_CURSOR
     turn: int = 0
     probes: tuple[tuple[ServiceID, int], ...] = ()
     recovered: Mapping[str, float] = EMPTY

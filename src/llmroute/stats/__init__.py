@@ -5,7 +5,7 @@ Runtime state, kept apart from configuration and keyed by :class:`ServiceID`:
 :class:`ServiceStats` figures it answers with.
 """
 
-from ._samples import percentile
+from ._samples import Samples, ewma_step, percentile
 from ._store import InMemoryStatsStore, ServiceStats
 
-__all__ = ["InMemoryStatsStore", "ServiceStats", "percentile"]
+__all__ = ["InMemoryStatsStore", "Samples", "ServiceStats", "ewma_step", "percentile"]

@@ -152,6 +152,23 @@ class _Record:
         else:
             self.cache_misses += 1
 
+    def success(
+        self, now: float, usage: Usage | None, latency_ms: float | None, ttft_ms: float | None
+    ) -> None:
+        """Count one served request: tokens, latency, speed, TTFT, cache hit (lock held)."""
+        inputs = usage.input_tokens if usage is not None else 0
+        outputs = usage.output_tokens if usage is not None else 0
+        self.count(now, inputs, outputs)  # opens the window: the samples need no more
+        if latency_ms is not None:
+            self.add_latency(latency_ms, now)
+            generating_ms = latency_ms - (ttft_ms or 0.0)
+            if outputs > 0 and generating_ms > 0:
+                self.speed.add(outputs * 1000.0 / generating_ms)
+        if ttft_ms is not None:
+            self.ttft.add(ttft_ms)
+        if usage is not None and inputs > 0:
+            self.count_cache(now, usage.cached_tokens > 0)
+
     def add_sample(self, samples: Samples, value: float) -> None:
         """Add a TTFT or speed sample (lock held)."""
         samples.add(value)
@@ -338,12 +355,10 @@ class InMemoryStatsStore:
         ttft_ms: float | None,
         cost: float | None = None,
     ) -> None:
-        """Record one served request in one step: its tokens, latency, time to first token,
-        output speed (output tokens over the time after the first token), prompt-cache
-        hit (when it reports input tokens) and ``cost`` (added to the window's)."""
-        inputs = usage.input_tokens if usage is not None else 0
-        outputs = usage.output_tokens if usage is not None else 0
-        _check_tokens(inputs, outputs)
+        """Record one served request in one step: its tokens (a :class:`Usage`, valid by
+        construction), latency, time to first token, output speed (output tokens over the
+        time after the first token), prompt-cache hit (when it reports input tokens) and
+        ``cost`` (added to the window's)."""
         if latency_ms is not None:
             _check_sample("latency", latency_ms)
         if ttft_ms is not None:
@@ -351,18 +366,9 @@ class InMemoryStatsStore:
         record = self._record(service)
         now = self._clock()
         with record.lock:
-            record.count(now, inputs, outputs)
+            record.success(now, usage, latency_ms, ttft_ms)  # rolls the window first
             if cost is not None and cost > 0:
                 record.cost += cost
-            if latency_ms is not None:
-                record.add_latency(latency_ms, now)
-                generating_ms = latency_ms - (ttft_ms or 0.0)
-                if outputs > 0 and generating_ms > 0:
-                    record.add_sample(record.speed, outputs * 1000.0 / generating_ms)
-            if ttft_ms is not None:
-                record.add_sample(record.ttft, ttft_ms)
-            if usage is not None and inputs > 0:
-                record.count_cache(now, usage.cached_tokens > 0)
 
     def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
         """The peak-sensitive moving average of the service's latency (ms); None with no samples.

@@ -11,6 +11,7 @@ from ._balancer import LBDecision, LoadBalancer, RuleTactic
 from ._base import BalancingTactic, CandidateSet, HealthView, SessionCounts, current_of
 from ._performance import REFRESH_SECONDS as ADAPTIVE_REFRESH_SECONDS
 from ._registry import create_tactic
+from ._simulate import SimulatedCall
 
 __all__ = [
     "ADAPTIVE_REFRESH_SECONDS",
@@ -21,6 +22,7 @@ __all__ = [
     "LoadBalancer",
     "RuleTactic",
     "SessionCounts",
+    "SimulatedCall",
     "create_tactic",
     "current_of",
 ]

@@ -8,14 +8,15 @@ import random
 from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from ..config import ModelSpec, Rule, Service, ServiceID
+from ..config import HealthConfig, ModelSpec, Rule, Service, ServiceID
 from ..errors import NoServiceAvailableError
-from ..health import HealthState, panic_filter
+from ..health import HealthMonitor, HealthState, panic_filter
 from ..state import EMPTY, InFlight, InMemoryTacticState, StateSnapshot, ewma_view, stats_view
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, Rng, system_clock
 from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts, Tokens
 from ._registry import create_tactic
+from ._simulate import Outcomes, SimClock, run_simulation, served
 
 #: How many distinct candidate sets a rule keeps precomputed (most recent first).
 _MAX_SETS = 8
@@ -131,7 +132,7 @@ class RuleTactic:
     tactic over one. Thread-safe: sets are replaced, never mutated.
     """
 
-    __slots__ = ("active", "ranks", "rule", "sets", "specs", "tactic")
+    __slots__ = ("active", "ranks", "rule", "seed", "sets", "specs", "tactic")
 
     def __init__(
         self,
@@ -148,6 +149,8 @@ class RuleTactic:
         for service in every:
             ranks.setdefault(service.service_id, len(ranks))
         self.ranks = ranks
+        current = rule.current_service()
+        self.seed = current.service_id if current is not None else None
         self.sets: tuple[tuple[tuple[Service, ...], CandidateSet | None], ...] = ()
 
     def build(self, services: tuple[Service, ...]) -> CandidateSet | None:
@@ -165,7 +168,7 @@ class RuleTactic:
                 kept.append(service)
         if not kept:
             return None
-        candidates = CandidateSet(tuple(kept), self.ranks, self.specs)
+        candidates = CandidateSet(tuple(kept), self.ranks, self.specs, self.seed)
         candidates.data = self.tactic.prepare(candidates)
         return candidates
 
@@ -203,7 +206,8 @@ class LoadBalancer:
     ``sessions`` (any :class:`SessionCounts`, for ``capacity_based``), ``state`` (cursors and
     turns, an :class:`InMemoryTacticState`), ``rng`` (seed it for reproducible choices). Each
     pick makes the chosen service the rule's current one. Tell it of calls with
-    :meth:`started` / :meth:`finished` for ``least_busy``. Thread-safe.
+    :meth:`started` / :meth:`finished` for ``least_busy``. :meth:`simulate` runs a rule's
+    tactic over simulated outcomes on state of its own. Thread-safe.
     """
 
     def __init__(
@@ -298,6 +302,42 @@ class LoadBalancer:
             degraded=degraded,
             reason=template,
             reason_args=args,
+        )
+
+    def simulate(
+        self,
+        rule: Rule,
+        *,
+        requests: int,
+        seed: int = 0,
+        outcome: Outcomes | None = None,
+        interval: float = 1.0,
+        health: HealthConfig | None = None,
+    ) -> dict[ServiceID, int]:
+        """The pick counts per service of ``requests`` picks for ``rule``, the state evolving
+        as outcomes arrive; a pure function of its arguments (the same seed, the same counts).
+
+        The run has state of its own, empty at the start: stats, health (``health``, this
+        balancer's monitor's settings, or the defaults; recovery by time, probes are not
+        run), the rule's cursor and turn, on a clock that moves ``interval`` seconds per
+        request, and ``random.Random(seed)``. ``outcome(service, n)`` says what the n-th
+        call (from 1) did, a :class:`SimulatedCall` (default: every call serves 100 + 200
+        tokens in 300 ms): a success feeds the usage windows and latency the tactic reads, a
+        failure (``error``) counts against the service's health, and an ejected service is
+        not picked until it recovers. This balancer's own stores are not touched.
+        """
+        if isinstance(requests, bool) or not isinstance(requests, int) or requests < 0:
+            raise ValueError(f"requests must be a whole number >= 0, got {requests!r}")
+        if not (isinstance(interval, (int, float)) and 0 < interval < math.inf):
+            raise ValueError(f"interval must be a positive number of seconds, got {interval!r}")
+        if health is None:
+            health = getattr(self._health, "config", None)
+        settings = health if isinstance(health, HealthConfig) else HealthConfig()
+        clock = SimClock()
+        monitor = HealthMonitor(settings.model_copy(update={"probe_enabled": False}), clock=clock)
+        twin = LoadBalancer(health=monitor, rng=random.Random(seed), clock=clock)
+        return run_simulation(
+            twin, monitor, clock, rule, requests, float(interval), outcome or served
         )
 
     def _snapshot(self, entry: RuleTactic, used: CandidateSet, degraded: bool) -> StateSnapshot:

@@ -62,16 +62,20 @@ class CandidateSet:
     :meth:`BalancingTactic.prepare` computed for this set; a tactic may replace it with an
     updated value (an atomic attribute swap), never mutate it in place. ``specs``: the
     catalog figures of the services that have any (the selector's plan gives them; a
-    service's own ``model_info`` stands in otherwise, see :meth:`spec`).
+    service's own ``model_info`` stands in otherwise, see :meth:`spec`). ``start`` is the
+    position of ``seed`` (the rule's configured current service,
+    :meth:`llmroute.Rule.current_service`) in the set, 0 when it is not in it: the current
+    service before the state has one, and where round robin's rotation starts.
     """
 
-    __slots__ = ("data", "ids", "index", "ranks", "services", "specs")
+    __slots__ = ("data", "ids", "index", "ranks", "services", "specs", "start")
 
     def __init__(
         self,
         services: tuple[Service, ...],
         ranks: dict[ServiceID, int] | None = None,
         specs: Mapping[ServiceID, ModelSpec] | None = None,
+        seed: ServiceID | None = None,
     ) -> None:
         if not services:
             raise ValueError("a candidate set needs at least one service")
@@ -80,6 +84,7 @@ class CandidateSet:
         self.index: dict[ServiceID, int] = {sid: i for i, sid in enumerate(self.ids)}
         self.ranks: dict[ServiceID, int] = ranks if ranks is not None else dict(self.index)
         self.specs = specs if specs is not None else _NO_SPECS
+        self.start = self.index.get(seed, 0) if seed is not None else 0
         self.data: Any = None
 
     def spec(self, position: int) -> ModelSpec:
@@ -123,6 +128,10 @@ class BalancingTactic(ABC):
     reads_tokens: ClassVar[bool] = False
     #: Whether the tactic keeps a current service (the rule's cursor) while it is good enough.
     keeps_current: ClassVar[bool] = False
+    #: Whether the tactic prefers lower ``Service.tier`` values: a session pinned to a higher
+    #: tier than the tactic's choice fails back to it (after the promotion hold), and
+    #: failover tries the services tier by tier.
+    prefers_tiers: ClassVar[bool] = False
 
     def __init__(self, config: Tactic) -> None:
         self.config = config
@@ -150,13 +159,14 @@ class BalancingTactic(ABC):
 def current_of(snapshot: StateSnapshot, candidates: CandidateSet) -> Service | None:
     """The rule's current service (from the snapshot's cursor) when it is a candidate.
 
-    Before any pick has been made for the rule (no cursor yet), the first candidate in
-    config order is the current one, as in tingly-box, whose service index starts at 0.
-    None when the cursor names a service that is not a candidate now.
+    Before the state has a current service for the rule (no cursor yet), the rule's
+    configured one is (``current_service_index``, see :meth:`llmroute.Rule.current_service`),
+    else the first candidate in config order, as in tingly-box. None when the cursor names a
+    service that is not a candidate now.
     """
     current = snapshot.cursor.current
     if current is None:
-        return candidates.services[0]
+        return candidates.services[candidates.start]
     pos = candidates.index.get(current)
     return None if pos is None else candidates.services[pos]
 

@@ -6,6 +6,8 @@ a global minimum would without herding every request onto the same service.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from ..config import LeastBusyParams, LeastLatencyParams, Tactic
 from ..state import StateSnapshot
 from ..typing import Rng
@@ -89,11 +91,15 @@ class LeastBusyTactic(BalancingTactic):
     def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         services, ids = candidates.services, candidates.ids
         in_flight = snapshot.in_flight
-        busy = [in_flight.get(sid, 0) for sid in ids]
-        fewest = min(busy)
-        tied = [i for i, n in enumerate(busy) if n == fewest]
-        if len(tied) == 1:
-            return services[tied[0]], "fewest in-flight requests ({})", (fewest,)
+        tied: Sequence[int]
+        if not in_flight:  # nothing in flight: every candidate ties at 0, no count to scan
+            fewest, tied = 0, range(len(ids))
+        else:
+            busy = [in_flight.get(sid, 0) for sid in ids]
+            fewest = min(busy)
+            tied = [i for i, n in enumerate(busy) if n == fewest]
+            if len(tied) == 1:
+                return services[tied[0]], "fewest in-flight requests ({})", (fewest,)
         ewma = snapshot.ewma
 
         def cost(i: int) -> float:

@@ -11,7 +11,7 @@ from ._cost import LowestCostTactic, PriceWeightedTactic
 from ._p2c import LeastBusyTactic, LeastLatencyTactic
 from ._performance import AdaptiveTactic, LatencyBasedTactic, SpeedBasedTactic
 from ._usage import HybridTactic, TokenBasedTactic
-from ._weighted import CapacityBasedTactic, RandomTactic, RoundRobinTactic
+from ._weighted import CapacityBasedTactic, RandomTactic, RoundRobinTactic, TierTactic
 
 #: Each tactic name and the class that implements it.
 TACTICS: dict[str, type[BalancingTactic]] = {
@@ -29,6 +29,7 @@ TACTICS: dict[str, type[BalancingTactic]] = {
         LeastBusyTactic,
         LowestCostTactic,
         PriceWeightedTactic,
+        TierTactic,
     )
 }
 

@@ -1,4 +1,5 @@
-"""Tactics that spread requests by weight or turn: random, round_robin and capacity_based."""
+"""Tactics that spread requests by weight or turn: random, round_robin, capacity_based and
+tier."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ..config import (
     RoundRobinParams,
     Service,
     Tactic,
+    TierParams,
 )
 from ..state import StateSnapshot
 from ..typing import Rng
@@ -70,6 +72,8 @@ class RoundRobinTactic(BalancingTactic):
     The turn is the rule's counter, taken atomically by the state read that precedes the
     pick, so N picks over n services spread exactly however many callers make them; when the
     candidate set changes (a service ejected), the rotation goes on over the services left.
+    The rotation starts at the rule's configured current service (``current_service_index``;
+    :attr:`CandidateSet.start`).
     """
 
     name = "round_robin"
@@ -81,7 +85,7 @@ class RoundRobinTactic(BalancingTactic):
 
     def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         turn, threshold = snapshot.turn, self.threshold
-        position = (turn // threshold) % len(candidates.services)
+        position = (turn // threshold + candidates.start) % len(candidates.services)
         return (
             candidates.services[position],
             "round robin: request {} of {} in a row",
@@ -140,4 +144,50 @@ class CapacityBasedTactic(BalancingTactic):
             candidates.services[i],
             "free-capacity random: {} of {} session slots free",
             (free[i], table.weights[i]),
+        )
+
+
+class _Tiers:
+    """The lowest tier of a candidate set, the positions of its services, and their weights."""
+
+    __slots__ = ("positions", "table", "tier")
+
+    def __init__(self, services: tuple[Service, ...]) -> None:
+        self.tier = min(s.tier for s in services)
+        self.positions = tuple(i for i, s in enumerate(services) if s.tier == self.tier)
+        self.table = _Table([services[i].weight for i in self.positions])
+
+
+class TierTactic(BalancingTactic):
+    """``tier`` (alias ``priority``): the lowest ``tier`` among the candidates serves,
+    weighted random by ``weight`` inside it (all weights 0: uniform).
+
+    The candidates are the healthy services (the health stage dropped the others), so the
+    lowest tier with a healthy service serves; in panic mode, the lowest tier of all. A
+    session pinned to a higher tier returns to the lower one once that one's choice has
+    been healthy for ``promotion_hold_seconds`` (the selector's failback).
+    """
+
+    name = "tier"
+    prefers_tiers = True
+
+    def __init__(self, config: Tactic) -> None:
+        params_of(config, TierParams)
+        super().__init__(config)
+
+    def prepare(self, candidates: CandidateSet) -> _Tiers:
+        return _Tiers(candidates.services)
+
+    def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
+        tiers: _Tiers = candidates.data
+        table = tiers.table
+        k = table.draw(rng)
+        service = candidates.services[tiers.positions[k]]
+        if len(tiers.positions) == 1:
+            return service, "tier {}, the lowest with a candidate: its only service", (tiers.tier,)
+        how = "uniform random" if table.uniform else "weighted random"
+        return (
+            service,
+            "tier {}, the lowest with a candidate: " + how + " over its {}: weight {} of {}",
+            (tiers.tier, len(tiers.positions), service.weight, table.total),
         )
