@@ -388,3 +388,41 @@ def test_the_top_level_help_shows_every_example() -> None:
 @pytest.mark.parametrize("kind", sorted(ERRORS, key=lambda k: k.value))
 def test_each_simulated_kind_is_classified_as_that_kind(kind: FailureKind) -> None:
     assert classify_error(ERRORS[kind]()).kind is kind
+
+
+def _scenario_doc() -> dict[str, Any]:
+    service = {"provider": "openai", "model": "gpt-4o"}
+    return {
+        "providers": [{"name": "openai", "models": ["gpt-4o", "gpt-4o-mini"]}],
+        "scenarios": [{"scenario": "opencode", "flags": {"separate": True}}],
+        "rules": [
+            {"uuid": "plain", "services": [service]},
+            {
+                "uuid": "oc-mini",
+                "scenario": "opencode",
+                "request_model": "mini",
+                "services": [{"provider": "openai", "model": "gpt-4o-mini"}],
+            },
+        ],
+    }
+
+
+def test_explain_scenario_finds_the_rule_as_select_does(tmp_path: Path) -> None:
+    config = write(tmp_path / "routing.json", _scenario_doc())
+    body = {"model": "mini", "messages": [{"role": "user", "content": "x"}]}
+    request = write(tmp_path / "request.json", body)
+    done = llmroute("explain", config, request, "--scenario", "opencode")
+    assert done.returncode == 0, done.stderr
+    expected = ServiceSelector.from_config(load_config(config), rng=random.Random(0))
+    assert done.stdout == expected.select(None, body, scenario="opencode").explain() + "\n"
+    assert "scenario 'opencode' (separate): rule 'oc-mini' serves model 'mini'" in done.stdout
+
+
+def test_explain_scenario_miss_and_with_rule_are_errors(tmp_path: Path) -> None:
+    config = write(tmp_path / "routing.json", _scenario_doc())
+    request = write(tmp_path / "request.json", {"model": "gpt-5", "messages": []})
+    missed = llmroute("explain", config, request, "--scenario", "opencode")
+    assert missed.returncode == 2
+    assert "no rule for scenario 'opencode' and model 'gpt-5'" in missed.stderr
+    both = llmroute("explain", config, request, "--scenario", "opencode", "--rule", "plain")
+    assert both.returncode == 2 and "give one" in both.stderr

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from llmroute import (
     HealthConfig,
@@ -103,6 +104,46 @@ def test_execute_stream_given_an_async_generator_says_to_use_aexecute_stream() -
 def test_a_stream_fn_returning_something_not_iterable_names_the_type() -> None:
     with pytest.raises(TypeError, match="got int"):
         execute_stream(["a"], lambda name: 42)  # type: ignore[arg-type,return-value]
+
+
+class Reply(BaseModel):
+    """A whole response, as an SDK returns it without ``stream=True`` (pydantic models iterate
+    over their fields)."""
+
+    id: str = "r1"
+    text: str = "hello"
+
+
+#: What a stream form's fn gives when the caller forgot to ask for a stream: each iterates
+#: (keys, characters, bytes, fields), so it "streamed" silently before.
+WHOLE = [{"choices": [{"message": {"content": "hi"}}]}, "hello", b"hello", Reply()]
+
+
+@pytest.mark.parametrize("whole", WHOLE, ids=lambda w: type(w).__name__)
+def test_a_stream_fn_giving_a_whole_response_is_a_type_error_in_both_forms(whole: object) -> None:
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=1))
+    called: list[str] = []
+
+    def stream(name: str) -> Any:
+        called.append(name)
+        return whole
+
+    async def astream(name: str) -> Any:
+        return stream(name)
+
+    with pytest.raises(TypeError, match=rf"{type(whole).__name__}, a whole response.*stream=True"):
+        execute_stream(["a", "b"], stream, cooldown=health)
+    with pytest.raises(TypeError, match=rf"{type(whole).__name__}, a whole response.*stream=True"):
+        asyncio.run(aexecute_stream(["a", "b"], astream, cooldown=health))
+    assert called == ["a", "a"] and health.is_healthy("a")
+
+
+def test_an_async_stream_fn_awaiting_to_something_not_async_iterable_names_the_type() -> None:
+    async def gives_int(name: str) -> Any:
+        return 42
+
+    with pytest.raises(TypeError, match="gave int, which is not an async iterable"):
+        asyncio.run(aexecute_stream(["a"], gives_int))
 
 
 def test_a_callers_bug_through_the_selector_leaves_health_and_in_flight_untouched() -> None:

@@ -172,3 +172,65 @@ def test_the_async_forms_honour_the_probe_header() -> None:
 def test_a_bad_probe_header_name_is_refused_at_construction(name: Any) -> None:
     with pytest.raises(ValueError, match="probe_header"):
         ServiceSelector(probe_header=name)
+
+
+def test_every_execute_form_warns_once_for_a_non_candidate_even_when_it_fails_over() -> None:
+    chooser = selector()
+    plain = RULE.model_copy(update={"smart_enabled": False})  # a fallback to fail over to
+    served: list[str] = []
+
+    def call(service: Service, provider: Any) -> str:
+        served.append(service.model)
+        if len(served) == 1:
+            raise FakeAPIError(503)
+        return service.model
+
+    def stream(service: Service, provider: Any) -> Any:
+        yield service.model
+
+    async def astream(service: Service, provider: Any) -> Any:
+        yield service.model
+
+    async def run() -> list[str]:
+        routed = await chooser.aexecute(plain, chat("f"), lambda s, p: _async(s.model), headers=bad)
+        streamed = await chooser.aexecute_stream(plain, chat("g"), astream, headers=bad)
+        return [routed.response, *[chunk async for chunk in streamed]]
+
+    bad = {HEADER: "p:nope"}
+    for form in ("execute", "execute_stream", "async"):
+        with capture_logs("llmroute") as logs:
+            if form == "execute":
+                chooser.execute(plain, chat("e"), call, headers=bad)
+                assert len(served) == 2  # it failed over, and still warned once
+            elif form == "execute_stream":
+                assert list(chooser.execute_stream(plain, chat("h"), stream, headers=bad))
+            else:
+                asyncio.run(run())
+        ignored = [r for r in logs if r.get("event") == "probe_header_ignored"]
+        assert len(ignored) == (2 if form == "async" else 1), form
+
+
+async def _async(value: str) -> str:
+    return value
+
+
+def test_the_stream_forms_route_a_probe_alone_and_write_no_pin() -> None:
+    chooser = selector()
+
+    def stream(service: Service, provider: Any) -> Any:
+        yield service.model
+
+    async def astream(service: Service, provider: Any) -> Any:
+        yield service.model
+
+    async def run() -> list[str]:
+        streamed = await chooser.aexecute_stream(
+            RULE, chat("j"), astream, headers={HEADER: "q:vision"}
+        )
+        return [chunk async for chunk in streamed]
+
+    turn = chooser.state.tactics.peek_turn("r")
+    assert list(chooser.execute_stream(RULE, chat("i"), stream, headers={HEADER: "p:b"})) == ["b"]
+    assert asyncio.run(run()) == ["vision"]
+    assert chooser.affinity.counts() == {}
+    assert chooser.state.tactics.peek_turn("r") == turn

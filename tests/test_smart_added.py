@@ -483,3 +483,25 @@ def test_an_odd_part_type_in_a_tool_result_is_no_image_and_no_error() -> None:
         ]
     }
     assert extract_context(body).has_image is False
+
+
+def test_another_clients_request_for_a_summary_is_no_compaction() -> None:
+    # The /compact wording alone, from a client that is not Claude Code, is a user's own
+    # request: it must not route as Claude Code's compaction.
+    body = {
+        **OTHER_CLIENT,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {
+                "role": "user",
+                "content": "Your task is to create a detailed summary of the conversation so far.",
+            },
+        ],
+    }
+    assert claude_code_kind(extract_context(body)) == ""
+    assert not _matches(_rule(_op("agent", "claude_code", "compaction")), body)
+
+
+def test_the_compaction_system_prompt_alone_is_a_compaction() -> None:
+    body = {**COMPACTION, "system": [COMPACTION["system"][1]]}
+    assert claude_code_kind(extract_context(body)) == "compaction"

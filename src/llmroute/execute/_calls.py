@@ -4,9 +4,18 @@ caller's own bugs (they propagate unchanged instead of falling over)."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["CALLER_BUGS", "check_awaitable", "check_iterable", "check_sync"]
+from pydantic import BaseModel
+
+__all__ = [
+    "CALLER_BUGS",
+    "check_async_iterable",
+    "check_awaitable",
+    "check_iterable",
+    "check_sync",
+]
 
 #: Exceptions of the caller's own code: recorded as health-neutral, then re-raised unchanged
 #: (a keyword passed twice, a typo in a name, a missing import ... is no provider's fault and
@@ -39,10 +48,36 @@ def check_iterable(made: object) -> None:
             f"fn returned {type(made).__name__}, an async stream: execute_stream() reads sync "
             "iterables; use aexecute_stream() for an async fn"
         )
+    _refuse_whole(made, "fn returned", "execute_stream()")
     if not hasattr(made, "__iter__"):
         raise TypeError(
             f"fn must return an iterable of chunks, got {type(made).__name__}, "
             "which cannot be iterated"
+        )
+
+
+def check_async_iterable(made: object) -> None:
+    """What ``aexecute_stream()``'s ``fn`` returned, once awaited, must be an async iterable
+    of chunks."""
+    _refuse_whole(made, "fn's awaitable gave", "aexecute_stream()")
+    if not hasattr(made, "__aiter__"):
+        raise TypeError(
+            f"fn's awaitable gave {type(made).__name__}, which is not an async iterable of "
+            "chunks"
+            + ("; use execute_stream() for a sync stream" if hasattr(made, "__iter__") else "")
+        )
+
+
+#: What a stream form is given when ``fn`` made a whole response or text instead of a stream
+#: (``stream=True`` forgotten): iterating it would yield its keys, fields or characters.
+_WHOLE = (str, bytes, bytearray, memoryview, Mapping, BaseModel)
+
+
+def _refuse_whole(made: object, what: str, driver: str) -> None:
+    if isinstance(made, _WHOLE):
+        raise TypeError(
+            f"{what} {type(made).__name__}, a whole response or text, not a stream; {driver} "
+            "reads a stream of chunks (ask the SDK for one: stream=True)"
         )
 
 

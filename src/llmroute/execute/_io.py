@@ -10,7 +10,7 @@ import sys
 from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Iterable
 from typing import Any, TypeVar, cast
 
-from ._calls import check_iterable
+from ._calls import check_async_iterable, check_iterable
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -80,7 +80,9 @@ async def async_iterable(made: object) -> Any:
     if hasattr(made, "__aiter__"):
         return made
     if inspect.isawaitable(made):
-        return await made
+        source = await made
+        check_async_iterable(source)
+        return source
     raise TypeError(
         f"fn must return an async iterable or an awaitable of one, got {type(made).__name__}"
         + ("; use execute_stream() for a sync fn" if hasattr(made, "__iter__") else "")

@@ -16,11 +16,13 @@ class FleetRetryBudget(RetryBudget):
     the fleet's calls in flight)``; and this replica's own stay within its share: ``ratio``
     of its own calls in flight (the shares add up to the ratio of the fleet's calls exactly,
     whatever each replica knows of the others), or, while the floor is the larger part, its
-    part of ``min_retries`` dealt by replica id among the replicas with calls in flight. Any
-    replica may take one retry while the fleet shows none in flight, so a quiet fleet never
-    refuses a fallback (when every replica fails at once, before any sees the others'
-    retries, each may so take one beyond its share). No round trip of its own: the counts
-    travel in the replicas' leases. While Redis is unreachable it is this replica's own
+    part of ``min_retries`` dealt by replica id among the replicas it sees with calls in
+    flight. Any replica may take one retry while the fleet shows none in flight, so a quiet
+    fleet never refuses a fallback. No round trip of its own: the counts travel in the
+    replicas' leases, so it is as exact as the view: the ratio shares are exact however
+    stale; where the floor rules, a replica that sees no other busy (an outage after a lull,
+    before the leases meet) takes the whole floor, so the fleet may then hold up to
+    ``min_retries`` per replica. While Redis is unreachable it is this replica's own
     budget.
     ``in_flight`` and ``retries_in_flight`` count this budget's own calls;
     :meth:`fleet_counts` the fleet's."""

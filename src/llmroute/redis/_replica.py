@@ -66,10 +66,15 @@ class Replica:
         link: Link,
         wake: Callable[[float], None],
     ) -> None:
-        self.id = replica_id
         self.ttl = ttl
         self._delay = min(delay, ttl / 4)
+        self.used = False  # counts were asked for: reads then carry the leases
+        self.restart(replica_id, link, wake)
 
+    def restart(self, replica_id: str, link: Link, wake: Callable[[float], None]) -> None:
+        """Start afresh as ``replica_id``, with nothing in flight and nothing known of the
+        others (a forked child: its parent's calls, lease and locks are not its own)."""
+        self.id = replica_id
         self._link = link
         self._wake = wake
         self._lock = threading.Lock()
@@ -84,7 +89,6 @@ class Replica:
         self._others: dict[str, _Lease] = {}
         self._sums = _NO_SUMS
         self._prune = False  # an expired lease was seen: the next publish drops it
-        self.used = False  # counts were asked for: reads then carry the leases
 
     # -- the in-flight counter ---------------------------------------------------------
 

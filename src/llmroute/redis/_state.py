@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import uuid
 from typing import Any
@@ -27,6 +28,7 @@ from ._budget import FleetRetryBudget
 from ._client import Connections
 from ._codec import Keys, generation_of, mask_url
 from ._figures import figures
+from ._fork import call_after_fork
 from ._link import Link, Throttle
 from ._local import apply_local
 from ._ops import ReadPlan
@@ -43,6 +45,9 @@ _log = logging.getLogger("llmroute.redis")
 # that comes back after a config reload is known for one of the old generation.
 _EPOCH_SHIFT = 48
 _SEQ_MASK = (1 << _EPOCH_SHIFT) - 1
+
+#: The errors that mean Redis is unreachable (the write-behind thread then keeps the outcome).
+_TRANSIENT = (ConnectionError, TimeoutError, OSError, RedisConnectionError, RedisTimeout)
 
 
 class RedisState:
@@ -98,27 +103,43 @@ class RedisState:
         self._keys = Keys(namespace, self._generation)
         self._interval = float(sync_interval)
         self._clock: Clock = clock if clock is not None else system_clock
-        self._conns = Connections(url, socket_timeout, write_timeout, redis_options)
-        self._link = Link(self._where)
-        self._view = View()
-        transient = (ConnectionError, TimeoutError, OSError, RedisConnectionError, RedisTimeout)
-        self._writer = Writer(
-            self._send, self._link, max_pending, transient, socket_timeout, self._heartbeat
-        )
-        self._writer_id = uuid.uuid4().hex[:16]  # the key of this store's applied-outcome marks
-        # a change of the counts in flight waits at most this long for an outcome to carry it
-        delay = max(self._interval / 2, 0.01)
-        replica = replica_id if replica_id is not None else self._writer_id
-        self._replica = Replica(replica, float(lease_ttl), delay, self._link, self._writer.nudge)
         self._samples = max_samples if share_samples else 0
-        self._sender = Sender(
-            self._conns, self._replica, self._writer_id, self._samples, self._current
-        )
-        self._refused = Throttle()
-        self._unreadable = Throttle()
+        self._parts = (url, socket_timeout, write_timeout, redis_options, max_pending)
+        self._named = replica_id
+        # a change of the counts in flight waits at most ``delay`` for an outcome to carry it
+        self._lease = (float(lease_ttl), max(self._interval / 2, 0.01))
+        self._replica = self._open(replica_id, None)
+        call_after_fork(self._forked)
         self.health_config = HealthConfig()
         self.stats = InMemoryStatsStore(clock=self._clock)
         self.tactics = InMemoryTacticState()
+
+    def _open(self, replica_id: str | None, replica: Replica | None) -> Replica:
+        """Build the parts a process holds on its own: connections, link, view, writer
+        thread, this replica's lease (in :meth:`__init__`, and afresh in a forked child)."""
+        url, socket_timeout, write_timeout, options, max_pending = self._parts
+        self._conns = Connections(url, socket_timeout, write_timeout, dict(options))
+        self._link = Link(self._where)
+        self._view = View()
+        self._writer = Writer(
+            self._send, self._link, max_pending, _TRANSIENT, socket_timeout, self._heartbeat
+        )
+        self._writer_id = uuid.uuid4().hex[:16]  # the key of this store's applied-outcome marks
+        name = replica_id if replica_id is not None else self._writer_id
+        if replica is None:
+            replica = Replica(name, *self._lease, self._link, self._writer.nudge)
+        else:  # the selector and its retry budget hold this one: it starts afresh in place
+            replica.restart(name, self._link, self._writer.nudge)
+        self._sender = Sender(self._conns, replica, self._writer_id, self._samples, self._current)
+        self._refused = Throttle()
+        self._unreadable = Throttle()
+        return replica
+
+    def _forked(self) -> None:
+        """In a forked child: its own writer, connections and replica (a named replica's
+        children are told apart by their pid); the parent's queue stays the parent's."""
+        name = None if self._named is None else f"{self._named}-{os.getpid()}"
+        self._open(name, self._replica)
 
     @classmethod
     def from_url(cls, url: str, **options: Any) -> RedisState:
@@ -135,7 +156,8 @@ class RedisState:
           no load behind after that;
         - ``share_samples`` (False): latency, TTFT and speed figures from the whole fleet's
           samples (the newest ``max_samples``, 100, per service) instead of this process's;
-        - ``replica_id``: this replica's name in the leases (a random one by default);
+        - ``replica_id``: this replica's name in the leases (a random one by default; a
+          forked child of a store starts afresh as ``{replica_id}-{pid}``);
         - ``clock``, and any option of ``redis.Redis.from_url``.
 
         Connects lazily: nothing is sent until the first read or write."""
