@@ -30,8 +30,9 @@ if str(HERE) not in sys.path:
 
 import _scenarios as sc  # noqa: E402
 from _harness import Case, Sizes, run_interleaved  # noqa: E402
+from _llmroute_cases import store_calls  # noqa: E402
 
-from llmroute import InMemoryState, Rule, SelectionResult, Service, ServiceSelector, Tactic  # noqa: E402
+from llmroute import Rule, SelectionResult, Service, ServiceSelector, Tactic  # noqa: E402
 from llmroute.affinity import AffinityEntry  # noqa: E402
 from llmroute.tactics import create_tactic  # noqa: E402
 
@@ -70,20 +71,23 @@ def _seed(sel: ServiceSelector, target: Rule, tactic: str) -> None:
     if wanted.reads_stats or wanted.ewma_decay:
         sc.seed_stats(sel, target)
     if wanted.reads_sessions:
-        state = sel.state
-        assert isinstance(state, InMemoryState)
+        affinity = sel.affinity
         now = sel.clock()
         for i, service in enumerate(target.services):
             for k in range(_SESSIONS):
                 entry = AffinityEntry(service.service_id, "", now, now + sc.SESSION_TTL)
-                state.affinity.pin(target.uuid, f"bench-{i}-{k}", entry)
+                affinity.pin(target.uuid, f"bench-{i}-{k}", entry)
     if wanted.reads_in_flight:
         for service in target.services[:_IN_FLIGHT]:
             sel.started(service)
 
 
-def _select_fn(n: int, tactic: str) -> Callable[[], SelectionResult]:
-    sel = sc.selector(n, health=True)
+def _select_fn(
+    n: int, tactic: str, *, recording: bool = False
+) -> tuple[Callable[[], SelectionResult], ServiceSelector]:
+    """The timed call of one case and its selector (``recording``: on a RecordingStore, to
+    count the store calls, never timed)."""
+    sel = sc.selector(n, health=True, recording=recording)
     target = _rule(n, tactic)
     _seed(sel, target, tactic)
     request = sc.chat_request(2)
@@ -94,16 +98,21 @@ def _select_fn(n: int, tactic: str) -> Callable[[], SelectionResult]:
     def fn() -> SelectionResult:
         return select(target, request)
 
-    return fn
+    return fn, sel
 
 
 def tactic_cases(sizes: Sizes) -> list[Case]:
-    """``select()`` of every tactic at 10 and 100 services, its figures present."""
+    """``select()`` of every tactic at 10 and 100 services, its figures present, each with
+    its store calls per request (one select and one record, counted on a twin selector)."""
     cases = []
     for tactic in TACTIC_NAMES:
         for n in SIZES:
+            fn, _ = _select_fn(n, tactic)
+            counted, counting = _select_fn(n, tactic, recording=True)
+            calls = store_calls(counting, counted)
             label = f"select() {tactic}, {n} services, figures present"
-            cases.append(Case(f"tactic/{tactic}/{n}", label, sizes, fn=_select_fn(n, tactic)))
+            key = f"tactic/{tactic}/{n}"
+            cases.append(Case(key, label, sizes, fn=fn, store_calls=calls))
     return cases
 
 
