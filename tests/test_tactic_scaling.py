@@ -6,6 +6,7 @@ ADAPTIVE_REFRESH_SECONDS old (latency_based, speed_based, adaptive)."""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 
@@ -195,3 +196,34 @@ def test_a_clock_that_goes_back_refreshes_the_kept_pick() -> None:
     rng = random.Random(1)
     assert tactic.pick(StateSnapshot(now=10.0, stats=fast_a), candidates, rng)[0] == A
     assert tactic.pick(StateSnapshot(now=9.0, stats=fast_b), candidates, rng)[0] == B
+
+
+def test_the_kept_order_stays_exact_under_concurrent_picks_and_writes() -> None:
+    services = [svc(f"s{i}") for i in range(40)]
+    env = Env()
+    rule = make_rule(services, "token_based", token_threshold=1)
+    for service in services:
+        env.stats.record_usage(service, 5, 0)
+    errors: list[BaseException] = []
+
+    def pick_many() -> None:
+        try:
+            for _ in range(300):
+                env.lb.select(rule)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def write_many(seed: int) -> None:
+        rng = random.Random(seed)
+        for _ in range(300):
+            env.stats.record_usage(rng.choice(services), rng.randint(1, 9), 0)
+
+    threads = [threading.Thread(target=pick_many) for _ in range(4)]
+    threads += [threading.Thread(target=write_many, args=(seed,)) for seed in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    figures = {s: env.stats.snapshot(s) for s in services}
+    assert env.lb.select(rule).model == _scan(figures, _tokens)
