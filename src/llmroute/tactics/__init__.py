@@ -9,7 +9,7 @@ hold.
 
 from ._balancer import LBDecision, LoadBalancer, RuleTactic
 from ._base import BalancingTactic, CandidateSet, HealthView, SessionCounts, current_of
-from ._performance import REFRESH_SECONDS as ADAPTIVE_REFRESH_SECONDS
+from ._ranking import REFRESH_SECONDS as ADAPTIVE_REFRESH_SECONDS
 from ._registry import create_tactic
 from ._simulate import SimulatedCall
 

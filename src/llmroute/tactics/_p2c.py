@@ -6,7 +6,8 @@ a global minimum would without herding every request onto the same service.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import cast, overload
 
 from ..config import LeastBusyParams, LeastLatencyParams, Tactic
 from ..state import StateSnapshot
@@ -94,10 +95,17 @@ class LeastBusyTactic(BalancingTactic):
         tied: Sequence[int]
         if not in_flight:  # nothing in flight: every candidate ties at 0, no count to scan
             fewest, tied = 0, range(len(ids))
+        elif len(busy := _busy(in_flight, candidates)) < len(ids):
+            # Some candidate has nothing in flight, so the fewest is 0 and the tied are the
+            # idle ones: found from the busy few (bounded by the calls in flight, not by the
+            # candidates), with the same draws as a scan of every count.
+            fewest, tied = 0, _Idle(len(ids), busy)
+            if len(tied) == 1:
+                return services[tied[0]], "fewest in-flight requests ({})", (fewest,)
         else:
-            busy = [in_flight.get(sid, 0) for sid in ids]
-            fewest = min(busy)
-            tied = [i for i, n in enumerate(busy) if n == fewest]
+            counts = [in_flight.get(sid, 0) for sid in ids]  # every candidate is busy
+            fewest = min(counts)
+            tied = [i for i, n in enumerate(counts) if n == fewest]
             if len(tied) == 1:
                 return services[tied[0]], "fewest in-flight requests ({})", (fewest,)
         ewma = snapshot.ewma
@@ -111,3 +119,40 @@ class LeastBusyTactic(BalancingTactic):
             "fewest in-flight requests ({}), shared by {}: lower latency EWMA of two ({:.1f} ms)",
             (fewest, len(tied), won_ms),
         )
+
+
+def _busy(in_flight: Mapping[str, int], candidates: CandidateSet) -> list[int]:
+    """The positions of the candidates with calls in flight, ascending."""
+    # A ServiceID is a str (same hash and equality), so the counts' plain keys find it.
+    index = cast("Mapping[str, int]", candidates.index)
+    return sorted(index[sid] for sid, count in in_flight.items() if count > 0 and sid in index)
+
+
+class _Idle(Sequence[int]):
+    """The positions ``0 .. size - 1`` except the ascending ``busy`` ones, without listing
+    them: the ``k``-th idle position costs O(len(busy))."""
+
+    __slots__ = ("_busy", "_size")
+
+    def __init__(self, size: int, busy: list[int]) -> None:
+        self._size = size
+        self._busy = busy
+
+    def __len__(self) -> int:
+        return self._size - len(self._busy)
+
+    @overload
+    def __getitem__(self, k: int) -> int: ...
+    @overload
+    def __getitem__(self, k: slice) -> Sequence[int]: ...
+    def __getitem__(self, k: int | slice) -> int | Sequence[int]:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        position = k
+        for taken in self._busy:
+            if taken > position:
+                break
+            position += 1
+        return position

@@ -9,6 +9,9 @@ from ..state import StateSnapshot
 from ..stats import ServiceStats
 from ..typing import Rng
 from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_max, first_min, params_of
+from ._ranking import REFRESH_SECONDS, KeptPick, Refreshed, refreshed
+
+__all__ = ["REFRESH_SECONDS", "AdaptiveTactic", "LatencyBasedTactic", "SpeedBasedTactic"]
 
 
 class LatencyBasedTactic(BalancingTactic):
@@ -16,7 +19,10 @@ class LatencyBasedTactic(BalancingTactic):
     threshold; otherwise the lowest figure (ties: first).
 
     The figure is the ``comparison_mode`` latency (avg, p50, p95 or p99); a service with no
-    samples counts as twice the threshold.
+    samples counts as twice the threshold. The current service's figure is read on every
+    pick; the lowest is kept per candidate set and found again at most every
+    :data:`REFRESH_SECONDS`, so a fallback pick costs a lookup, not a read of every
+    candidate (it may name a service whose figure rose since, for up to that long).
     """
 
     name = "latency_based"
@@ -48,13 +54,18 @@ class LatencyBasedTactic(BalancingTactic):
                     "kept the current service: {} latency {:g} ms < threshold {:g} ms",
                     (self.mode, value, self.threshold),
                 )
-        values = [self.metric(stats(sid)) for sid in candidates.ids]
-        i = first_min(values)
-        return (
-            candidates.services[i],
-            "lowest {} latency ({:g} ms); the current service was {}",
-            (self.mode, values[i], "too slow" if current is not None else "not a candidate"),
-        )
+
+        def lowest() -> KeptPick:
+            values = [self.metric(stats(sid)) for sid in candidates.ids]
+            i = first_min(values)
+            return i, "lowest {} latency ({:g} ms); the current service was {}", (values[i],)
+
+        i, template, args = refreshed(candidates.data, snapshot.now, lowest)
+        why = "too slow" if current is not None else "not a candidate"
+        return candidates.services[i], template, (self.mode, *args, why)
+
+    def prepare(self, candidates: CandidateSet) -> Refreshed:
+        return Refreshed()
 
 
 class SpeedBasedTactic(BalancingTactic):
@@ -62,7 +73,9 @@ class SpeedBasedTactic(BalancingTactic):
 
     A service with fewer than ``min_samples_required`` speed samples scores half the
     threshold (so it gets explored); when no warm service reaches the threshold, the highest
-    of the warm averages and the cold half-thresholds wins. Ties go to the first.
+    of the warm averages and the cold half-thresholds wins. Ties go to the first. The winner
+    is kept per candidate set and chosen again at most every :data:`REFRESH_SECONDS`, so a
+    pick costs a lookup, not a read of every candidate's speed.
     """
 
     name = "speed_based"
@@ -74,7 +87,17 @@ class SpeedBasedTactic(BalancingTactic):
         self.min_samples = params.min_samples_required
         self.threshold = params.speed_threshold_tps
 
+    def prepare(self, candidates: CandidateSet) -> Refreshed:
+        return Refreshed()
+
     def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
+        i, template, args = refreshed(
+            candidates.data, snapshot.now, lambda: self.fastest(snapshot, candidates)
+        )
+        return candidates.services[i], template, args
+
+    def fastest(self, snapshot: StateSnapshot, candidates: CandidateSet) -> KeptPick:
+        """The choice among every candidate, read from ``snapshot`` now."""
         scores: list[float] = []
         qualified: list[float] = []
         cold = self.threshold / 2
@@ -87,13 +110,13 @@ class SpeedBasedTactic(BalancingTactic):
         i = first_max(qualified)
         if qualified[i] >= 0:
             return (
-                candidates.services[i],
+                i,
                 "fastest warm service at or above {:g} tokens/s ({:g})",
                 (self.threshold, scores[i]),
             )
         i = first_max(scores)
         return (
-            candidates.services[i],
+            i,
             "no warm service reaches {:g} tokens/s: best of warm averages and cold "
             "half-thresholds ({:g})",
             (self.threshold, scores[i]),
@@ -142,36 +165,18 @@ class AdaptiveTactic(BalancingTactic):
             total += self._health
         return total
 
-    def prepare(self, candidates: CandidateSet) -> _Scores:
-        return _Scores()
+    def prepare(self, candidates: CandidateSet) -> Refreshed:
+        return Refreshed()
 
     def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
-        # The scores are kept per candidate set and refreshed at most once a second, so a
-        # pick costs a lookup, not a score of every candidate (which grows with the rule).
-        cache: _Scores = candidates.data
-        best = cache.best
-        if best is None or snapshot.now - cache.computed_at >= REFRESH_SECONDS:
+        # The best score is kept per candidate set and found again at most every
+        # REFRESH_SECONDS, so a pick costs a lookup, not a score of every candidate.
+        def best() -> KeptPick:
             scores = [
                 self.score(snapshot.stats_of(sid), snapshot.healthy(sid)) for sid in candidates.ids
             ]
             i = first_max(scores)
-            best = (i, scores[i])
-            cache.best = best
-            cache.computed_at = snapshot.now
-        i, score = best
-        return candidates.services[i], "highest adaptive score ({:.4f})", (score,)
+            return i, "highest adaptive score ({:.4f})", (scores[i],)
 
-
-#: How long the adaptive tactic keeps a candidate set's scores before scoring it again.
-REFRESH_SECONDS = 1.0
-
-
-class _Scores:
-    """The adaptive tactic's last scoring of one candidate set: the winner's position and
-    score, and when it was computed. Replaced whole, so concurrent picks race harmlessly."""
-
-    __slots__ = ("best", "computed_at")
-
-    def __init__(self) -> None:
-        self.best: tuple[int, float] | None = None
-        self.computed_at = 0.0
+        i, template, args = refreshed(candidates.data, snapshot.now, best)
+        return candidates.services[i], template, args

@@ -6,12 +6,23 @@ from ..config import HybridParams, Tactic, TokenBasedParams
 from ..state import StateSnapshot
 from ..stats import ServiceStats
 from ..typing import Rng
-from ._base import BalancingTactic, CandidateSet, Pick, current_of, first_min, params_of
+from ._base import BalancingTactic, CandidateSet, Pick, current_of, params_of
+from ._ranking import LowestFirst
+
+
+def window_tokens(stats: ServiceStats) -> int:
+    """The token_based tactic's load figure: the window's tokens."""
+    return stats.window_tokens_consumed
 
 
 class TokenBasedTactic(BalancingTactic):
     """``token_based``: keep the current service while its window tokens are under the
-    threshold; otherwise the service with the fewest window tokens (ties: first)."""
+    threshold; otherwise the service with the fewest window tokens (ties: first).
+
+    The fewest is found without reading every candidate: window tokens only grow until the
+    window rolls, so the candidate set keeps them ordered (:class:`LowestFirst`) and a pick
+    reads the few at the front. The answer is the one a scan of every candidate gives.
+    """
 
     name = "token_based"
     reads_stats = True
@@ -32,13 +43,16 @@ class TokenBasedTactic(BalancingTactic):
                     "kept the current service: {} window tokens < threshold {}",
                     (tokens, self.threshold),
                 )
-        usage = [stats(sid).window_tokens_consumed for sid in candidates.ids]
-        i = first_min(usage)
+        lowest: LowestFirst = candidates.data
+        i, tokens = lowest.lowest(snapshot, candidates)
         return (
             candidates.services[i],
             "fewest window tokens ({}); the current service was {}",
-            (usage[i], "at its threshold" if current is not None else "not a candidate"),
+            (tokens, "at its threshold" if current is not None else "not a candidate"),
         )
+
+    def prepare(self, candidates: CandidateSet) -> LowestFirst:
+        return LowestFirst(window_tokens)
 
 
 def hybrid_score(stats: ServiceStats) -> int:
@@ -48,7 +62,8 @@ def hybrid_score(stats: ServiceStats) -> int:
 
 class HybridTactic(BalancingTactic):
     """``hybrid``: keep the current service while its window requests and window tokens are
-    both under their thresholds; otherwise the lowest ``10 * requests + tokens``."""
+    both under their thresholds; otherwise the lowest ``10 * requests + tokens`` (ties:
+    first), found as token_based finds the fewest tokens (:class:`LowestFirst`)."""
 
     name = "hybrid"
     reads_stats = True
@@ -72,10 +87,13 @@ class HybridTactic(BalancingTactic):
                     "kept the current service: {} window requests < {} and {} tokens < {}",
                     (requests, self.request_threshold, tokens, self.token_threshold),
                 )
-        scores = [hybrid_score(stats(sid)) for sid in candidates.ids]
-        i = first_min(scores)
+        lowest: LowestFirst = candidates.data
+        i, score = lowest.lowest(snapshot, candidates)
         return (
             candidates.services[i],
             "lowest 10 * window requests + window tokens ({}); the current service was {}",
-            (scores[i], "at a threshold" if current is not None else "not a candidate"),
+            (score, "at a threshold" if current is not None else "not a candidate"),
         )
+
+    def prepare(self, candidates: CandidateSet) -> LowestFirst:
+        return LowestFirst(hybrid_score)

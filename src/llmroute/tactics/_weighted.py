@@ -106,6 +106,12 @@ class CapacityBasedTactic(BalancingTactic):
     With live session counts (an affinity store), each service's free capacity is its
     capacity minus its live sessions; full services are skipped unless every service is
     full, then (as without live counts) the draw is in proportion to plain capacity.
+
+    A pick first draws by capacity and keeps the draw with probability free / capacity (up
+    to :data:`_DRAWS` tries), which is in proportion to free capacity without reading every
+    candidate's sessions; only when every try misses (services mostly full) does it read
+    them all. Either way a service's odds are its free capacity over the total free (only the
+    sequence of picks a given seed yields differs from a single draw over the full table).
     """
 
     name = "capacity_based"
@@ -128,6 +134,16 @@ class CapacityBasedTactic(BalancingTactic):
                 "capacity-proportional random (no live sessions): capacity {} of {}",
                 (table.weights[i], table.total),
             )
+        if not table.uniform:
+            # Rejection sampling: draw by capacity, keep the draw with probability free /
+            # capacity. A kept draw is in proportion to free capacity, as the full table
+            # below, but costs O(1) instead of a read of every candidate's sessions.
+            for _ in range(_DRAWS):
+                i = table.draw(rng)
+                capacity = table.weights[i]
+                free_here = capacity - sessions.get(candidates.ids[i], 0)
+                if free_here > 0 and rng.random() * capacity < free_here:
+                    return candidates.services[i], _FREE_REASON, (free_here, capacity)
         free = [
             max(cap - sessions.get(sid, 0), 0)
             for cap, sid in zip(table.weights, candidates.ids, strict=True)
@@ -140,11 +156,14 @@ class CapacityBasedTactic(BalancingTactic):
                 (table.weights[i], table.total),
             )
         i = _Table(free).draw(rng)
-        return (
-            candidates.services[i],
-            "free-capacity random: {} of {} session slots free",
-            (free[i], table.weights[i]),
-        )
+        return candidates.services[i], _FREE_REASON, (free[i], table.weights[i])
+
+
+#: How many capacity-proportional draws capacity_based tries before it reads every
+#: candidate's free capacity (mostly full services: each draw is kept with probability free
+#: / capacity, so at 10% free all 8 miss 43% of the time).
+_DRAWS = 8
+_FREE_REASON = "free-capacity random: {} of {} session slots free"
 
 
 class _Tiers:
