@@ -174,6 +174,15 @@ def test_the_proxy_is_applied_on_the_sdks_http_client(server: FakeLLMServer) -> 
     pool.close()
 
 
+def test_a_proxy_url_without_a_scheme_is_an_http_proxy(server: FakeLLMServer) -> None:
+    bare = proxied(server, "po")
+    bare["proxy_url"] = bare["proxy_url"].removeprefix("http://")
+    pool = ClientPool(config(bare))
+    assert chat(pool.openai("po")) == "hello from po"
+    assert server.requests("po")[0].proxied_to == "http://upstream.invalid/po/chat/completions"
+    pool.close()
+
+
 def test_without_a_proxy_url_the_http_client_goes_direct(server: FakeLLMServer) -> None:
     pool = ClientPool(config(provider(server, "oa")))
     chat(pool.openai("oa"))

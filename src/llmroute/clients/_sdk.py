@@ -69,6 +69,12 @@ def fingerprint(provider: Provider) -> str:
     return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
+def proxy_of(proxy_url: str) -> str:
+    """The proxy URL httpx is given: one written without a scheme (``user:pass@proxy:3128``,
+    which the config allows) is an HTTP proxy."""
+    return proxy_url if "://" in proxy_url else f"http://{proxy_url}"
+
+
 def _options(sdk: ModuleType, provider: Provider, *, asynchronous: bool) -> dict[str, Any]:
     timeout = float(provider.timeout)
     http = sdk.DefaultAsyncHttpxClient if asynchronous else sdk.DefaultHttpxClient
@@ -76,7 +82,7 @@ def _options(sdk: ModuleType, provider: Provider, *, asynchronous: bool) -> dict
     # the proxy can only be given to the httpx client, not to the SDK client
     http_options: dict[str, Any] = {"timeout": timeout}
     if provider.proxy_url:
-        http_options["proxy"] = provider.proxy_url
+        http_options["proxy"] = proxy_of(provider.proxy_url)
     options: dict[str, Any] = {
         "timeout": timeout,
         "max_retries": 0,  # llmroute retries and fails over; SDK retries would hit the same one
