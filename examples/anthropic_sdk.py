@@ -1,10 +1,10 @@
 """The real Anthropic SDK behind llmroute: a primary and a backup endpoint, with failover, for
 sync, async and streaming calls.
 
-Run from the repository root (the ``anthropic`` package is yours to install; llmroute does
-not depend on it):
+Run from the repository root (the ``anthropic`` SDK is the ``anthropic`` extra; llmroute itself
+does not depend on it):
 
-    python -m pip install -e . anthropic
+    python -m pip install -e '.[anthropic]'
     ANTHROPIC_API_KEY=sk-ant-... python examples/anthropic_sdk.py
 
 Environment:
@@ -23,6 +23,10 @@ llmroute reads first), and prints which endpoint answered each. The backup has w
 never wins a draw, so it serves only when the primary fails or is ejected (a 429 ejects it at
 once until its Retry-After). Exits 2 when the environment is incomplete, 1 when every
 endpoint failed.
+
+The SDK clients come from ``llmroute.clients.ClientPool``: one ``Anthropic`` per provider, built
+from its ``api_base``, key, ``timeout`` and ``proxy_url``, with ``max_retries=0`` (llmroute
+does the failover).
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ from llmroute import (
     Service,
     ServiceSelector,
 )
+from llmroute.clients import ClientPool
 
 #: Every environment variable this example reads.
 ENV_VARS = (
@@ -107,54 +112,6 @@ def routing_config(env: Mapping[str, str]) -> RoutingConfig:
     return RoutingConfig.model_validate({"providers": providers, "rules": [rule]})
 
 
-def _client_options(provider: Provider) -> dict[str, Any]:
-    return {
-        "base_url": provider.api_base,
-        # the SDK insists on a key; a keyless endpoint ignores whatever is sent
-        "api_key": provider.access_token() or "no-key-required",
-        # llmroute does the failover: SDK retries would only hit the same failing endpoint
-        # again (and sleep in between), so leave them off or keep them to one
-        "max_retries": 0,
-        "timeout": float(provider.timeout),
-    }
-
-
-class Clients:
-    """One SDK client per provider, made on first use and reused (a client pools its
-    connections; building one per request would throw that away). Keep one ``Clients`` per
-    process, next to the selector; async clients belong to the event loop that made them.
-    Clients are keyed by provider name: make a new ``Clients`` when you reload the
-    configuration, so a rotated key or a moved base URL takes effect."""
-
-    def __init__(self) -> None:
-        self._sync: dict[str, anthropic.Anthropic] = {}
-        self._async: dict[str, anthropic.AsyncAnthropic] = {}
-
-    def sync(self, provider: Provider) -> anthropic.Anthropic:
-        client = self._sync.get(provider.name)
-        if client is None:
-            client = anthropic.Anthropic(**_client_options(provider))
-            client = self._sync.setdefault(provider.name, client)
-        return client
-
-    def async_(self, provider: Provider) -> anthropic.AsyncAnthropic:
-        client = self._async.get(provider.name)
-        if client is None:
-            client = anthropic.AsyncAnthropic(**_client_options(provider))
-            client = self._async.setdefault(provider.name, client)
-        return client
-
-    def close(self) -> None:
-        for client in self._sync.values():
-            client.close()
-        self._sync.clear()
-
-    async def aclose(self) -> None:
-        for client in self._async.values():
-            await client.close()
-        self._async.clear()
-
-
 def _request(question: str) -> tuple[list[MessageParam], dict[str, Any]]:
     """The messages, and the body the selector routes on (as your handler would hold it)."""
     messages: list[MessageParam] = [{"role": "user", "content": question}]
@@ -168,14 +125,14 @@ def _request(question: str) -> tuple[list[MessageParam], dict[str, Any]]:
     return messages, body
 
 
-def ask(selector: ServiceSelector, clients: Clients, question: str) -> ExecuteResult[Message]:
+def ask(selector: ServiceSelector, pool: ClientPool, question: str) -> ExecuteResult[Message]:
     """One message through ``selector.execute``: the selector picks the service, your function
     makes the call, and a failure moves on to the next service."""
     messages, body = _request(question)
 
     def call(service: Service, provider: Provider | None) -> Message:
         assert provider is not None  # the selector was built with providers
-        return clients.sync(provider).messages.create(
+        return pool.anthropic(provider).messages.create(
             model=service.model,
             max_tokens=MAX_TOKENS,
             system=SYSTEM,
@@ -187,14 +144,14 @@ def ask(selector: ServiceSelector, clients: Clients, question: str) -> ExecuteRe
 
 
 async def aask(
-    selector: ServiceSelector, clients: Clients, question: str
+    selector: ServiceSelector, pool: ClientPool, question: str
 ) -> ExecuteResult[Message]:
     """:func:`ask` with the async client, through ``selector.aexecute``."""
     messages, body = _request(question)
 
     async def call(service: Service, provider: Provider | None) -> Message:
         assert provider is not None
-        return await clients.async_(provider).messages.create(
+        return await pool.async_anthropic(provider).messages.create(
             model=service.model,
             max_tokens=MAX_TOKENS,
             system=SYSTEM,
@@ -227,7 +184,7 @@ def _text(message: Message) -> str:
     return "".join(block.text for block in message.content if block.type == "text")
 
 
-def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcome:
+def stream(selector: ServiceSelector, pool: ClientPool, question: str) -> Outcome:
     """A streamed answer through ``selector.execute_stream``: failover happens until the first
     event arrives; then the stream is committed to that service. Token usage is read off the
     ``message_start`` and ``message_delta`` events."""
@@ -236,7 +193,7 @@ def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcom
 
     def call(service: Service, provider: Provider | None) -> anthropic.Stream[MessageStreamEvent]:
         assert provider is not None
-        return clients.sync(provider).messages.create(
+        return pool.anthropic(provider).messages.create(
             model=service.model,
             max_tokens=MAX_TOKENS,
             system=SYSTEM,
@@ -255,25 +212,26 @@ def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcom
 
 def run(selector: ServiceSelector) -> list[Outcome]:
     """Ask once sync, once async and once streamed; return how each went."""
-    clients = Clients()
+    assert selector.config is not None  # built from a config, which the pool reads too
+    pool = ClientPool(selector.config)  # one SDK client per provider, made on first use
     try:
-        result = ask(selector, clients, "What is a load balancer?")
+        result = ask(selector, pool, "What is a load balancer?")
         outcomes = [Outcome("sync", result.service_id, _failed(result), _text(result.response))]
 
         async def async_part() -> ExecuteResult[Message]:
             try:
-                return await aask(selector, clients, "What is failover?")
+                return await aask(selector, pool, "What is failover?")
             finally:
-                await clients.aclose()
+                await pool.aclose()
 
         result = asyncio.run(async_part())
         outcomes.append(
             Outcome("async", result.service_id, _failed(result), _text(result.response))
         )
-        outcomes.append(stream(selector, clients, "What is a circuit breaker?"))
+        outcomes.append(stream(selector, pool, "What is a circuit breaker?"))
         return outcomes
     finally:
-        clients.close()
+        pool.close()
 
 
 def main() -> int:

@@ -1,10 +1,10 @@
 """The real OpenAI SDK behind llmroute: a primary and a backup endpoint, with failover, for
 sync, async and streaming calls.
 
-Run from the repository root (the ``openai`` package is yours to install; llmroute does not
-depend on it):
+Run from the repository root (the ``openai`` SDK is the ``openai`` extra; llmroute itself
+does not depend on it):
 
-    python -m pip install -e . openai
+    python -m pip install -e '.[openai]'
     OPENAI_API_KEY=sk-... python examples/openai_sdk.py
 
 Environment:
@@ -22,6 +22,10 @@ It sends one question with ``selector.execute``, one with ``selector.aexecute`` 
 streamed with ``selector.execute_stream``, and prints which endpoint answered each. The backup
 has weight 0: it never wins a draw, so it serves only when the primary fails or is ejected.
 Exits 2 when the environment is incomplete, 1 when every endpoint failed.
+
+The SDK clients come from ``llmroute.clients.ClientPool``: one ``OpenAI`` per provider, built
+from its ``api_base``, key, ``timeout`` and ``proxy_url``, with ``max_retries=0`` (llmroute
+does the failover).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from llmroute import (
     Service,
     ServiceSelector,
 )
+from llmroute.clients import ClientPool
 
 #: Every environment variable this example reads.
 ENV_VARS = (
@@ -101,54 +106,6 @@ def routing_config(env: Mapping[str, str]) -> RoutingConfig:
     return RoutingConfig.model_validate({"providers": providers, "rules": [rule]})
 
 
-def _client_options(provider: Provider) -> dict[str, Any]:
-    return {
-        "base_url": provider.api_base,
-        # the SDK insists on a key; a keyless local server ignores whatever is sent
-        "api_key": provider.access_token() or "no-key-required",
-        # llmroute does the failover: SDK retries would only hit the same failing endpoint
-        # again (and sleep in between), so leave them off or keep them to one
-        "max_retries": 0,
-        "timeout": float(provider.timeout),
-    }
-
-
-class Clients:
-    """One SDK client per provider, made on first use and reused (a client pools its
-    connections; building one per request would throw that away). Keep one ``Clients`` per
-    process, next to the selector; async clients belong to the event loop that made them.
-    Clients are keyed by provider name: make a new ``Clients`` when you reload the
-    configuration, so a rotated key or a moved base URL takes effect."""
-
-    def __init__(self) -> None:
-        self._sync: dict[str, openai.OpenAI] = {}
-        self._async: dict[str, openai.AsyncOpenAI] = {}
-
-    def sync(self, provider: Provider) -> openai.OpenAI:
-        client = self._sync.get(provider.name)
-        if client is None:
-            client = openai.OpenAI(**_client_options(provider))
-            client = self._sync.setdefault(provider.name, client)
-        return client
-
-    def async_(self, provider: Provider) -> openai.AsyncOpenAI:
-        client = self._async.get(provider.name)
-        if client is None:
-            client = openai.AsyncOpenAI(**_client_options(provider))
-            client = self._async.setdefault(provider.name, client)
-        return client
-
-    def close(self) -> None:
-        for client in self._sync.values():
-            client.close()
-        self._sync.clear()
-
-    async def aclose(self) -> None:
-        for client in self._async.values():
-            await client.close()
-        self._async.clear()
-
-
 def _messages(question: str) -> list[ChatCompletionMessageParam]:
     return [
         {"role": "system", "content": "Answer in one short sentence."},
@@ -157,7 +114,7 @@ def _messages(question: str) -> list[ChatCompletionMessageParam]:
 
 
 def ask(
-    selector: ServiceSelector, clients: Clients, question: str
+    selector: ServiceSelector, pool: ClientPool, question: str
 ) -> ExecuteResult[ChatCompletion]:
     """One chat completion through ``selector.execute``: the selector picks the service, your
     function makes the call, and a failure moves on to the next service."""
@@ -166,14 +123,14 @@ def ask(
 
     def call(service: Service, provider: Provider | None) -> ChatCompletion:
         assert provider is not None  # the selector was built with providers
-        client = clients.sync(provider)
+        client = pool.openai(provider)
         return client.chat.completions.create(model=service.model, messages=messages)
 
     return selector.execute(RULE, request, call)
 
 
 async def aask(
-    selector: ServiceSelector, clients: Clients, question: str
+    selector: ServiceSelector, pool: ClientPool, question: str
 ) -> ExecuteResult[ChatCompletion]:
     """:func:`ask` with the async client, through ``selector.aexecute``."""
     messages = _messages(question)
@@ -181,7 +138,7 @@ async def aask(
 
     async def call(service: Service, provider: Provider | None) -> ChatCompletion:
         assert provider is not None
-        client = clients.async_(provider)
+        client = pool.async_openai(provider)
         return await client.chat.completions.create(model=service.model, messages=messages)
 
     return await selector.aexecute(RULE, request, call)
@@ -205,7 +162,7 @@ def _failed(result: Any) -> tuple[str, ...]:
     return tuple(f"{a.provider}: {a.failure.kind.value}" for a in result.attempts)
 
 
-def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcome:
+def stream(selector: ServiceSelector, pool: ClientPool, question: str) -> Outcome:
     """A streamed answer through ``selector.execute_stream``: failover happens until the first
     chunk arrives; then the stream is committed to that service."""
     messages = _messages(question)
@@ -213,7 +170,7 @@ def stream(selector: ServiceSelector, clients: Clients, question: str) -> Outcom
 
     def call(service: Service, provider: Provider | None) -> openai.Stream[ChatCompletionChunk]:
         assert provider is not None
-        return clients.sync(provider).chat.completions.create(
+        return pool.openai(provider).chat.completions.create(
             model=service.model,
             messages=messages,
             stream=True,
@@ -235,21 +192,22 @@ def _outcome(mode: str, result: ExecuteResult[ChatCompletion]) -> Outcome:
 
 def run(selector: ServiceSelector) -> list[Outcome]:
     """Ask once sync, once async and once streamed; return how each went."""
-    clients = Clients()
+    assert selector.config is not None  # built from a config, which the pool reads too
+    pool = ClientPool(selector.config)  # one SDK client per provider, made on first use
     try:
-        outcomes = [_outcome("sync", ask(selector, clients, "What is a load balancer?"))]
+        outcomes = [_outcome("sync", ask(selector, pool, "What is a load balancer?"))]
 
         async def async_part() -> ExecuteResult[ChatCompletion]:
             try:
-                return await aask(selector, clients, "What is failover?")
+                return await aask(selector, pool, "What is failover?")
             finally:
-                await clients.aclose()
+                await pool.aclose()
 
         outcomes.append(_outcome("async", asyncio.run(async_part())))
-        outcomes.append(stream(selector, clients, "What is a circuit breaker?"))
+        outcomes.append(stream(selector, pool, "What is a circuit breaker?"))
         return outcomes
     finally:
-        clients.close()
+        pool.close()
 
 
 def main() -> int:

@@ -142,12 +142,16 @@ def stall() -> Reply:
 
 @dataclass(frozen=True)
 class RecordedRequest:
-    """A request the server received: provider, dialect (openai/anthropic), path, JSON body."""
+    """A request the server received: provider, dialect (openai/anthropic), path, JSON body,
+    headers (names in lower case), and ``proxied_to``: the absolute URL a client sent when it
+    used this server as its HTTP proxy (``""`` for a direct request)."""
 
     provider: str
     dialect: str
     path: str
     body: dict[str, Any] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    proxied_to: str = ""
 
 
 _OPENAI_TYPES = {400: "invalid_request_error", 401: "invalid_request_error", 429: "requests"}
@@ -272,7 +276,11 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        provider, _, rest = self.path.lstrip("/").partition("/")
+        # a client using this server as its proxy sends the absolute URL: serve it as if this
+        # were the host it names (the provider is still the path's first segment)
+        proxied_to = self.path if self.path.startswith(("http://", "https://")) else ""
+        path = "/" + self.path.split("://", 1)[1].partition("/")[2] if proxied_to else self.path
+        provider, _, rest = path.lstrip("/").partition("/")
         rest = "/" + rest.removeprefix("v1/")
         dialect = {"/chat/completions": "openai", "/messages": "anthropic"}.get(rest)
         length = int(self.headers.get("content-length") or 0)
@@ -285,7 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             self._json(400, {"error": {"message": "body is not JSON"}})
             return
-        reply = self.owner._take(RecordedRequest(provider, dialect, self.path, body))
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        recorded = RecordedRequest(provider, dialect, path, body, headers, proxied_to)
+        reply = self.owner._take(recorded)
         if reply.stall:
             self._hold(provider)
             return

@@ -25,7 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"tactics"}),
     frozenset({"execute"}),
     frozenset({"selector"}),
-    frozenset({"redis"}),
+    frozenset({"redis", "clients"}),
     frozenset({"testing"}),
     frozenset({"cli"}),
     frozenset({"__main__"}),
@@ -74,7 +74,7 @@ def imported_entry(path: Path, node: ast.ImportFrom) -> tuple[str, list[str]]:
 
 
 #: Optional layers (extras) that may sit beside the core entries.
-EXTRAS = frozenset({"redis", "otel"})
+EXTRAS = frozenset({"redis", "otel", "clients"})
 
 #: The tool layer: the command line, above everything it uses (testing included), and the
 #: ``python -m llmroute`` entry. Not library code, so not counted with the core entries.

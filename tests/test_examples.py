@@ -263,3 +263,25 @@ def test_workers_example_keeps_sessions_on_one_service_and_the_fleet_fails_about
     assert int(spread.split("1: ")[1].split(",")[0]) >= 36  # a session moves only on a failure
     failing = next(line for line in lines if line.startswith("failing calls"))
     assert int(failing.split(": ")[1].split()[0]) <= 3 + 3
+
+
+def test_the_readmes_minimal_routing_yaml_loads_and_routes_over_both_providers(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import re
+
+    from llmroute import ServiceSelector, load_config
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(r"A minimal `routing.yaml`.*?```yaml\n(.*?)```", readme, re.S)
+    assert found is not None, "the README's minimal routing.yaml"
+    path = tmp_path / "routing.yaml"
+    path.write_text(found.group(1), encoding="utf-8")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-a")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-b")
+    config = load_config(path)
+    assert [p.api_style for p in config.providers] == ["openai", "anthropic"]
+    selector = ServiceSelector.from_config(config)
+    body = {"model": "assistant", "messages": [{"role": "user", "content": "hi"}]}
+    served = {selector.execute("assistant", body, lambda s, p: {}).service_id for _ in range(2)}
+    assert served == {"openai:gpt-4o-mini", "anthropic:claude-haiku-4-5"}
