@@ -68,6 +68,8 @@ SELECT_PLAN: tuple[tuple[str, str], ...] = (
     ("adaptive", "bare"),
     ("adaptive", "health+affinity"),
     ("latency_based", "health+affinity"),
+    ("lowest_cost", "bare"),
+    ("price_weighted", "bare"),
 )
 
 

@@ -20,6 +20,7 @@ from llmroute import (
     SmartRouting,
     Tactic,
 )
+from llmroute.config import ModelSpec
 from llmroute.testing import RecordingStore
 
 __all__ = [
@@ -56,16 +57,29 @@ def providers(n: int) -> list[Provider]:
     ]
 
 
-def _services(n: int) -> list[Service]:
-    return [Service(provider=f"p{i}", model=f"model-{i}", weight=1 + i % 3) for i in range(n)]
+#: The tactics that price services: their bench rules' services carry prices (model_info).
+PRICED_TACTICS = ("lowest_cost", "price_weighted")
+
+
+def _services(n: int, *, priced: bool = False) -> list[Service]:
+    return [
+        Service(
+            provider=f"p{i}",
+            model=f"model-{i}",
+            weight=1 + i % 3,
+            model_info=ModelSpec(input=1.0 + i % 7, output=4.0 + i % 5) if priced else None,
+        )
+        for i in range(n)
+    ]
 
 
 def rule(n: int, tactic: str, *, affinity: bool) -> Rule:
-    """A rule over ``n`` services (weights 1-3) with ``tactic``; affinity for 30 min or off."""
+    """A rule over ``n`` services (weights 1-3) with ``tactic``; affinity for 30 min or off.
+    The services of a price tactic's rule have prices (their ``model_info``)."""
     return Rule(
         uuid=f"bench-{tactic}-{n}-{'aff' if affinity else 'plain'}",
         request_model="bench",
-        services=_services(n),
+        services=_services(n, priced=tactic in PRICED_TACTICS),
         lb_tactic=Tactic(type=tactic),
         session_affinity=SESSION_TTL if affinity else 0,
     )

@@ -45,6 +45,8 @@ MAX_PARAMS: dict[str, dict[str, Any]] = {
     "capacity_based": {},
     "least_latency": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
     "least_busy": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
+    "lowest_cost": {"decay_seconds": bounds.MAX_DECAY_SECONDS},
+    "price_weighted": {},
     "tier": {},
 }
 

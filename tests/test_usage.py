@@ -53,7 +53,7 @@ def test_anthropic_message_adds_cache_reads_and_writes_to_input() -> None:
             },
         }
     )
-    assert Usage.of(message) == Usage(1010, 5, 900)
+    assert Usage.of(message) == Usage(1010, 5, 900, 100)
 
 
 @pytest.mark.parametrize(
@@ -107,4 +107,6 @@ def test_usage_read_off_a_response_equals_the_constructed_one() -> None:
     read = Usage.of({"usage": {"prompt_tokens": 42, "completion_tokens": 2}})
     assert read == Usage(42, 2, 0)
     assert hash(read) == hash(Usage(42, 2, 0))
-    assert repr(read) == "Usage(input_tokens=42, output_tokens=2, cached_tokens=0)"
+    assert repr(read) == (
+        "Usage(input_tokens=42, output_tokens=2, cached_tokens=0, cache_write_tokens=0)"
+    )

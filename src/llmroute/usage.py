@@ -43,7 +43,9 @@ class _Reader:
 @dataclass(frozen=True, slots=True)
 class Usage:
     """How many tokens a call used: ``input_tokens`` (all prompt tokens, cached ones
-    included), ``output_tokens`` and ``cached_tokens`` (prompt tokens read from the cache).
+    included), ``output_tokens``, ``cached_tokens`` (prompt tokens read from the cache) and
+    ``cache_write_tokens`` (prompt tokens written to the cache, Anthropic's
+    ``cache_creation_input_tokens``; also counted in ``input_tokens``).
 
     :meth:`of` reads it off OpenAI (Chat Completions and Responses) and Anthropic responses
     and stream chunks, as SDK objects or dicts, without importing either SDK.
@@ -52,9 +54,10 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("input_tokens", "output_tokens", "cached_tokens"):
+        for name in ("input_tokens", "output_tokens", "cached_tokens", "cache_write_tokens"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"Usage.{name} must be an int >= 0, got {_shown(value)}")
@@ -72,8 +75,10 @@ class Usage:
         cached_tokens`` (Responses: ``input_tokens`` / ``output_tokens`` /
         ``input_tokens_details.cached_tokens``) and Anthropic ``input_tokens`` /
         ``output_tokens`` / ``cache_read_input_tokens`` / ``cache_creation_input_tokens``.
-        Anthropic's ``input_tokens`` leaves cached tokens out; here they are added in, so
-        ``input_tokens`` means the same for every provider. A :class:`Usage` passes through.
+        Anthropic's ``input_tokens`` leaves the cache reads and writes out; here both are
+        added in, so ``input_tokens`` means the same for every provider (OpenAI's
+        ``prompt_tokens`` already include ``cached_tokens``; OpenAI reports no cache
+        writes). A :class:`Usage` passes through.
         A count above :data:`MAX_TOKENS` is ignored (read as absent), with one warning.
         """
         if isinstance(response, Usage):
@@ -110,8 +115,8 @@ class Usage:
             return cls(total, output, min(count(details, "cached_tokens"), total))
         read = count(usage, "cache_read_input_tokens")
         created = count(usage, "cache_creation_input_tokens")
-        total = count(usage, "input_tokens") + read + created
-        return cls(min(total, MAX_TOKENS), output, read)
+        total = min(count(usage, "input_tokens") + read + created, MAX_TOKENS)
+        return cls(total, output, min(read, total), min(created, total - min(read, total)))
 
     def merge(self, other: Usage | None) -> Usage:
         """The larger of each count: stream events report running totals, so merging each
@@ -122,6 +127,7 @@ class Usage:
             max(self.input_tokens, other.input_tokens),
             max(self.output_tokens, other.output_tokens),
             max(self.cached_tokens, other.cached_tokens),
+            max(self.cache_write_tokens, other.cache_write_tokens),
         )
 
 

@@ -15,6 +15,7 @@ compile their ops at load to check them; :class:`llmroute.SmartRouter` runs them
 from ._agent import claude_code_kind
 from ._base import config_error
 from ._bounds import (
+    MAX_CONTEXT_WINDOW,
     MAX_DECAY_SECONDS,
     MAX_ERROR_THRESHOLD,
     MAX_GLOB_ALTERNATIVES,
@@ -22,6 +23,7 @@ from ._bounds import (
     MAX_MAX_RECOVERY_SECONDS,
     MAX_MODEL_CAPACITY,
     MAX_PATTERN_DEPTH,
+    MAX_PRICE,
     MAX_RECOVERY_SECONDS,
     MAX_REQUEST_THRESHOLD,
     MAX_SAMPLES,
@@ -36,6 +38,7 @@ from ._bounds import (
     MAX_TOKEN_OP,
     MAX_WEIGHT,
 )
+from ._catalog import CAPABILITIES, ModelCatalog, ModelEntry, ModelSpec
 from ._document import MAX_DEPTH, MAX_NUMBER, MAX_VALUES
 from ._figures import LiveFigures, LiveMatcher, TtftFigure
 from ._glob import compile_glob, glob_to_regex
@@ -51,7 +54,7 @@ from ._ops import (
     compile_op,
 )
 from ._provider import OAuthDetail, Provider
-from ._routing import HealthConfig, RoutingConfig, index_providers
+from ._routing import HealthConfig, RoutingConfig, index_providers, spec_of
 from ._rule import LEGACY_AFFINITY_SECONDS, Rule, SmartOp, SmartOpMeta, SmartRouting
 from ._scenario import ScenarioConfig, ScenarioFlags
 from ._secret import REVEAL_SECRETS, EnvSecret
@@ -66,6 +69,8 @@ from ._tactic import (
     LatencyBasedParams,
     LeastBusyParams,
     LeastLatencyParams,
+    LowestCostParams,
+    PriceWeightedParams,
     RandomParams,
     RoundRobinParams,
     SpeedBasedParams,
@@ -79,6 +84,7 @@ from ._tactic import (
 
 __all__ = [
     "AdaptiveParams",
+    "CAPABILITIES",
     "CONTENT_TYPES",
     "CapacityBasedParams",
     "ConfigWarning",
@@ -92,6 +98,8 @@ __all__ = [
     "LeastLatencyParams",
     "LiveFigures",
     "LiveMatcher",
+    "LowestCostParams",
+    "MAX_CONTEXT_WINDOW",
     "MAX_DECAY_SECONDS",
     "MAX_DEPTH",
     "MAX_ERROR_THRESHOLD",
@@ -101,6 +109,7 @@ __all__ = [
     "MAX_MODEL_CAPACITY",
     "MAX_NUMBER",
     "MAX_PATTERN_DEPTH",
+    "MAX_PRICE",
     "MAX_RECOVERY_SECONDS",
     "MAX_REQUEST_THRESHOLD",
     "MAX_SAMPLES",
@@ -116,9 +125,13 @@ __all__ = [
     "MAX_VALUES",
     "MAX_WEIGHT",
     "Matcher",
+    "ModelCatalog",
+    "ModelEntry",
+    "ModelSpec",
     "OAuthDetail",
     "OPERATIONS",
     "POSITIONS",
+    "PriceWeightedParams",
     "Provider",
     "REVEAL_SECRETS",
     "RandomParams",
@@ -154,4 +167,5 @@ __all__ = [
     "index_providers",
     "is_valid_tactic",
     "load_config",
+    "spec_of",
 ]

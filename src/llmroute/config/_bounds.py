@@ -112,3 +112,12 @@ RecoverySeconds = Annotated[float, _NO_BOOL, _FINITE, Field(gt=0, le=MAX_RECOVER
 MaxRecoverySeconds = Annotated[float, _NO_BOOL, _FINITE, Field(gt=0, le=MAX_MAX_RECOVERY_SECONDS)]
 #: ``promotion_hold_seconds``: 0 to :data:`MAX_RECOVERY_SECONDS`.
 HoldSeconds = Annotated[float, _NO_BOOL, _FINITE, Field(ge=0, le=MAX_RECOVERY_SECONDS)]
+#: The largest ``context_window`` / ``max_output_tokens`` of a model (tokens).
+MAX_CONTEXT_WINDOW = 1_000_000_000
+#: The highest price per million tokens of a model (in the document's currency).
+MAX_PRICE = 1_000_000.0
+
+#: ``context_window``, ``max_output_tokens``: 1 to :data:`MAX_CONTEXT_WINDOW` tokens.
+TokenWindow = Annotated[int, _NO_BOOL, Field(ge=1, le=MAX_CONTEXT_WINDOW)]
+#: A price per million tokens: 0 to :data:`MAX_PRICE`.
+Price = Annotated[float, _NO_BOOL, _FINITE, Field(ge=0, le=MAX_PRICE)]

@@ -6,10 +6,11 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from ._base import ConfigModel, invalid
 from ._bounds import ErrorThreshold, HoldSeconds, MaxRecoverySeconds, RecoverySeconds
+from ._catalog import ModelCatalog, ModelEntry, ModelSpec, models_from_document
 from ._provider import Provider
 from ._rule import Rule
 from ._scenario import ScenarioConfig
@@ -47,25 +48,35 @@ class HealthConfig(ConfigModel):
 
 
 class RoutingConfig(ConfigModel):
-    """Providers, rules, health settings and scenarios, validated together.
+    """Providers, rules, health settings, scenarios and the model catalog, validated
+    together.
 
     Beyond each model's own checks: rule uuids are unique, provider names and uuids are
     unique, scenario names are unique, when providers are given every service names one of
     them, and every active rule has a usable service (an active one whose provider, when
     providers are given, is enabled; a rule with ``smart_enabled`` may have it in a
     smart-routing block). A rule with nothing usable must say ``active: false``.
+    ``models`` (the catalog, see :class:`ModelEntry`) may be a list of entries or a mapping
+    from model name (or glob) to its fields; each service's figures, catalog and
+    ``model_info`` together, must hold (a context window no smaller than the max output).
     """
 
     providers: tuple[Provider, ...] = ()
     rules: tuple[Rule, ...] = ()
     health: HealthConfig = Field(default_factory=HealthConfig)
     scenarios: tuple[ScenarioConfig, ...] = ()
+    models: tuple[ModelEntry, ...] = ()
+
+    @field_validator("models", mode="before")
+    @classmethod
+    def _models_mapping(cls, value: Any) -> Any:
+        return models_from_document(value)
 
     @model_validator(mode="before")
     @classmethod
     def _nulls(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            for key in ("providers", "rules", "scenarios"):
+            for key in ("providers", "rules", "scenarios", "models"):
                 if key in data and data[key] is None:
                     data = {**data, key: ()}
         return data
@@ -108,6 +119,7 @@ class RoutingConfig(ConfigModel):
                                 f"unknown provider {service.provider!r}",
                             )
         errors.extend(_unusable_rules(self.rules, self.providers))
+        errors.extend(_unfit_specs(self.rules, self.catalog, self._providers_by_key))
         seen_scenarios: dict[str, int] = {}
         for i, entry in enumerate(self.scenarios):
             first = seen_scenarios.setdefault(entry.scenario, i)
@@ -119,6 +131,11 @@ class RoutingConfig(ConfigModel):
         if errors:
             raise invalid(type(self).__name__, errors)
         return self
+
+    @cached_property
+    def catalog(self) -> ModelCatalog:
+        """The ``models:`` entries as a :class:`ModelCatalog` (built once)."""
+        return ModelCatalog(self.models)
 
     @cached_property
     def _providers_by_key(self) -> dict[str, Provider]:
@@ -231,6 +248,47 @@ def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) ->
             (("rules", i, "services"), f"no usable service: {why}; set active: false to keep it")
         )
     return problems
+
+
+def _unfit_specs(
+    rules: tuple[Rule, ...], catalog: ModelCatalog, providers: dict[str, Provider]
+) -> _Problems:
+    """A problem for each service whose merged figures (catalog + ``model_info``) do not
+    hold together, at the service's path."""
+    problems: _Problems = []
+    if not catalog:
+        return problems
+    for i, rule in enumerate(rules):
+        located: list[tuple[tuple[int | str, ...], Service]] = [
+            (("rules", i, "services", j), s) for j, s in enumerate(rule.services)
+        ]
+        for b, block in enumerate(rule.smart_routing):
+            located += [
+                (("rules", i, "smart_routing", b, "services", j), s)
+                for j, s in enumerate(block.services)
+            ]
+        for loc, service in located:
+            try:
+                spec_of(service, catalog, providers)
+            except ValueError as exc:
+                problems.append(((*loc, "model_info"), _first_message(exc)))
+    return problems
+
+
+def spec_of(service: Service, catalog: ModelCatalog, providers: dict[str, Provider]) -> ModelSpec:
+    """The figures of ``service``: the catalog's for its model and provider (matched by the
+    provider's name and uuid), with the service's ``model_info`` over them."""
+    provider = providers.get(service.provider)
+    names = {service.provider}
+    if provider is not None:
+        names.update(n for n in (provider.name, provider.uuid) if n)
+    spec = catalog.lookup(service.model, tuple(sorted(names))) if catalog else ModelSpec()
+    return spec if service.model_info is None else service.model_info.over(spec)
+
+
+def _first_message(exc: ValueError) -> str:
+    problems = getattr(exc, "problems", None)
+    return problems[0][1] if problems else str(exc)
 
 
 def _why_providers_unusable(services: list[Service], providers: dict[str, Provider]) -> str:

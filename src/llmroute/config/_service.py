@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, SerializerFunctionWrapHandler, field_validator, model_serializer
 
 from ._base import ConfigModel
 from ._bounds import Capacity, Tier, TimeWindow, Weight
+from ._catalog import ModelSpec
 
 #: The usage window of a service whose ``time_window`` is 0 or unset, in seconds.
 DEFAULT_TIME_WINDOW = 300
@@ -63,6 +65,8 @@ class Service(ConfigModel):
     window the token-based tactics read; ``model_capacity`` is the number of concurrent
     sessions the model should carry (capacity-based tactic). A ``time_window`` of 0 (what
     tingly-box's UI writes for "not set") means the default, 300 seconds, and is read as 300.
+    ``model_info`` overrides the ``models:`` catalog's figures for this service (any
+    :class:`ModelSpec` field: window, prices, capabilities, ``free``).
     ``tier`` is the service's priority level for the ``tier`` tactic: 0 (the default) is the
     primary tier, a higher number serves only while no lower tier has a healthy service
     (other tactics do not read it).
@@ -74,6 +78,7 @@ class Service(ConfigModel):
     active: bool = True
     time_window: TimeWindow = DEFAULT_TIME_WINDOW
     model_capacity: Capacity | None = None
+    model_info: ModelSpec | None = None
     tier: Tier = 0
 
     @field_validator("time_window")
@@ -87,6 +92,13 @@ class Service(ConfigModel):
         if ":" in value:
             raise ValueError("must not contain ':' (it separates provider and model in ids)")
         return value
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_model_info(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and data.get("model_info", 0) is None:
+            del data["model_info"]  # dumps keep tingly-box's service shape
+        return data
 
     @cached_property
     def service_id(self) -> ServiceID:

@@ -137,6 +137,19 @@ class LeastBusyParams(_Params):
     decay_seconds: DecaySeconds = 10.0
 
 
+class LowestCostParams(_Params):
+    """``lowest_cost``: the cheapest service for the request's estimated tokens at the
+    catalog's prices; ties go to the lower latency EWMA, whose decay is ``decay_seconds``
+    (as in :class:`LeastLatencyParams`)."""
+
+    decay_seconds: DecaySeconds = 10.0
+
+
+class PriceWeightedParams(_Params):
+    """``price_weighted``: weighted random by the inverse square of the blended price (the
+    service's ``weight`` multiplies it); no params."""
+
+
 class TierParams(_Params):
     """``tier`` (alias ``priority``): the lowest ``tier`` with a healthy service serves,
     weighted random inside it; no params."""
@@ -155,6 +168,8 @@ TacticName = Literal[
     "capacity_based",
     "least_latency",
     "least_busy",
+    "lowest_cost",
+    "price_weighted",
     "tier",
 ]
 
@@ -169,6 +184,8 @@ TacticParams = (
     | CapacityBasedParams
     | LeastLatencyParams
     | LeastBusyParams
+    | LowestCostParams
+    | PriceWeightedParams
     | TierParams
 )
 
@@ -190,6 +207,8 @@ TACTIC_PARAMS: dict[str, type[_Params]] = {
     "capacity_based": CapacityBasedParams,
     "least_latency": LeastLatencyParams,
     "least_busy": LeastBusyParams,
+    "lowest_cost": LowestCostParams,
+    "price_weighted": PriceWeightedParams,
     "tier": TierParams,
 }
 

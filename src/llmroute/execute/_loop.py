@@ -45,7 +45,7 @@ from ._calls import CALLER_BUGS
 from ._limits import CallLimits, cooldown_windows
 from ._log import log_bookkeeping_failed, log_cancelled, log_failure, log_interrupted, log_skip
 from ._options import ExecuteOptions, as_sequence, chain_order, classify, name_of
-from ._retry import GIVE_UP, RetryState, next_step
+from ._retry import GIVE_UP, RetryState, next_step, reroute
 from ._types import Attempt, ExecuteResult, SkippedProvider, Strategy
 
 __all__ = ["AttemptLoop"]
@@ -86,7 +86,7 @@ class AttemptLoop(Generic[P]):
         self.options = options
         self._items = items
         self._names: list[str | None] = [None] * len(items)
-        self._order = chain_order(options, len(items))
+        self._order = list(chain_order(options, len(items)))  # a list: reroute may reorder it
         self._attempts: list[Attempt] = []
         self._skipped: list[SkippedProvider] = []
         self._pos = 0  # how many entries of the order were taken
@@ -220,6 +220,8 @@ class AttemptLoop(Generic[P]):
             fallback,
             wait,
         )
+        if action == "fallback":  # the tracker may reorder what is left (request-scoped)
+            reroute(self.options.cooldown, name, failure, self._order, self._pos, self._name_at)
         if action not in ("fallback", "retry"):
             self._stopped = fallback and self._pos < len(self._order)
             self.abandon()

@@ -262,3 +262,18 @@ def next_step(
             wait = policy.backoff(state.retries + 1, rng)
             return RetryStep(index, max(wait, seen.retry_after or 0.0))
     return GIVE_UP
+
+
+def reroute(
+    tracker: object, name: str, failure: Failure, order: list[int], pos: int, name_at: Any
+) -> None:
+    """Let a cooldown tracker with ``reroute(name, failure, pending)`` reorder (or thin) the
+    providers still pending after ``name`` failed, for this call only: it answers the
+    positions in ``pending`` (names) to try, in order, or None to keep the order."""
+    hook = getattr(tracker, "reroute", None)
+    if hook is None or pos >= len(order):
+        return
+    left = order[pos:]
+    chosen = hook(name, failure, [name_at(i) for i in left])
+    if chosen is not None:
+        order[pos:] = [left[k] for k in chosen]

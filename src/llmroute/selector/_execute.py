@@ -30,6 +30,8 @@ from ..execute import (
 from ..failures import Failure
 from ..state import Outcome, StateSnapshot
 from ..usage import Usage
+from ._plan import RulePlan
+from ._reroute import reroute_order
 from ._result import SelectionResult
 from ._routed import RoutedAsyncStream, RoutedResult, RoutedStream
 from ._taps import AsyncTap, SyncTap, Tap, UsageReader
@@ -83,6 +85,7 @@ class _Recorder(ExecuteHooks[Pair]):
         self.taps: dict[str, Tap] = {}
         self.deferred = deferred
         self.pending: list[Outcome] = []
+        self.costs: dict[str, float | None] = {}  # per attempt (by name), successes only
 
     def attempt_started(self, provider: Pair, name: str) -> None:
         self.ttft.pop(name, None)
@@ -116,6 +119,7 @@ class _Recorder(ExecuteHooks[Pair]):
             latency_ms=latency * 1000.0,
             ttft_ms=None if ttft is None else ttft * 1000.0,
         )
+        self.costs[name] = outcome.cost
         self._write(outcome)
         if self.hooks is not None:
             self.hooks.attempt_succeeded(provider, name, response, latency)
@@ -147,11 +151,17 @@ class _Recorder(ExecuteHooks[Pair]):
 
 class _SnapshotCooldown:
     """The selection's snapshot as ``execute()``'s cooldown tracker: a fallback that was
-    unhealthy when the request was read is passed over (the last one is always tried)."""
+    unhealthy when the request was read is passed over (the last one is always tried).
+    After a context-length or content-policy failure it reroutes the call's pending
+    fallbacks (:func:`reroute_order`)."""
 
-    def __init__(self, snapshot: StateSnapshot, clock: Callable[[], float]) -> None:
+    def __init__(self, snapshot: StateSnapshot, clock: Callable[[], float], plan: RulePlan) -> None:
         self.snapshot = snapshot
         self.clock = clock
+        self.plan = plan
+
+    def reroute(self, name: str, failure: Failure, pending: list[str]) -> list[int] | None:
+        return reroute_order(self.plan, name, failure, pending)
 
     def is_available(self, name: str) -> bool:
         return self.snapshot.healthy(name)
@@ -215,7 +225,7 @@ def _call(
     selection = selector.decide(plan, req, snapshot, query.take_turn)
     pairs = plan.chain(selection.service, selection.scope, selection.unhealthy)
     recorder = _Recorder(selector, selection, opts.usage, opts.exempt, opts.hooks, deferred)
-    return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock))
+    return _Call(selection, pairs, recorder, _SnapshotCooldown(snapshot, selector.clock, plan))
 
 
 def _prepare(
@@ -266,7 +276,7 @@ def run_execute(
         key=_pair_name,
         **_limits(selector, opts, "sleep"),
     )
-    return RoutedResult(result, call.selection)
+    return RoutedResult(result, call.selection, call.recorder.costs.get(result.provider))
 
 
 async def run_aexecute(
@@ -292,7 +302,7 @@ async def run_aexecute(
         )
     finally:
         await call.recorder.flush()
-    return RoutedResult(result, call.selection)
+    return RoutedResult(result, call.selection, call.recorder.costs.get(result.provider))
 
 
 def run_execute_stream(

@@ -133,9 +133,8 @@ def build_outcome(
     A success pins the session to ``served`` and makes it the rule's current service (for
     tactics that keep one; not when the probe header chose it); a failure of the service
     releases the session's pin; a cancellation or a failure of the request itself changes
-    neither. The round-robin turn
-    advances once per selection that did not take it in its read.
-    """
+    neither. The round-robin turn advances once per selection that did not take it in its
+    read. A success's ``cost``: its usage at the served service's catalog prices."""
     kind: OutcomeKind
     if cancelled or (failure is not None and failure.kind is FailureKind.CANCELLED):
         kind = "cancelled"
@@ -149,8 +148,10 @@ def build_outcome(
     tactic = plan.tactic.tactic
     chosen = result.service.service_id
     counts = failure is not None and failure.counts_against_health and not cancelled
+    spec = plan.specs.get(served.service_id) if success and usage is not None else None
     probed = result.source == "probe_header"  # an operator's test: the rule's cursor stays
     return Outcome(
+        cost=None if spec is None else spec.cost(usage),
         rule=rule.uuid,
         service=served,
         kind=kind,

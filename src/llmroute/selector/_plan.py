@@ -5,11 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config import HealthConfig, Provider, RoutingConfig, Rule, Service, ServiceID
+from ..config import (
+    HealthConfig,
+    ModelCatalog,
+    ModelSpec,
+    Provider,
+    RoutingConfig,
+    Rule,
+    Service,
+    ServiceID,
+    spec_of,
+)
 from ..errors import NoServiceAvailableError
 from ..smart import SmartRouter
 from ..state import StateQuery
 from ..tactics import RuleTactic
+from ._fit import FitPlan
 
 __all__ = ["PlanCache", "RulePlan", "failover_order"]
 
@@ -49,6 +60,10 @@ class RulePlan:
     (passed over). ``use_health``: whether the selector routes
     by health. ``affinity``: whether the rule pins sessions. ``usable``: whether the rule is
     active and has a usable service (else :meth:`unusable` says why not).
+    ``specs``: the catalog figures of each service that has any (catalog entries and its
+    ``model_info``); empty when none has, and then the fit stage costs nothing. ``fit``:
+    the rule's :class:`FitPlan` (None without specs; the fit stage runs only when it
+    :attr:`~FitPlan.works`).
     """
 
     def __init__(
@@ -58,6 +73,7 @@ class RulePlan:
         health: HealthConfig,
         use_health: bool = True,
         lease_probes: bool = False,
+        catalog: ModelCatalog | None = None,
     ) -> None:
         self.rule = rule
         self.health = health
@@ -80,6 +96,8 @@ class RulePlan:
         self.service_by_id: dict[str, Service] = {
             s.service_id: s for s in (*self.base, *(s for b in self.blocks for s in b))
         }
+        self.specs = self._specs(catalog or ModelCatalog(), providers)
+        self.fit: FitPlan | None = FitPlan(self.specs, self.all_ids) if self.specs else None
         self.router: SmartRouter | None = (
             SmartRouter(rule.smart_routing, services=self.blocks)
             if rule.smart_enabled and rule.smart_routing
@@ -88,7 +106,7 @@ class RulePlan:
         # A block that matches with no usable service is passed over (tingly-box's rule).
         self.unusable_blocks = frozenset(i for i, block in enumerate(self.blocks) if not block)
         reads = self.router.reads if self.router is not None else frozenset()
-        self.tactic = RuleTactic(rule)
+        self.tactic = RuleTactic(rule, specs=self.specs)
         self.base_set = self.tactic.lookup(self.base)
         self._chains: dict[ServiceID, tuple[tuple[Service, Provider | None], ...]] = {}
         tactic = self.tactic.tactic
@@ -106,6 +124,18 @@ class RulePlan:
         )
         self.turn_query = self.query._replace(take_turn=tactic.takes_turn)
         self.usable = rule.active and bool(self.base or self.blocks)
+
+    def _specs(
+        self, catalog: ModelCatalog, providers: Mapping[str, Provider] | None
+    ) -> dict[ServiceID, ModelSpec]:
+        """The figures of each service of the plan that has any known."""
+        known = dict(providers) if providers is not None else {}
+        specs: dict[ServiceID, ModelSpec] = {}
+        for service in self.service_by_id.values():
+            spec = spec_of(service, catalog, known)
+            if spec.known():
+                specs[service.service_id] = spec
+        return specs
 
     def pair(self, service_id: str) -> tuple[Service, Provider | None]:
         """(the service with this id, its provider); ids compare as plain strings."""
@@ -178,8 +208,8 @@ class RulePlan:
 
 class PlanCache:
     """The plans of the rules a selector has served, by rule uuid, built under the selector's
-    settings of the moment (``config``, ``providers``, ``health``, ``use_health``,
-    ``lease_probes``; see :class:`RulePlan`): a reload makes a new cache."""
+    settings of the moment (``config`` and its model catalog, ``providers``, ``health``,
+    ``use_health``, ``lease_probes``; see :class:`RulePlan`): a reload makes a new cache."""
 
     def __init__(
         self,
@@ -195,9 +225,11 @@ class PlanCache:
         self._health = health if health is not None else HealthConfig()
         self._use_health = use_health
         self._lease_probes = lease_probes
+        self._catalog = config.catalog if config is not None else None
 
     def plan(self, rule: Rule | str) -> RulePlan:
-        """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``)."""
+        """The plan of ``rule`` (a :class:`Rule`, or a uuid / request model of ``config``),
+        with the figures of ``config``'s model catalog."""
         key = rule if isinstance(rule, str) else getattr(rule, "uuid", None)
         if not isinstance(key, str):
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
@@ -214,6 +246,11 @@ class PlanCache:
         elif not isinstance(rule, Rule):
             raise TypeError(f"rule must be a Rule or a rule uuid, got {type(rule).__name__}")
         plan = self._plans[key] = RulePlan(
-            rule, self._providers, self._health, self._use_health, self._lease_probes
+            rule,
+            self._providers,
+            self._health,
+            self._use_health,
+            self._lease_probes,
+            self._catalog,
         )
         return plan

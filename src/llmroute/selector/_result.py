@@ -11,6 +11,7 @@ from ..config import Provider, Rule, Service, ServiceID
 from ..request import RequestContext, TokenCounter
 from ..smart import extract_context
 from ..state import StateSnapshot
+from ._fit import FitReport, Needs
 from ._plan import RulePlan, failover_order
 from ._trace import STAGES, TraceStep, render_trace
 
@@ -82,6 +83,17 @@ class Request:
         return self._context
 
     @property
+    def extracted(self) -> bool:
+        """Whether :attr:`context` was read already (reading it again costs nothing)."""
+        return self._context is not None
+
+    @property
+    def counts_exactly(self) -> bool:
+        """Whether tokens are counted by the built-in estimate (no custom token counter),
+        so a cheap upper bound of them holds."""
+        return self._token_counter is None
+
+    @property
     def resolved_session(self) -> SessionID | None:
         """The session identity if it was given or resolved already, else None."""
         if self._session is None and self._parts is not None:
@@ -135,6 +147,8 @@ class SelectionResult:
       unhealthy ones as a last resort;
     - ``degraded``: panic mode, every candidate was unhealthy and one was chosen anyway;
     - ``pin_key``: the session's pin key (None without affinity or a session identity);
+    - ``fit``: the fit stage's report (dropped and unchecked services, the request's needs;
+      None when the rule has no catalog figures); ``estimated_cost``: the choice's estimate;
     - ``trace`` and :meth:`explain`: every stage, what it saw and did (written on first
       read from what the decision kept).
 
@@ -145,8 +159,10 @@ class SelectionResult:
     ``plan``, the ``request``, the ``snapshot`` read (and its ``now`` and ``read_seq``), the
     ``candidates`` the balancer chose among (``scope``: the services of the rule or of the
     matched block), the ``unhealthy`` ids, the ``pinned`` entry read, ``took_turn``, the
-    tactic's ``reason`` (a template and its arguments) and ``moved_back`` (the service a
-    fallback pin gave way to, and why); treat them as read-only.
+    tactic's ``reason`` (a template and its arguments), ``moved_back`` (the service a
+    fallback pin gave way to, and why), ``fitted`` (the fit stage's report when it ran) and
+    ``unusable_blocks`` (the blocks passed over: none of their services usable, or none
+    fits the request); treat them as read-only.
     """
 
     __slots__ = (
@@ -154,6 +170,7 @@ class SelectionResult:
         "_trace",
         "candidates",
         "degraded",
+        "fitted",
         "matched_smart_rule_index",
         "moved_back",
         "now",
@@ -169,6 +186,7 @@ class SelectionResult:
         "source",
         "took_turn",
         "unhealthy",
+        "unusable_blocks",
     )
 
     def __init__(self, plan: RulePlan, request: Request, snapshot: StateSnapshot) -> None:
@@ -188,6 +206,8 @@ class SelectionResult:
         self.source: Source = "load_balancer"
         self.took_turn = False
         self._fallbacks: tuple[Service, ...] | None = None
+        self.unusable_blocks = plan.unusable_blocks
+        self.fitted: FitReport | None = None
         self._trace: list[TraceStep] | None = None
 
     service: Service  # set by the stage that chooses
@@ -203,6 +223,20 @@ class SelectionResult:
         return self.plan.providers.get(self.service.service_id)
 
     @property
+    def fit(self) -> FitReport | None:
+        """The fit stage's report; for a rule with catalog figures but nothing to check (the
+        stage did not run) a report of no drops, made on first read; None without figures."""
+        report = self.fitted
+        if report is None and self.plan.fit is not None:
+            report = self.fitted = self.plan.fit.report(Needs(self.request))
+        return report
+
+    def tokens(self) -> tuple[int, int]:
+        """The request's estimated (input, output) tokens, what it is priced at."""
+        report = self.fit
+        return report.needs.tokens() if report is not None else (0, 0)
+
+    @property
     def service_id(self) -> ServiceID:
         """The chosen service's id."""
         return self.service.service_id
@@ -214,10 +248,12 @@ class SelectionResult:
 
     @property
     def evaluated_stages(self) -> tuple[str, ...]:
-        """The names of the stages that ran, in order (affinity chose: the first three)."""
+        """The names of the stages that ran, in order (``fit`` first when the rule has catalog
+        figures; affinity chose: all but the load balancer)."""
+        stages = STAGES if self.plan.fit is not None else STAGES[1:]
         if self.source == "probe_header":
-            return ("health", "probe_header")
-        return STAGES[:3] if self.source == "affinity" else STAGES
+            return (*stages[:-3], "probe_header")
+        return stages[:-1] if self.source == "affinity" else stages
 
     @property
     def trace(self) -> list[TraceStep]:
@@ -233,6 +269,16 @@ class SelectionResult:
             tiered = self.plan.tactic.tactic.prefers_tiers
             self._fallbacks = failover_order(self.scope, self.service_id, self.unhealthy, tiered)
         return self._fallbacks
+
+    @property
+    def estimated_cost(self) -> float | None:
+        """The chosen service's estimated cost for this request (its estimated input tokens
+        and asked-for output, at the catalog's prices); None when the rule has no catalog
+        figures or the service's prices are unknown."""
+        fit, spec = self.fit, self.plan.specs.get(self.service.service_id)
+        if fit is None or spec is None:
+            return None
+        return fit.needs.estimated_cost(spec)
 
     def explain(self) -> str:
         """A readable multi-line account of the selection: every stage, what it saw and did."""
@@ -252,6 +298,12 @@ class SelectionResult:
                 lines.extend(self._op_lines())
         if self.fallbacks:
             lines.append(f"  fallbacks: {', '.join(s.service_id for s in self.fallbacks)}")
+        if self.fit is not None:
+            cost = self.estimated_cost
+            shown = "unknown (no prices)" if cost is None else f"{cost:.6f}"
+            lines.append(
+                f"  estimated cost: {shown} (~{self.fit.needs.input_tokens:,} input tokens)"
+            )
         return "\n".join(lines)
 
     def _op_lines(self) -> list[str]:
@@ -261,7 +313,7 @@ class SelectionResult:
         if router is None or request.embeddings:
             return []
         lines: list[str] = []
-        skip = self.plan.unusable_blocks
+        skip = self.unusable_blocks
         for block in router.trace(request.context, self.snapshot, skip):
             lines.append(f"     block {block.index} {block.description!r}: {block.outcome}")
             lines.extend(f"       {op}" for op in block.ops)

@@ -50,13 +50,23 @@ class RoutedResult(_Routed, Generic[T]):
     """The result of ``selector.execute`` / ``aexecute``: ``response`` (what your ``fn``
     returned), ``service`` / ``provider`` (which served it), ``selection`` (the
     :class:`SelectionResult`), and the attempt loop's ``latency``, ``attempt_num``,
-    ``was_terminus``, ``attempts``, ``skipped`` and ``hedges``. Read-only."""
+    ``was_terminus``, ``attempts``, ``skipped`` and ``hedges``; ``cost``: the serving
+    attempt's cost at the catalog's prices (None when its prices or usage are unknown).
+    Read-only."""
 
-    __slots__ = ("_result",)
+    __slots__ = ("_cost", "_result")
 
-    def __init__(self, result: ExecuteResult[T], selection: SelectionResult) -> None:
+    def __init__(
+        self, result: ExecuteResult[T], selection: SelectionResult, cost: float | None = None
+    ) -> None:
         super().__init__(selection, result.provider)
         self._result = result
+        self._cost = cost
+
+    @property
+    def cost(self) -> float | None:
+        """The serving attempt's cost (the failed attempts reported no usage)."""
+        return self._cost
 
     @property
     def response(self) -> T:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 __all__ = ["STAGES", "TraceStep", "describe", "render_trace"]
 
 #: The stages, in the order they run.
-STAGES: tuple[str, ...] = ("health", "smart_routing", "affinity", "load_balancer")
+STAGES: tuple[str, ...] = ("fit", "health", "smart_routing", "affinity", "load_balancer")
 
 #: One line of a selection's trace: the stage, a ``str.format`` template and its arguments
 #: (formatted only when the trace is shown).
@@ -23,7 +23,11 @@ TraceStep = tuple[str, str, tuple[object, ...]]
 
 def render_trace(result: SelectionResult) -> list[TraceStep]:
     """The trace of ``result``: what each stage that ran saw, narrowed or chose."""
-    trace = [*result.request.notes, _health(result)]
+    trace = [*result.request.notes]
+    report = result.fit
+    if report is not None:  # the report formats itself: its line is built when shown
+        trace.append(("fit", "{}", (report,)))
+    trace.append(_health(result))
     if result.source == "probe_header":
         sid = result.service_id
         state = "unhealthy, routed to anyway" if sid in result.unhealthy else "healthy"
@@ -44,6 +48,9 @@ def render_trace(result: SelectionResult) -> list[TraceStep]:
 
 def _health(result: SelectionResult) -> TraceStep:
     base = result.plan.base
+    fitted = result.fitted
+    if fitted is not None and fitted.dropped:  # the fit stage's drops came first
+        base = tuple(s for s in base if s.service_id not in fitted.dropped)
     count = len(base)
     if not result.plan.use_health:
         return ("health", "no health monitor; all {} candidates kept", (count,))
@@ -68,7 +75,7 @@ def _smart_routing(result: SelectionResult) -> list[TraceStep]:
         return [("smart_routing", "off for this rule", ())]
     index = result.matched_smart_rule_index
     if index < 0:
-        unusable = len(result.plan.unusable_blocks)
+        unusable = len(result.unusable_blocks)
         if unusable:  # say so: the per-op trace may show one of them matching
             text = "no usable block of {} matched ({} without a usable service passed over)"
             return [("smart_routing", text, (len(router), unusable))]
@@ -98,7 +105,11 @@ def _affinity(result: SelectionResult) -> list[TraceStep]:
     sid = pinned.service
     moved = result.moved_back
     if result.source != "affinity" and moved is None:
-        why = "unhealthy" if sid in result.unhealthy else "not a candidate now"
+        fitted = result.fitted
+        if fitted is not None and sid in fitted.dropped:
+            why = "it does not fit the request"
+        else:
+            why = "unhealthy" if sid in result.unhealthy else "not a candidate now"
         return [("affinity", "pin on {} ignored: {}", (sid, why))]
     left = pinned.expires_at - result.now
     lines: list[TraceStep] = [("affinity", "session pinned to {} for {:.0f}s more", (sid, left))]

@@ -85,7 +85,9 @@ class InMemoryState:
         sid = service.service_id
         kind = outcome.kind
         if kind == "success":
-            self.stats.record_success(service, outcome.usage, outcome.latency_ms, outcome.ttft_ms)
+            self.stats.record_success(
+                service, outcome.usage, outcome.latency_ms, outcome.ttft_ms, cost=outcome.cost
+            )
             self.health.apply_success(sid, now, outcome.read_seq)
         elif kind == "failure" and outcome.failure is not None:
             self.health.apply_failure(sid, outcome.failure, outcome.health, now, outcome.read_seq)

@@ -131,6 +131,8 @@ class Outcome(NamedTuple):
     ejection sequence the selection read (a success read before an ejection does not end it).
     ``pin``: the session pin change; ``current``: make ``service`` the rule's current service;
     ``advance_turn``: advance the rule's round-robin turn (when the read did not take it).
+    ``cost``: the attempt's cost at the catalog's prices (None when unknown), where a budget
+    settles and the stats' window cost adds up.
     """
 
     rule: str
@@ -147,3 +149,4 @@ class Outcome(NamedTuple):
     advance_turn: bool = False
     ok: bool = False
     lease_seq: int = 0
+    cost: float | None = None

@@ -33,7 +33,9 @@ class ServiceStats:
     Times are clock seconds (``None`` before the first event / while no window is open).
     Latency and TTFT figures are milliseconds, speed is tokens per second; all read 0 with no
     samples. ``cache_hit_rate`` is hits / (hits + misses) in the window, 0 with no events.
-    ``window_cost_tokens`` is the window's input + output tokens, a cost proxy.
+    ``window_cost_tokens`` is the window's input + output tokens, a cost proxy;
+    ``window_cost`` the window's cost at the catalog's prices (the requests whose cost was
+    known; 0.0 without a catalog).
     """
 
     service_id: ServiceID
@@ -48,6 +50,7 @@ class ServiceStats:
     window_cache_misses: int = 0
     cache_hit_rate: float = 0.0
     window_cost_tokens: int = 0
+    window_cost: float = 0.0
     avg_latency_ms: float = 0.0
     p50_latency_ms: float = 0.0
     p95_latency_ms: float = 0.0
@@ -77,6 +80,7 @@ class _Record:
     __slots__ = (
         "cache_hits",
         "cache_misses",
+        "cost",
         "ewma",
         "input_tokens",
         "last_used",
@@ -106,6 +110,7 @@ class _Record:
         self.output_tokens = 0
         self.cache_hits = 0
         self.cache_misses = 0
+        self.cost = 0.0
         self.latency = Samples(max_samples, True)
         self.ttft = Samples(max_samples, True)
         self.speed = Samples(max_samples, False)
@@ -120,6 +125,7 @@ class _Record:
             self.window_start = None
             self.window_requests = self.input_tokens = self.output_tokens = 0
             self.cache_hits = self.cache_misses = 0
+            self.cost = 0.0
             self.snap = None
 
     def open(self, now: float) -> None:
@@ -216,6 +222,7 @@ class _Record:
             window_cache_misses=self.cache_misses,
             cache_hit_rate=self.cache_hits / cache_events if cache_events else 0.0,
             window_cost_tokens=tokens,
+            window_cost=self.cost,
             avg_latency_ms=lat_avg,
             p50_latency_ms=lat_p50,
             p95_latency_ms=lat_p95,
@@ -346,10 +353,12 @@ class InMemoryStatsStore:
         usage: Usage | None,
         latency_ms: float | None,
         ttft_ms: float | None,
+        cost: float | None = None,
     ) -> None:
         """Record one served request in one step: its tokens (a :class:`Usage`, valid by
         construction), latency, time to first token, output speed (output tokens over the
-        time after the first token) and prompt-cache hit (when it reports input tokens)."""
+        time after the first token), prompt-cache hit (when it reports input tokens) and
+        ``cost`` (added to the window's)."""
         if latency_ms is not None:
             _check_sample("latency", latency_ms)
         if ttft_ms is not None:
@@ -357,7 +366,9 @@ class InMemoryStatsStore:
         record = self._record(service)
         now = self._clock()
         with record.lock:
-            record.success(now, usage, latency_ms, ttft_ms)
+            record.success(now, usage, latency_ms, ttft_ms)  # rolls the window first
+            if cost is not None and cost > 0:
+                record.cost += cost
 
     def latency_ewma(self, service: Service, decay_seconds: float) -> float | None:
         """The peak-sensitive moving average of the service's latency (ms); None with no samples.

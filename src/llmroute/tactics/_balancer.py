@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
-from ..config import HealthConfig, Rule, Service, ServiceID
+from ..config import HealthConfig, ModelSpec, Rule, Service, ServiceID
 from ..errors import NoServiceAvailableError
 from ..health import HealthMonitor, HealthState, panic_filter
 from ..state import EMPTY, InFlight, InMemoryTacticState, StateSnapshot, ewma_view, stats_view
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, Rng, system_clock
-from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts
+from ._base import BalancingTactic, CandidateSet, HealthView, Pick, SessionCounts, Tokens
 from ._registry import create_tactic
 from ._simulate import Outcomes, SimClock, run_simulation, served
 
@@ -132,10 +132,16 @@ class RuleTactic:
     tactic over one. Thread-safe: sets are replaced, never mutated.
     """
 
-    __slots__ = ("active", "ranks", "rule", "seed", "sets", "tactic")
+    __slots__ = ("active", "ranks", "rule", "seed", "sets", "specs", "tactic")
 
-    def __init__(self, rule: Rule, tactic: BalancingTactic | None = None) -> None:
+    def __init__(
+        self,
+        rule: Rule,
+        tactic: BalancingTactic | None = None,
+        specs: Mapping[ServiceID, ModelSpec] | None = None,
+    ) -> None:
         self.rule = rule
+        self.specs = specs
         self.tactic = tactic if tactic is not None else create_tactic(rule.lb_tactic)
         self.active = rule.active_services()
         ranks: dict[ServiceID, int] = {}
@@ -162,7 +168,7 @@ class RuleTactic:
                 kept.append(service)
         if not kept:
             return None
-        candidates = CandidateSet(tuple(kept), self.ranks, self.seed)
+        candidates = CandidateSet(tuple(kept), self.ranks, self.specs, self.seed)
         candidates.data = self.tactic.prepare(candidates)
         return candidates
 
@@ -175,10 +181,19 @@ class RuleTactic:
         self.sets = ((services, candidates), *self.sets[: _MAX_SETS - 1])
         return candidates
 
-    def choose(self, candidates: CandidateSet, snapshot: StateSnapshot, rng: Rng) -> Pick:
-        """The tactic's pick among ``candidates`` (the only one, when there is one)."""
+    def choose(
+        self,
+        candidates: CandidateSet,
+        snapshot: StateSnapshot,
+        rng: Rng,
+        tokens: Tokens | None = None,
+    ) -> Pick:
+        """The tactic's pick among ``candidates`` (the only one, when there is one);
+        ``tokens``: the request's estimated tokens, for a tactic that reads them."""
         if len(candidates.services) == 1:
             return candidates.services[0], "the only candidate left", ()
+        if tokens is not None and self.tactic.reads_tokens:
+            return self.tactic.pick_for(snapshot, candidates, rng, tokens)
         return self.tactic.pick(snapshot, candidates, rng)
 
 

@@ -4,14 +4,22 @@ and the tactic base class."""
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
-from ..config import Service, ServiceID, Tactic
+from ..config import ModelSpec, Service, ServiceID, Tactic
 from ..state import StateSnapshot
 from ..typing import Rng
 
 _P = TypeVar("_P")
+
+#: A request's estimated (input, output) tokens, computed when a tactic asks (see
+#: :attr:`BalancingTactic.reads_tokens`).
+Tokens = Callable[[], tuple[int, int]]
+
+_NO_SPECS: Mapping[ServiceID, ModelSpec] = MappingProxyType({})
+_UNKNOWN = ModelSpec()
 
 #: What :meth:`BalancingTactic.pick` returns: the chosen service, a ``str.format`` template
 #: saying why, and the template's arguments (formatted only when a decision is explained).
@@ -52,18 +60,21 @@ class CandidateSet:
     the service ids of the whole rule to their config position (round_robin uses it to go on
     after a service that left the set). ``data`` holds what the tactic's
     :meth:`BalancingTactic.prepare` computed for this set; a tactic may replace it with an
-    updated value (an atomic attribute swap), never mutate it in place. ``start`` is the
+    updated value (an atomic attribute swap), never mutate it in place. ``specs``: the
+    catalog figures of the services that have any (the selector's plan gives them; a
+    service's own ``model_info`` stands in otherwise, see :meth:`spec`). ``start`` is the
     position of ``seed`` (the rule's configured current service,
     :meth:`llmroute.Rule.current_service`) in the set, 0 when it is not in it: the current
     service before the state has one, and where round robin's rotation starts.
     """
 
-    __slots__ = ("data", "ids", "index", "ranks", "services", "start")
+    __slots__ = ("data", "ids", "index", "ranks", "services", "specs", "start")
 
     def __init__(
         self,
         services: tuple[Service, ...],
         ranks: dict[ServiceID, int] | None = None,
+        specs: Mapping[ServiceID, ModelSpec] | None = None,
         seed: ServiceID | None = None,
     ) -> None:
         if not services:
@@ -72,8 +83,17 @@ class CandidateSet:
         self.ids: tuple[ServiceID, ...] = tuple(s.service_id for s in services)
         self.index: dict[ServiceID, int] = {sid: i for i, sid in enumerate(self.ids)}
         self.ranks: dict[ServiceID, int] = ranks if ranks is not None else dict(self.index)
+        self.specs = specs if specs is not None else _NO_SPECS
         self.start = self.index.get(seed, 0) if seed is not None else 0
         self.data: Any = None
+
+    def spec(self, position: int) -> ModelSpec:
+        """The figures of the service at ``position`` (all unknown when none is known)."""
+        service = self.services[position]
+        found = self.specs.get(service.service_id)
+        if found is None:
+            found = service.model_info if service.model_info is not None else _UNKNOWN
+        return found
 
     def __len__(self) -> int:
         return len(self.services)
@@ -93,10 +113,11 @@ class BalancingTactic(ABC):
     A tactic declares what it reads, so one state read fetches exactly that: ``reads_stats``
     (usage windows, latency and speed figures), ``ewma_decay`` (the latency EWMA, None when
     not read), ``reads_sessions`` (live session counts), ``reads_in_flight`` (calls in
-    flight) and ``takes_turn`` (the rule's round-robin turn). :meth:`pick` is called with at
-    least two candidates and must return one
-    of them; it reads only the snapshot and ``rng`` and does no I/O. Ties go to the first
-    candidate unless the tactic says otherwise.
+    flight), ``takes_turn`` (the rule's round-robin turn) and ``reads_tokens`` (the request's
+    estimated tokens: the selector calls :meth:`pick_for` with them). :meth:`pick` is called
+    with at least two candidates and must return one of them; it reads only the snapshot
+    and ``rng`` and does no I/O. Ties go to the first candidate unless the tactic says
+    otherwise.
     """
 
     name: ClassVar[str] = ""
@@ -104,6 +125,7 @@ class BalancingTactic(ABC):
     reads_sessions: ClassVar[bool] = False
     takes_turn: ClassVar[bool] = False
     reads_in_flight: ClassVar[bool] = False
+    reads_tokens: ClassVar[bool] = False
     #: Whether the tactic keeps a current service (the rule's cursor) while it is good enough.
     keeps_current: ClassVar[bool] = False
     #: Whether the tactic prefers lower ``Service.tier`` values: a session pinned to a higher
@@ -122,6 +144,13 @@ class BalancingTactic(ABC):
     @abstractmethod
     def pick(self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng) -> Pick:
         """Choose among ``candidates``; return ``(service, reason template, reason args)``."""
+
+    def pick_for(
+        self, snapshot: StateSnapshot, candidates: CandidateSet, rng: Rng, tokens: Tokens
+    ) -> Pick:
+        """:meth:`pick` for a request whose estimated (input, output) tokens ``tokens()``
+        gives (called only if needed); a tactic that prices a request overrides it."""
+        return self.pick(snapshot, candidates, rng)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.config.params!r}>"

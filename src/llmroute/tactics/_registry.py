@@ -7,6 +7,7 @@ from typing import Any
 
 from ..config import TACTIC_PARAMS, Tactic
 from ._base import BalancingTactic
+from ._cost import LowestCostTactic, PriceWeightedTactic
 from ._p2c import LeastBusyTactic, LeastLatencyTactic
 from ._performance import AdaptiveTactic, LatencyBasedTactic, SpeedBasedTactic
 from ._usage import HybridTactic, TokenBasedTactic
@@ -26,6 +27,8 @@ TACTICS: dict[str, type[BalancingTactic]] = {
         CapacityBasedTactic,
         LeastLatencyTactic,
         LeastBusyTactic,
+        LowestCostTactic,
+        PriceWeightedTactic,
         TierTactic,
     )
 }
