@@ -138,6 +138,23 @@ def test_a_stream_fn_giving_a_whole_response_is_a_type_error_in_both_forms(whole
     assert called == ["a", "a"] and health.is_healthy("a")
 
 
+@pytest.mark.parametrize("whole", WHOLE, ids=lambda w: type(w).__name__)
+def test_the_selectors_stream_forms_refuse_a_whole_response_too(whole: object) -> None:
+    clock = FakeClock()
+    health = HealthMonitor(HealthConfig(consecutive_error_threshold=1), clock=clock)
+    selector = ServiceSelector(health=health, clock=clock, rng=random.Random(1))
+    rule = Rule(uuid="r", services=(Service(provider="p", model="a"),))
+
+    async def astream(service: Service, provider: Any) -> Any:
+        return whole
+
+    with pytest.raises(TypeError, match=rf"{type(whole).__name__}, a whole response.*stream=True"):
+        selector.execute_stream(rule, None, lambda service, provider: whole)
+    with pytest.raises(TypeError, match=rf"{type(whole).__name__}, a whole response.*stream=True"):
+        asyncio.run(selector.aexecute_stream(rule, None, astream))
+    assert health.is_healthy("p:a")
+
+
 def test_an_async_stream_fn_awaiting_to_something_not_async_iterable_names_the_type() -> None:
     async def gives_int(name: str) -> Any:
         return 42

@@ -57,6 +57,7 @@ streams) and ``_log`` (the log records).
 from __future__ import annotations
 
 from ..typing import CooldownTracker
+from ._calls import check_iterable
 from ._chunks import default_commits
 from ._drivers import aexecute, execute
 from ._io import aclose_stream, async_iterable, close_stream
@@ -106,6 +107,7 @@ __all__ = [
     "aexecute",
     "aexecute_stream",
     "async_iterable",
+    "check_iterable",
     "close_stream",
     "default_commits",
     "default_fallback_on",

@@ -23,6 +23,7 @@ from ..execute import (
     aexecute,
     aexecute_stream,
     async_iterable,
+    check_iterable,
     default_logger,
     execute,
     execute_stream,
@@ -318,7 +319,9 @@ def run_execute_stream(
     recorder = call.recorder
 
     def open_tap(pair: Pair) -> Iterable[T]:
-        tap = SyncTap(fn(pair[0], pair[1]), opts.usage, log)
+        made = fn(pair[0], pair[1])
+        check_iterable(made)  # before the tap hides what fn returned (the async form awaits it)
+        tap = SyncTap(made, opts.usage, log)
         recorder.taps[pair[0].name] = tap
         return tap
 
