@@ -16,11 +16,11 @@ from ..config import HealthConfig, RoutingConfig
 from ..execute import RetryBudget
 from ..state import (
     EMPTY,
+    NO_CURSOR,
     InMemoryTacticState,
     Outcome,
     StateQuery,
     StateSnapshot,
-    TacticCursor,
 )
 from ..stats import InMemoryStatsStore
 from ..typing import Clock, system_clock
@@ -365,10 +365,11 @@ class RedisState:
                 in_flight=self._replica.view() if query.in_flight else EMPTY,
                 sessions=view.session_counts(query.services) if query.sessions else EMPTY,
                 pins=view.pins_of(rule, query.pin_keys, now) if query.pin_keys else EMPTY,
-                cursor=self.tactics.cursor(rule) if query.cursor else TacticCursor(),
+                cursor=self.tactics.cursor(rule) if query.cursor else NO_CURSOR,
                 turn=taken if taken is not None else (view.turn_of(rule) if query.turn else 0),
                 probes=probes,
-                recovered=view.recovered_of(query.services),
+                # only a pin's failback reads re-admissions (StateSnapshot.healthy_since)
+                recovered=view.recovered_of(query.services) if query.pin_keys else EMPTY,
             )
 
     # -- writing -----------------------------------------------------------------------

@@ -10,13 +10,22 @@ in-process store; a shared backend implements the same two calls.
 from ._cursors import InMemoryTacticState
 from ._inflight import InFlight
 from ._memory import InMemoryState, ewma_view, stats_view
-from ._types import EMPTY, Outcome, OutcomeKind, StateQuery, StateSnapshot, TacticCursor
+from ._types import (
+    EMPTY,
+    NO_CURSOR,
+    Outcome,
+    OutcomeKind,
+    StateQuery,
+    StateSnapshot,
+    TacticCursor,
+)
 
 __all__ = [
     "EMPTY",
     "InFlight",
     "InMemoryState",
     "InMemoryTacticState",
+    "NO_CURSOR",
     "Outcome",
     "OutcomeKind",
     "StateQuery",
