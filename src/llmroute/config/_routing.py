@@ -167,6 +167,15 @@ class RoutingConfig(ConfigModel):
                 index.setdefault(rule.scenario, []).append(rule)
         return {name: tuple(rules) for name, rules in index.items()}
 
+    @cached_property
+    def _separate_scenarios(self) -> frozenset[str]:
+        """The scenarios that keep one rule per model (read per request: worked out once)."""
+        return frozenset(
+            entry.scenario
+            for entry in self.scenarios
+            if (flags := entry.default_flags()).separate and not flags.unified
+        )
+
     def scenario_rules(self, name: str) -> tuple[Rule, ...]:
         """The active rules of the scenario ``name`` (their ``scenario`` field), config order."""
         return self._rules_by_scenario.get(name, ())
@@ -189,8 +198,7 @@ class RoutingConfig(ConfigModel):
     def scenario_separate(self, name: str) -> bool:
         """Whether the scenario ``name`` keeps one rule per model (``separate`` on and
         ``unified`` off); otherwise one rule serves every model (see :meth:`rule_for`)."""
-        flags = self.scenario(name).default_flags()
-        return flags.separate and not flags.unified
+        return name in self._separate_scenarios  # a scenario with no entry is unified
 
     def scenario(self, name: str) -> ScenarioConfig:
         """The ``scenarios:`` entry for ``name``, or a default one (no flags set, so its

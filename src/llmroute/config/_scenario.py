@@ -59,7 +59,7 @@ class ScenarioConfig(ConfigModel):
         flags = self.flags
         if flags.unified or flags.separate or flags.smart:
             return flags
-        return ScenarioFlags(unified=True)
+        return _UNIFIED
 
     def flag(self, name: str) -> bool:
         """Whether the flag ``name`` is on: one of :meth:`default_flags`, another flag of
@@ -70,3 +70,7 @@ class ScenarioConfig(ConfigModel):
         if value is None:
             value = self.extensions.get(name)
         return value is True
+
+
+#: The flags of a scenario that sets none of unified/separate/smart (models are frozen).
+_UNIFIED = ScenarioFlags(unified=True)
