@@ -127,14 +127,4 @@ async def race_calls(
         return await made
 
     response, hedges = await race(loop, call, hedge_after)
-    result = loop.succeeded(response)
-    return ExecuteResult(
-        result.response,
-        result.provider,
-        result.latency,
-        result.attempt_num,
-        result.was_terminus,
-        result.attempts,
-        result.skipped,
-        hedges,
-    )
+    return loop.succeeded(response, hedges)

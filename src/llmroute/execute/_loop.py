@@ -1,5 +1,4 @@
-"""THE attempt loop of ``execute()``: one small state machine that all four drivers (sync,
-async, and their stream forms) drive, so no decision is written twice.
+"""The attempt loop of ``execute()``: one state machine the four drivers share (no decision twice).
 
 An :class:`AttemptLoop` walks one call's providers in the order its strategy gives. It picks
 the next provider to call (skipping those cooling down, except the fallback of last resort),
@@ -170,8 +169,8 @@ class AttemptLoop(Generic[P]):
         """Seconds left before the call's deadline (never below 0), None without one."""
         return None if self._limits is None else self._limits.time_left()
 
-    def succeeded(self, response: T) -> ExecuteResult[T]:
-        """The current call returned ``response``: record the success, build the result."""
+    def succeeded(self, response: T, hedges: int = 0) -> ExecuteResult[T]:
+        """The call returned ``response`` (``hedges`` raced it): record it, build the result."""
         latency = perf_counter() - self._start
         if self._limits is not None:
             self._limits.close()
@@ -184,6 +183,7 @@ class AttemptLoop(Generic[P]):
             self.was_terminus,
             self.attempts,
             self.skipped,
+            hedges,
         )
 
     def failed(self, error: BaseException) -> float:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from typing_extensions import Unpack
 from ..errors import ConfigError
 from ..failures import Failure, FailureKind, classify_error
 from ..typing import CooldownTracker
+from ._chunks import check_seconds
 from ._log import default_logger
 from ._retry import RetryBudget, RetryPolicy
 from ._types import ExecuteHooks, RoundRobinCounter, Strategy
@@ -149,13 +149,7 @@ class RetryOptions(NamedTuple):
         limited = args.get("deadline") is not None or args.get("budget") is not None
         made = cls(**args, limited=limited)
         deadline, retry = made.deadline, made.retry
-        if deadline is not None and (
-            isinstance(deadline, bool)
-            or not isinstance(deadline, (int, float))
-            or not math.isfinite(deadline)
-            or deadline <= 0
-        ):
-            raise ValueError(f"deadline must be seconds > 0 or None, got {deadline!r}")
+        check_seconds("deadline", deadline)
         if retry is not None and not isinstance(retry, RetryPolicy):
             raise TypeError(f"retry must be a RetryPolicy or None, got {retry!r}")
         if made.clock is None or made.sleep is None or made.asleep is None:

@@ -42,13 +42,13 @@ def _kind(kind: FailureKind | str) -> FailureKind:
     return kind if isinstance(kind, FailureKind) else FailureKind(kind)
 
 
-def _check_seconds(name: str, value: float, *, zero: bool = True) -> None:
+def _check_seconds(name: str, value: float) -> None:
+    """Finite seconds >= 0 (a wait may be zero; time limits use ``_chunks.check_seconds``)."""
     if (
         isinstance(value, bool)
         or not isinstance(value, (int, float))
         or not math.isfinite(value)
         or value < 0
-        or (value == 0 and not zero)
     ):
         raise ValueError(f"{name} must be finite seconds >= 0, got {value!r}")
 

@@ -86,7 +86,7 @@ class _Recorder(ExecuteHooks[Pair]):
         self.taps: dict[str, Tap] = {}
         self.deferred = deferred
         self.pending: list[Outcome] = []
-        self.costs: dict[str, float | None] = {}  # per attempt (by name), successes only
+        self.cost: float | None = None  # of the one attempt that served
 
     def attempt_started(self, provider: Pair, name: str) -> None:
         self.ttft.pop(name, None)
@@ -120,7 +120,7 @@ class _Recorder(ExecuteHooks[Pair]):
             latency_ms=latency * 1000.0,
             ttft_ms=None if ttft is None else ttft * 1000.0,
         )
-        self.costs[name] = outcome.cost
+        self.cost = outcome.cost
         self._write(outcome)
         if self.hooks is not None:
             self.hooks.attempt_succeeded(provider, name, response, latency)
@@ -277,7 +277,7 @@ def run_execute(
         key=_pair_name,
         **_limits(selector, opts, "sleep"),
     )
-    return RoutedResult(result, call.selection, call.recorder.costs.get(result.provider))
+    return RoutedResult(result, call.selection, call.recorder.cost)
 
 
 async def run_aexecute(
@@ -303,7 +303,7 @@ async def run_aexecute(
         )
     finally:
         await call.recorder.flush()
-    return RoutedResult(result, call.selection, call.recorder.costs.get(result.provider))
+    return RoutedResult(result, call.selection, call.recorder.cost)
 
 
 def run_execute_stream(
