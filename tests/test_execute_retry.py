@@ -227,6 +227,20 @@ def test_aexecute_cancels_an_attempt_still_running_at_the_deadline() -> None:
     asyncio.run(main())
 
 
+def test_a_hedged_aexecute_keeps_to_the_deadline_too() -> None:
+    async def slow(provider: str) -> str:
+        await asyncio.Event().wait()  # never set: only the deadline ends it
+        return "never"
+
+    async def main() -> None:
+        with pytest.raises(AllProvidersFailedError, match="deadline") as caught:
+            call = aexecute(["a", "b"], slow, deadline=1, clock=Ticking(), hedge_after=5)
+            await asyncio.wait_for(call, 10)  # a bound: the deadline ends it at once
+        assert [a.kind for a in caught.value.attempts] == [FailureKind.TIMEOUT]
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize("value", [0, -1, float("inf"), "10", True])
 def test_a_bad_deadline_is_a_value_error(value: Any) -> None:
     with pytest.raises(ValueError, match="deadline"):

@@ -15,7 +15,7 @@ from ..typing import CooldownTracker
 from ._calls import check_awaitable, check_sync
 from ._chunks import check_seconds
 from ._hedge import race_calls
-from ._io import within
+from ._io import await_within
 from ._limits import apause, pause
 from ._loop import AttemptLoop
 from ._options import AsyncRetryArgs, ExecuteOptions, SyncRetryArgs
@@ -139,20 +139,10 @@ async def _adrive(loop: AttemptLoop[P], fn: Callable[[P], Awaitable[T]]) -> Exec
         try:
             made = fn(provider)
             check_awaitable(made)
-            left = loop.time_left()
-            if left is None:
-                response = await made
-            else:
-                response, expired = await within(_awaited(made), left)
-                if expired:
-                    raise TimeoutError(f"the deadline ran out while {loop.name} was called")
+            response = await await_within(made, loop.time_left(), loop.name)
         except BaseException as exc:
             wait = loop.failed(exc)
             if wait > 0:
                 await apause(loop, wait)
         else:
             return loop.succeeded(response)
-
-
-async def _awaited(made: Awaitable[T]) -> T:
-    return await made

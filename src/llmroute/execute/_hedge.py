@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from ..errors import AllProvidersFailedError
 from ._calls import check_awaitable
+from ._io import await_within
 from ._loop import AttemptLoop
 from ._types import ExecuteResult, Strategy
 
@@ -124,7 +125,7 @@ async def race_calls(
     async def call(provider: P, name: str) -> T:
         made = fn(provider)
         check_awaitable(made)
-        return await made
+        return await await_within(made, loop.time_left(), name)
 
     response, hedges = await race(loop, call, hedge_after)
     return loop.succeeded(response, hedges)

@@ -132,6 +132,21 @@ else:  # pragma: no cover - Python 3.10
             handle.cancel()
 
 
+async def await_within(made: Awaitable[R], left: float | None, name: str) -> R:
+    """``made`` awaited within ``left`` seconds, what is left of the call's deadline (None: no
+    deadline); ``TimeoutError`` naming the provider ``name`` when they run out."""
+    if left is None:
+        return await made
+    response, expired = await within(_awaited(made), left)
+    if expired:
+        raise TimeoutError(f"the deadline ran out while {name} was called")
+    return cast(R, response)
+
+
+async def _awaited(made: Awaitable[R]) -> R:
+    return await made
+
+
 def close_stream(iterator: object, source: object, logger: logging.Logger) -> None:
     """Close a stream's iterator, then its source when that is another object; errors are
     logged at DEBUG and dropped (this runs on failure and clean-up paths)."""

@@ -195,7 +195,7 @@ async def _hedged(
     log = loop.logger
 
     async def start(provider: P, name: str) -> Opened:
-        return await _aopen(fn, provider, limits, name, log)
+        return await _aopen(fn, provider, limits, name, log, loop.time_left())
 
     async def discard(opened: Opened) -> None:
         await aclose_stream(opened.iterator, opened.source, log)
