@@ -1,10 +1,11 @@
-"""Shared test set-up: a deterministic Hypothesis profile (no deadlines, no flaky seeds), and
-the Redis tests' namespace and stores."""
+"""Shared test set-up: a deterministic Hypothesis profile (no deadlines, no flaky seeds), the
+local fake LLM server the real SDKs talk to, and the Redis tests' namespace and stores."""
 
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from fake_llm_server import FakeLLMServer
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -14,6 +15,13 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("llmroute")
+
+
+@pytest.fixture
+def server() -> Iterator[FakeLLMServer]:
+    """The local fake OpenAI/Anthropic server the real SDKs are tested against, running."""
+    with FakeLLMServer() as running:
+        yield running
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import asyncio
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +20,6 @@ from llmroute.clients import ClientPool
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello"}]
 SRC = Path(__file__).resolve().parent.parent / "src"
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
 
 
 def provider(

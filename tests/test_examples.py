@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -33,12 +32,6 @@ def load_example(name: str) -> ModuleType:
 
 openai_sdk = load_example("openai_sdk")
 anthropic_sdk = load_example("anthropic_sdk")
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
 
 
 @pytest.fixture(autouse=True)

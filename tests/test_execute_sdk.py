@@ -5,7 +5,6 @@ HealthMonitor on a fake clock as the cooldown tracker."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +46,6 @@ class Backend:
 
     name: str
     client: Any
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
 
 
 @pytest.fixture

@@ -423,12 +423,6 @@ def test_aexecute_without_hedging_reports_no_hedges() -> None:
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
 
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
-
-
 def oai(server: FakeLLMServer, name: str, *, aio: bool = False) -> Any:
     cls = openai.AsyncOpenAI if aio else openai.OpenAI
     return cls(base_url=server.url(name), api_key="sk-test", max_retries=0)

@@ -4,7 +4,6 @@ another provider, and neither touches health."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import anthropic
@@ -17,12 +16,6 @@ from llmroute.config import HealthConfig, RoutingConfig
 from llmroute.testing import FakeClock
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
-
-
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
 
 
 def _selector(services: list[dict[str, Any]], models: dict[str, Any]) -> ServiceSelector:

@@ -261,12 +261,6 @@ def test_aexecute_stream_reads_usage_and_ttft() -> None:
 # --- end to end with the real SDKs ---------------------------------------------------------
 
 
-@pytest.fixture
-def server() -> Iterator[FakeLLMServer]:
-    with FakeLLMServer() as running:
-        yield running
-
-
 def sdk_setup(server: FakeLLMServer) -> tuple[ServiceSelector, HealthMonitor, FakeClock, Rule]:
     clock = FakeClock()
     health = HealthMonitor(HealthConfig(consecutive_error_threshold=1), clock=clock)
