@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 import redis
 
 from llmroute import HealthConfig, Rule, Service, ServiceSelector
@@ -33,6 +34,20 @@ def reachable(url: str = URL) -> bool:
         return bool(redis.Redis.from_url(url, socket_timeout=0.5).ping())
     except redis.RedisError:
         return False
+
+
+def require_redis() -> None:
+    """Skip the calling test module when no Redis answers at :data:`URL`, unless
+    ``LLMROUTE_REQUIRE_REDIS=1`` (CI), which makes that a failure."""
+    if reachable():
+        return
+    if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
+        raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {URL}")
+    pytest.skip(
+        f"no Redis reachable at {URL} (set LLMROUTE_REDIS_URL; CI sets "
+        "LLMROUTE_REQUIRE_REDIS=1 to make this a failure)",
+        allow_module_level=True,
+    )
 
 
 def new_namespace() -> str:

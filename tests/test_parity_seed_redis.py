@@ -4,7 +4,6 @@ unless LLMROUTE_REQUIRE_REDIS=1."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
@@ -13,10 +12,7 @@ import redis_support as rs
 from llmroute import Rule, Service, ServiceSelector
 from llmroute.redis import RedisState
 
-if not rs.reachable():
-    if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
-        raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {rs.URL}")
-    pytest.skip(f"no Redis reachable at {rs.URL}", allow_module_level=True)
+rs.require_redis()
 
 A = Service(provider="p", model="a")
 B = Service(provider="p", model="b")

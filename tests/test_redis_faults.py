@@ -5,7 +5,6 @@ lines, secrets in URLs, event loops on several threads, closing with outcomes qu
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 import time
 from typing import Any
@@ -23,10 +22,7 @@ from llmroute.redis._link import Link
 from llmroute.state import Outcome, StateQuery
 from llmroute.testing import FakeAPIError, capture_logs
 
-if not rs.reachable():
-    if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
-        raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {rs.URL}")
-    pytest.skip(f"no Redis reachable at {rs.URL}", allow_module_level=True)
+rs.require_redis()
 
 M0, M1 = ServiceID("p", "m0"), ServiceID("p", "m1")
 SERVICE = rs.make_rule(2).services[0]

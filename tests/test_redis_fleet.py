@@ -4,22 +4,17 @@ fleet about its threshold, one probe runs, round-robin turns are exact."""
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import time
 
-import pytest
 import redis_support as rs
 
 from llmroute import HealthConfig, classify_error
 from llmroute.state import Outcome
 from llmroute.testing import FakeAPIError
 
-if not rs.reachable():
-    if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
-        raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {rs.URL}")
-    pytest.skip(f"no Redis reachable at {rs.URL}", allow_module_level=True)
+rs.require_redis()
 
 
 def test_100_sessions_sent_at_random_to_four_processes_never_split(namespace: str) -> None:

@@ -18,10 +18,7 @@ from llmroute.redis import RedisState
 from llmroute.state import StateQuery
 from llmroute.testing import FakeAPIError
 
-if not rs.reachable():
-    if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
-        raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {rs.URL}")
-    pytest.skip(f"no Redis reachable at {rs.URL}", allow_module_level=True)
+rs.require_redis()
 
 if not hasattr(os, "fork"):
     pytest.skip("no fork on this platform", allow_module_level=True)

@@ -5,7 +5,6 @@ LLMROUTE_REQUIRE_REDIS=1 (CI), which makes that a failure."""
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import threading
 import time
@@ -21,14 +20,7 @@ from llmroute.redis import RedisState
 from llmroute.state import Outcome, StateQuery
 from llmroute.testing import FakeAPIError, RecordingStore, capture_logs
 
-if not rs.reachable():
-    if os.environ.get("LLMROUTE_REQUIRE_REDIS") == "1":
-        raise RuntimeError(f"LLMROUTE_REQUIRE_REDIS=1 but no Redis answers at {rs.URL}")
-    pytest.skip(
-        f"no Redis reachable at {rs.URL} (set LLMROUTE_REDIS_URL; CI sets "
-        "LLMROUTE_REQUIRE_REDIS=1 to make this a failure)",
-        allow_module_level=True,
-    )
+rs.require_redis()
 
 M0, M1 = ServiceID("p", "m0"), ServiceID("p", "m1")
 
