@@ -144,7 +144,8 @@ def test_round_trips_stay_one_per_select_and_one_per_outcome_with_leases_and_sam
     selector.record(selector.select(rule), latency_ms=5.0)
     selector.execute(rule, None, rs.ok)
     assert state.flush(2)
-    time.sleep(0.2)  # the lease refreshes of its own are done (its busy hold: 50 ms)
+    # the lease publishes of its own are done: nothing more is due until the next change
+    wait_for(lambda: state._replica.next_due(time.monotonic()) is None, 2)
     Counting.sent = 0
     for _ in range(10):
         result = selector.select(rule)
