@@ -20,7 +20,7 @@ from llmroute.redis import RedisState
 from llmroute.redis._codec import mask_url
 from llmroute.redis._link import Link
 from llmroute.state import Outcome, StateQuery
-from llmroute.testing import FakeAPIError, capture_logs
+from llmroute.testing import FakeAPIError, FakeClock, capture_logs
 
 rs.require_redis()
 
@@ -219,13 +219,13 @@ def test_a_read_on_a_new_connection_makes_one_round_trip(namespace: str) -> None
 def test_a_read_meeting_lost_scripts_loads_them_in_the_background(namespace: str) -> None:
     health = HealthConfig(probe_enabled=True)
     with rs.own_redis() as own:
-        later = [0.0]
-        state = rs.store(namespace, own.url, sync_interval=0, clock=lambda: time.time() + later[0])
+        clock = FakeClock(time.time())
+        state = rs.store(namespace, own.url, sync_interval=0, clock=clock)
         for _ in range(3):
             state.write(Outcome("r", SERVICE, "failure", health, failure=FAILED))
         assert state.flush(2)
         redis.Redis.from_url(own.url).script_flush()  # as a restarted Redis
-        later[0] = 120.0  # a probe is due
+        clock.advance(120.0)  # a probe is due
         due = query(lease_probes=True, health=health)
         with capture_logs("llmroute.redis") as logs:
             won: list[Any] = []

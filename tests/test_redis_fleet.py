@@ -12,7 +12,7 @@ import redis_support as rs
 
 from llmroute import HealthConfig, classify_error
 from llmroute.state import Outcome
-from llmroute.testing import FakeAPIError
+from llmroute.testing import FakeAPIError, FakeClock
 
 rs.require_redis()
 
@@ -60,7 +60,7 @@ def test_a_dead_provider_costs_the_fleet_at_most_threshold_plus_3_calls(namespac
 
 def test_four_processes_due_for_a_probe_run_exactly_one(namespace: str) -> None:
     health = HealthConfig(probe_enabled=True)
-    ejector = rs.store(namespace, sync_interval=0, clock=lambda: time.time() - 120)
+    ejector = rs.store(namespace, sync_interval=0, clock=FakeClock(time.time() - 120))
     service = rs.make_rule(2).services[0]
     failure = classify_error(FakeAPIError(500))
     for _ in range(3):

@@ -18,7 +18,7 @@ from llmroute import HealthConfig, RoutingConfig, ServiceSelector
 from llmroute.config import ServiceID
 from llmroute.redis import RedisState
 from llmroute.state import Outcome, StateQuery
-from llmroute.testing import FakeAPIError, RecordingStore, capture_logs
+from llmroute.testing import FakeAPIError, FakeClock, RecordingStore, capture_logs
 
 rs.require_redis()
 
@@ -151,17 +151,14 @@ def test_a_success_elsewhere_ends_the_ejection_for_all(
 
 def test_one_probe_lease_among_many_readers(stores: list[RedisState], namespace: str) -> None:
     health = HealthConfig(probe_enabled=True, recovery_timeout_seconds=1)
-    offset = [0.0]
-    fleet = [
-        make(stores, namespace, sync_interval=0, clock=lambda: time.time() + offset[0])
-        for _ in range(8)
-    ]
+    clock = FakeClock(time.time())
+    fleet = [make(stores, namespace, sync_interval=0, clock=clock) for _ in range(8)]
     rule = rs.make_rule(2)
     fail = FakeAPIError(500)
     for _ in range(3):
         fleet[0].write(Outcome("r", rule.services[0], "failure", health, failure=_failure(fail)))
     assert fleet[0].flush(2)
-    offset[0] = 2.0  # the recovery time has passed: a probe is due
+    clock.advance(2.0)  # the recovery time has passed: a probe is due
     won: list[Any] = []
     barrier = threading.Barrier(len(fleet))
 
@@ -427,8 +424,7 @@ def test_a_probe_run_by_one_selector_readmits_the_service_for_all(
     stores: list[RedisState], namespace: str
 ) -> None:
     health = HealthConfig(probe_enabled=True, recovery_timeout_seconds=1)
-    later = [0.0]
-    clock = lambda: time.time() + later[0]  # noqa: E731
+    clock = FakeClock(time.time())
     a = make(stores, namespace, sync_interval=0, clock=clock)
     b = make(stores, namespace, sync_interval=0, clock=clock)
     rule = rs.make_rule(2)
@@ -445,7 +441,7 @@ def test_a_probe_run_by_one_selector_readmits_the_service_for_all(
         b.write(Outcome("r", rule.services[0], "failure", health, failure=failed))
     assert b.flush(2)
     assert not a.read(query(health=health)).healthy(M0)
-    later[0] = 2.0  # the recovery time has passed: the next selection leases a probe
+    clock.advance(2.0)  # the recovery time has passed: the next selection leases a probe
     selector.select("r")
     selector.select("r")
     selector.join_probes(5)
