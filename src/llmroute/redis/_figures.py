@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
+from typing import TypeVar
 
 from ..config import ServiceID
 from ..state import EMPTY, StateQuery, ewma_view
@@ -15,25 +16,34 @@ from ._view import Usage, View
 
 __all__ = ["FleetEwma", "SharedStats", "figures"]
 
+V = TypeVar("V")
+
 
 def figures(
     view: View, query: StateQuery, stats: InMemoryStatsStore, shared: bool, now: float
 ) -> tuple[Mapping[str, ServiceStats], Mapping[str, float]]:
     """A snapshot's ``stats`` and ``ewma`` for ``query`` (view lock held): the local
-    samples, or the fleet's when ``shared``, with the shared usage windows."""
-    samples: dict[str, FleetSamples] | None = None
+    samples, or the fleet's when ``shared``, with the shared usage windows. A shallow copy of
+    the view's maps is the snapshot (the view replaces its entries, never changes one), and
+    a figure is built only when a tactic reads it."""
+    samples: Entries[FleetSamples] | None = None
     if shared and (query.stats or query.ewma_decay):
-        samples = {s: view.samples.get(s, (EMPTY_SAMPLES, 0.0))[0] for s in query.services}
+        samples = dict(view.samples)
     ewma: Mapping[str, float] = EMPTY
     decay = query.ewma_decay
     if decay:
-        ewma = FleetEwma(samples, decay) if samples is not None else ewma_view(stats, decay)
+        ewma = (
+            FleetEwma(samples, decay, query.services)
+            if samples is not None
+            else ewma_view(stats, decay)
+        )
     if not query.stats:
         return EMPTY, ewma
-    usage: dict[str, Usage | None] = {}
-    for sid in query.services:
-        usage[sid] = view.usage.get(sid, (None, 0.0))[0]
-    return SharedStats(stats, usage, now, samples), ewma
+    return SharedStats(stats, dict(view.usage), now, samples), ewma
+
+
+#: A view's entries: service id -> (the value, when it was read).
+Entries = Mapping[str, tuple[V, float]]
 
 
 class SharedStats(Mapping[str, ServiceStats]):
@@ -46,9 +56,9 @@ class SharedStats(Mapping[str, ServiceStats]):
     def __init__(
         self,
         stats: InMemoryStatsStore,
-        usage: Mapping[str, Usage | None],
+        usage: Entries[Usage | None],
         now: float,
-        samples: Mapping[str, FleetSamples] | None = None,
+        samples: Entries[FleetSamples] | None = None,
     ) -> None:
         self._stats = stats
         self._usage = usage
@@ -66,8 +76,8 @@ class SharedStats(Mapping[str, ServiceStats]):
         sid = service_id if isinstance(service_id, ServiceID) else ServiceID.parse(service_id)
         local = self._stats.get(sid)
         if self._samples is not None:
-            local = _with_samples(local, self._samples.get(service_id))
-        window = self._usage.get(service_id)
+            local = _with_samples(local, self._samples.get(service_id, _NO_SAMPLES)[0])
+        window = self._usage.get(service_id, _NO_USAGE)[0]
         window = window.live(self._now) if window is not None else None
         if window is None:
             return replace(
@@ -138,24 +148,32 @@ class FleetEwma(Mapping[str, float]):
     """Latency EWMAs by service id from the fleet's samples (a service without latency
     samples is absent), each folded once on first access."""
 
-    __slots__ = ("_decay", "_read", "_samples")
+    __slots__ = ("_decay", "_read", "_samples", "_services")
 
-    def __init__(self, samples: Mapping[str, FleetSamples], decay: float) -> None:
+    def __init__(
+        self, samples: Entries[FleetSamples], decay: float, services: tuple[str, ...]
+    ) -> None:
         self._samples = samples
         self._decay = decay
+        self._services = services
         self._read: dict[str, float | None] = {}
 
     def __getitem__(self, service_id: str) -> float:
         if service_id not in self._read:
-            samples = self._samples.get(service_id)
-            self._read[service_id] = None if samples is None else samples.ewma(self._decay)
+            samples = self._samples.get(service_id, _NO_SAMPLES)[0]
+            self._read[service_id] = samples.ewma(self._decay)
         value = self._read[service_id]
         if value is None:
             raise KeyError(service_id)
         return value
 
     def __iter__(self) -> Iterator[str]:
-        return (sid for sid in self._samples if sid in self)
+        return (sid for sid in self._services if sid in self)
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
+
+
+#: What a service missing from the view reads as: no samples, no usage window.
+_NO_SAMPLES: tuple[FleetSamples, float] = (EMPTY_SAMPLES, 0.0)
+_NO_USAGE: tuple[None, float] = (None, 0.0)
