@@ -8,12 +8,12 @@ alone (no state, no I/O), so an app can run them at startup and log what they fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from ._provider import Provider
 from ._reach import dead_blocks
-from ._routing import RoutingConfig, index_providers
+from ._routing import RoutingConfig
 from ._rule import Rule
 from ._service import Service
 from ._tactic import AdaptiveParams, LatencyBasedParams, SpeedBasedParams
@@ -67,7 +67,7 @@ def check_config(
     """
     found: list[ConfigWarning] = []
     found += _unused_providers(config)
-    providers = index_providers(config.providers)
+    providers = config.get_provider
     for i, rule in enumerate(config.rules):
         at = f"rules[{i}]"
         found += _unlisted_models(rule, at, providers)
@@ -105,10 +105,10 @@ def _unused_providers(config: RoutingConfig) -> list[ConfigWarning]:
 
 
 def _unlisted_models(
-    rule: Rule, at: str, providers: dict[str, Provider]
+    rule: Rule, at: str, providers: Callable[[str], Provider | None]
 ) -> Iterator[ConfigWarning]:
     for path, service in _services(rule, at):
-        provider = providers.get(service.provider)
+        provider = providers(service.provider)
         if provider is None or not provider.models or service.model in provider.models:
             continue
         listed = ", ".join(provider.models)

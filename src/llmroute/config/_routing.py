@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 from typing import Any
 
@@ -118,7 +118,7 @@ class RoutingConfig(ConfigModel):
                                 ("rules", i, "smart_routing", b, "services", j, "provider"),
                                 f"unknown provider {service.provider!r}",
                             )
-        errors.extend(_unusable_rules(self.rules, self.providers))
+        errors.extend(_unusable_rules(self.rules, self._providers_by_key))
         errors.extend(_unfit_specs(self.rules, self.catalog, self._providers_by_key))
         seen_scenarios: dict[str, int] = {}
         for i, entry in enumerate(self.scenarios):
@@ -225,9 +225,9 @@ def index_providers(providers: Iterable[Provider]) -> dict[str, Provider]:
     return index
 
 
-def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) -> _Problems:
-    """A problem for each active rule without a service the selector could route to."""
-    enabled = index_providers(providers)
+def _unusable_rules(rules: tuple[Rule, ...], providers: Mapping[str, Provider]) -> _Problems:
+    """A problem for each active rule without a service the selector could route to
+    (``providers``: by name and uuid, :func:`index_providers`)."""
     problems: _Problems = []
 
     def usable(service: Service) -> bool:
@@ -235,7 +235,7 @@ def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) ->
             return False
         if not providers:  # nothing to check against: the selector takes them as they are
             return True
-        provider = enabled.get(service.provider)
+        provider = providers.get(service.provider)
         return provider is not None and provider.enabled
 
     for i, rule in enumerate(rules):
@@ -251,7 +251,7 @@ def _unusable_rules(rules: tuple[Rule, ...], providers: tuple[Provider, ...]) ->
         elif not any(s.active for s in services):
             why = "none of its services is active"
         else:
-            why = _why_providers_unusable(services, enabled)
+            why = _why_providers_unusable(services, providers)
         problems.append(
             (("rules", i, "services"), f"no usable service: {why}; set active: false to keep it")
         )
@@ -299,7 +299,7 @@ def _first_message(exc: ValueError) -> str:
     return problems[0][1] if problems else str(exc)
 
 
-def _why_providers_unusable(services: list[Service], providers: dict[str, Provider]) -> str:
+def _why_providers_unusable(services: list[Service], providers: Mapping[str, Provider]) -> str:
     names = sorted({s.provider for s in services if s.active})
     missing = [name for name in names if name not in providers]
     disabled = [name for name in names if name in providers]

@@ -40,11 +40,6 @@ class DailyWindow:
             return self.start <= minute < self.end
         return minute >= self.start or minute < self.end  # crosses midnight
 
-    def local_time(self, now: float) -> str:
-        """``now`` as local ``HH:MM`` and the zone, for traces."""
-        local = datetime.fromtimestamp(now, self.zone)
-        return f"{local:%H:%M} {self.zone_name}"
-
 
 def parse_window(value: str, zone_name: str) -> DailyWindow:
     """``"HH:MM-HH:MM"`` in ``zone_name`` (an IANA name; ``""`` means UTC).
