@@ -69,18 +69,19 @@ def execute(
     finds the rule by scenario, as :meth:`select` does.
     """
     opts = RouteOptions(
-        session_id,
-        headers,
-        client_ip,
-        usage,
-        exempt,
-        fallback_on,
-        logger,
-        hooks,
-        retry,
-        deadline,
-        sleep,
-    )._replace(scenario=scenario)
+        session_id=session_id,
+        headers=headers,
+        client_ip=client_ip,
+        usage=usage,
+        exempt=exempt,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        retry=retry,
+        deadline=deadline,
+        scenario=scenario,
+        sleep=sleep,
+    )
     return run_execute(self, rule, request, fn, opts)
 
 
@@ -111,9 +112,19 @@ async def aexecute(
     a cancellation (health-neutral, its in-flight count released); ``hedges`` on the result.
     """
     opts = RouteOptions(
-        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
-    )._replace(
-        retry=retry, deadline=deadline, sleep=asleep, hedge_after=hedge_after, scenario=scenario
+        session_id=session_id,
+        headers=headers,
+        client_ip=client_ip,
+        usage=usage,
+        exempt=exempt,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
+        retry=retry,
+        deadline=deadline,
+        scenario=scenario,
+        sleep=asleep,
+        hedge_after=hedge_after,
     )
     return await run_aexecute(self, rule, request, fn, opts)
 
@@ -150,15 +161,21 @@ def execute_stream(
     ``stream_options={"include_usage": True}``, Anthropic's message events) as tokens.
     """
     opts = RouteOptions(
-        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
-    )._replace(
+        session_id=session_id,
+        headers=headers,
+        client_ip=client_ip,
+        usage=usage,
+        exempt=exempt,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
         retry=retry,
         deadline=deadline,
+        scenario=scenario,
         sleep=sleep,
         first_chunk_timeout=first_chunk_timeout,
         stall_timeout=stall_timeout,
         commits=commits,
-        scenario=scenario,
     )
     return run_execute_stream(self, rule, request, fn, opts)
 
@@ -192,16 +209,22 @@ async def aexecute_stream(
     a cancellation: health-neutral, its in-flight count released); ``retry``, ``deadline``
     and ``asleep`` as in :meth:`aexecute`."""
     opts = RouteOptions(
-        session_id, headers, client_ip, usage, exempt, fallback_on, logger, hooks
-    )._replace(
+        session_id=session_id,
+        headers=headers,
+        client_ip=client_ip,
+        usage=usage,
+        exempt=exempt,
+        fallback_on=fallback_on,
+        logger=logger,
+        hooks=hooks,
         retry=retry,
         deadline=deadline,
+        scenario=scenario,
         sleep=asleep,
         first_chunk_timeout=first_chunk_timeout,
         stall_timeout=stall_timeout,
         commits=commits,
         hedge_after=hedge_after,
-        scenario=scenario,
     )
     return await run_aexecute_stream(self, rule, request, fn, opts)
 
